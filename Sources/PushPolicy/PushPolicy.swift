@@ -1,0 +1,1 @@
+// PushPolicy: pure Flexisip decisions. See the module files.

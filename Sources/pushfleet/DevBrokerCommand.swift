@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import PushContract
+
+/// `pushfleet dev-broker`: the embedded Kafka-protocol broker alone, for tests and local work.
+struct DevBrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-broker",
+        abstract: "Run the embedded Kafka-protocol broker on loopback with the contract's topics.",
+        discussion: """
+            Starts librdkafka's mock cluster on 127.0.0.1, creates the five PushFleet topics and \
+            prints the bootstrap address as the first line on stdout. Any Kafka client can use it:
+
+              BOOTSTRAP=$(pushfleet dev-broker --partitions 4 | head -1) &
+              kcat -b "$BOOTSTRAP" -L
+
+            Runs until SIGINT or SIGTERM, then exits 0. No compaction, at most ~5 MiB kept per \
+            partition: for development and tests only.
+            """
+    )
+
+    @Option(help: "Partitions of each topic (events and state always have the same count).")
+    var partitions: Int32 = 16
+
+    @Option(help: "Number of brokers in the embedded cluster.")
+    var brokers: Int = 1
+
+    func validate() throws {
+        guard (1...1024).contains(partitions) else {
+            throw ValidationError("--partitions must be in 1...1024, got \(partitions)")
+        }
+        guard (1...9).contains(brokers) else {
+            throw ValidationError("--brokers must be in 1...9, got \(brokers)")
+        }
+    }
+
+    func run() async throws {
+        let broker = try EmbeddedKafkaBroker(brokers: brokers)
+        let specs = ContractTopic.all.map {
+            KafkaTopicSpec(name: $0.defaultName, partitions: partitions, replicationFactor: 1,
+                           configs: ["cleanup.policy": $0.cleanupPolicy])
+        }
+        _ = try await KafkaAdmin(embedded: broker).createTopics(specs)
+        // Unbuffered, so a parent reading the first line sees it at once.
+        FileHandle.standardOutput.write(Data((broker.bootstrapServers + "\n").utf8))
+        FileHandle.standardError.write(Data("""
+            pushfleet dev-broker: \(brokers) broker(s) at \(broker.bootstrapServers)
+            topics (\(partitions) partitions each): \(specs.map(\.name).joined(separator: ", "))
+            Ctrl-C to stop.
+
+            """.utf8))
+        let signal = await TerminationSignal.wait()
+        broker.shutdown()
+        FileHandle.standardError.write(Data("pushfleet dev-broker: stopped (\(signal))\n".utf8))
+    }
+}

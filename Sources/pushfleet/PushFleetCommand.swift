@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `pushfleet`: one executable, one subcommand per job (CONTRACT.md §4).
+@main
+struct PushFleetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushfleet",
+        abstract: "Flexisip-compatible push notifications for SIP, as a fleet of stateless workers behind Kafka.",
+        subcommands: [DevBrokerCommand.self]
+    )
+}

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// Options common to every client, plus any librdkafka property by name.
@@ -62,8 +63,14 @@ public struct KafkaConfiguration: Sendable {
     }
 }
 
-/// librdkafka's log lines go to swift-log (label `kafka`) instead of stderr.
-let kafkaLogger = Logger(label: "kafka")
+/// librdkafka's log lines go to swift-log (label `kafka`) instead of stderr, at `warning` and
+/// above unless `PUSHFLEET_KAFKA_LOG_LEVEL` says otherwise (librdkafka is chatty at info).
+let kafkaLogger: Logger = {
+    var logger = Logger(label: "kafka")
+    let env = ProcessInfo.processInfo.environment["PUSHFLEET_KAFKA_LOG_LEVEL"]
+    logger.logLevel = env.flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}()
 
 private let kafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
     handle, level, facility, buffer in

@@ -69,6 +69,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
                 ("auto.commit.interval.ms", String(milliseconds(options.commitInterval))),
                 ("auto.offset.reset", options.autoOffsetReset),
                 ("enable.partition.eof", "false"),
+                ("partition.assignment.strategy", "cooperative-sticky"),
             ],
             overrides: [("group.id", options.groupId)])
         let core = ConsumerCore(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
@@ -91,8 +92,13 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
         core.start(handle: handle, context: context, batchSize: Swift.max(1, options.batchSize))
     }
 
+    /// A consumer dropped without `close()` still leaves its group, from a thread of its own
+    /// (closing blocks and runs the revoke hook, which must not wait on the cooperative pool).
     deinit {
-        core.stopAndWait()
+        let core = self.core
+        let thread = Thread { core.stopAndWait() }
+        thread.name = "kafka-consumer-teardown"
+        thread.start()
     }
 
     public func makeAsyncIterator() -> Iterator { Iterator(channel: core.channel) }

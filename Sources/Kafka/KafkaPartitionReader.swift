@@ -41,7 +41,8 @@ public struct KafkaPartitionReader: Sendable {
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
             ("fetch.wait.max.ms", "10"),
-        ], overrides: [("group.id", "")])  // no group: assign only, nothing committed
+        ], overrides: [("group.id", "pushfleet-reader-\(UInt64.random(in: 0...UInt64.max))")])
+        // librdkafka 2.x assigns only through a group handle; this one never joins or commits.
         let context = ClientContext()
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_error_cb(conf, clientErrorCallback)

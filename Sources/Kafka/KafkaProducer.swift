@@ -36,10 +36,18 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Tears down on a thread of its own: the last reference may drop on the cooperative pool,
+    /// and flush/destroy block (flush gives queued records up to 5 s to be delivered).
     deinit {
-        pollThread.stop()
-        rd_kafka_flush(handle.pointer, 5000)
-        rd_kafka_destroy(handle.pointer)
+        let handle = self.handle, pollThread = self.pollThread, context = self.context
+        let thread = Thread {
+            pollThread.stop()
+            rd_kafka_flush(handle.pointer, 5000)
+            rd_kafka_destroy(handle.pointer)
+            withExtendedLifetime(context) {}
+        }
+        thread.name = "kafka-producer-teardown"
+        thread.start()
     }
 
     /// Sends one record and returns where it was stored.

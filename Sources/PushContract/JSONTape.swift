@@ -371,10 +371,13 @@ package struct JSONTape {
             let end = Int(token.end)
             let negative = bytes[j] == UInt8(ascii: "-")
             if negative { j += 1 }
-            guard end - j <= 18 else { return .outOfRange }
+            guard end - j <= 19 else { return .outOfRange }
             var value: Int64 = 0
             while j < end {
-                value = value * 10 + Int64(bytes[j] - 48)
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(Int64(bytes[j] - 48))
+                guard !o1, !o2 else { return .outOfRange }
+                value = sum
                 j += 1
             }
             return .value(negative ? -value : value)

@@ -32,7 +32,7 @@ extension BranchUnanswered {
             method: try r.string("method"),
             requestUri: try r.string("requestUri"),
             from: SIPAddress(uri: try from.string("uri"), displayName: try from.optionalString("displayName"), tag: try from.optionalString("tag")),
-            to: SIPAddress(uri: try to.string("uri"), tag: try to.optionalString("tag")),
+            to: SIPAddress(uri: try to.string("uri"), displayName: try to.optionalString("displayName"), tag: try to.optionalString("tag")),
             headers: SIPHeaders(try r.optionalObject("headers", indexed: false)?.stringMembers() ?? []),
             body: try r.optionalString("body"),
             instanceId: try r.optionalString("instanceId"),

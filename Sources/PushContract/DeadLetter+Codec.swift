@@ -1,0 +1,42 @@
+/// JSON body of `dead-letter` (CONTRACT §2.6); `key`/`value` are base64 and absent for null.
+extension DeadLetter {
+    init(header: RecordHeader, _ r: JSONObjectReader) throws(ContractError) {
+        let source = try r.object("source")
+        self.init(
+            header: header,
+            source: RecordSource(
+                topic: try source.string("topic"),
+                partition: Int32(try source.integer("partition", in: 0...Int64(Int32.max))),
+                offset: try source.integer("offset", in: 0...Int64.max)),
+            error: try r.string("error"),
+            key: try Self.base64(r, "key"),
+            value: try Self.base64(r, "value"))
+    }
+
+    private static func base64(_ r: JSONObjectReader, _ name: StaticString) throws(ContractError) -> [UInt8]? {
+        guard let text = try r.optionalString(name) else { return nil }
+        guard let bytes = Base64.decode(text) else {
+            throw ContractError(field: "\(name)", problem: "not valid base64 (standard alphabet, padded)")
+        }
+        return bytes
+    }
+}
+
+extension RecordEncoder {
+    public static func encode(_ letter: DeadLetter) -> [UInt8] {
+        var w = JSONWriter(capacity: 256 + (letter.value?.count ?? 0) * 4 / 3)
+        w.beginObject()
+        w.recordHeader(type: "dead-letter", letter.header)
+        w.key("source")
+        w.beginObject()
+        w.member("topic", letter.source.topic)
+        w.member("partition", letter.source.partition)
+        w.member("offset", letter.source.offset)
+        w.endObject()
+        w.member("error", letter.error)
+        w.member("key", letter.key.map(Base64.encode))
+        w.member("value", letter.value.map(Base64.encode))
+        w.endObject()
+        return w.bytes
+    }
+}

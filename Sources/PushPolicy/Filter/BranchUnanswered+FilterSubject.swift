@@ -43,7 +43,7 @@ extension BranchUnanswered: FilterSubject {
     ///
     /// Quoted display names may contain `<`, so quotes are skipped. Without angle brackets the
     /// `;` parameters belong to the header, not the URI (RFC 3261 §20.10), so they are cut.
-    static func nameAddrURI(_ value: String) -> String? {
+    package static func nameAddrURI(_ value: String) -> String? {
         let scalars = Array(value.unicodeScalars)
         var i = 0
         var inQuote = false
@@ -67,7 +67,7 @@ extension BranchUnanswered: FilterSubject {
     }
 
     /// `type/subtype` without parameters, as sofia-sip's `c_type`.
-    static func mediaType(_ value: String) -> String {
+    package static func mediaType(_ value: String) -> String {
         let beforeParameters = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         return String(beforeParameters.trimmingASCIIWhitespace())
     }
@@ -77,7 +77,7 @@ extension BranchUnanswered: FilterSubject {
     /// Each byte is read as a `char`, cast to `unsigned` and added, then the sum is multiplied by
     /// 38501 in 64-bit `unsigned long`; a zero result becomes `ULONG_MAX`. Bytes ≥ 0x80
     /// sign-extend, as with x86-64's signed `char` (arm64 Linux would differ for them).
-    static func sofiaCallIDHash(_ callID: String) -> UInt32 {
+    package static func sofiaCallIDHash(_ callID: String) -> UInt32 {
         var hash: UInt64 = 0
         for byte in callID.utf8 {
             let signed = Int32(Int8(bitPattern: byte))

@@ -12,11 +12,10 @@
 /// without a left side) and then dereferences a null expression; here each is a syntax error.
 enum FilterParser {
     static func parse(_ text: String) throws(FilterSyntaxError) -> FilterNode? {
-        let tokens = try FilterTokenizer.tokenize(text)
-        guard !tokens.isEmpty else { return nil }
-        var state = State(tokens: tokens, endColumn: text.unicodeScalars.count + 1)
+        var state = State(tokenizer: FilterTokenizer(text))
+        guard try state.peek() != nil else { return nil }
         let node = try state.parseChain()
-        if let extra = state.peek {
+        if let extra = try state.peek() {
             if extra.kind == .closeParen {
                 throw FilterSyntaxError(column: extra.column, message: "')' has no matching '('")
             }
@@ -31,12 +30,24 @@ enum FilterParser {
     }
 
     private struct State {
-        let tokens: [FilterToken]
-        let endColumn: Int
-        var index = 0
+        var tokenizer: FilterTokenizer
+        /// One token of lookahead; `.some(nil)` once the text is exhausted.
+        var lookahead: FilterToken??
         var depth = 0
 
-        var peek: FilterToken? { index < tokens.count ? tokens[index] : nil }
+        init(tokenizer: FilterTokenizer) { self.tokenizer = tokenizer }
+
+        mutating func peek() throws(FilterSyntaxError) -> FilterToken? {
+            if let lookahead { return lookahead }
+            let token = try tokenizer.next()
+            lookahead = .some(token)
+            return token
+        }
+
+        mutating func consume() { lookahead = nil }
+
+        /// Column just past the text, for "expected … at the end" (valid once peek() is nil).
+        var endColumn: Int { tokenizer.column }
 
         mutating func enter(at column: Int) throws(FilterSyntaxError) {
             depth += 1
@@ -49,48 +60,48 @@ enum FilterParser {
         mutating func parseChain() throws(FilterSyntaxError) -> FilterNode {
             let first = try parseUnary()
             var links: [FilterNode.Link] = []
-            while let token = peek {
+            while let token = try peek() {
                 let connective: FilterConnective
                 switch token.kind {
                 case .and: connective = .and
                 case .or: connective = .or
                 default: return links.isEmpty ? first : .chain(first, links)
                 }
-                index += 1
+                consume()
                 links.append(FilterNode.Link(connective: connective, node: try parseUnary()))
             }
             return links.isEmpty ? first : .chain(first, links)
         }
 
         mutating func parseUnary() throws(FilterSyntaxError) -> FilterNode {
-            guard let token = peek, token.kind == .not else { return try parsePrimary() }
+            guard let token = try peek(), token.kind == .not else { return try parsePrimary() }
             try enter(at: token.column)
-            index += 1
+            consume()
             let inner = try parseUnary()
             depth -= 1
             return .not(inner)
         }
 
         mutating func parsePrimary() throws(FilterSyntaxError) -> FilterNode {
-            guard let token = peek else {
+            guard let token = try peek() else {
                 throw FilterSyntaxError(column: endColumn, message: "expected a condition at the end")
             }
-            index += 1
+            consume()
             switch token.kind {
             case .openParen:
                 try enter(at: token.column)
-                if peek?.kind == .closeParen {
+                if try peek()?.kind == .closeParen {
                     throw FilterSyntaxError(column: token.column, message: "empty parentheses")
                 }
                 let inner = try parseChain()
-                guard let close = peek else {
+                guard let close = try peek() else {
                     throw FilterSyntaxError(column: token.column, message: "'(' is never closed")
                 }
                 guard close.kind == .closeParen else {
                     throw FilterSyntaxError(
                         column: close.column, message: "expected '&&', '||' or ')' before \(Self.describe(close))")
                 }
-                index += 1
+                consume()
                 depth -= 1
                 return inner
             case .constant(let value):
@@ -123,7 +134,7 @@ enum FilterParser {
         }
 
         mutating func parseComparison(_ lhs: FilterOperand, at lhsToken: FilterToken) throws(FilterSyntaxError) -> FilterNode {
-            guard let op = peek else {
+            guard let op = try peek() else {
                 throw FilterSyntaxError(
                     column: lhsToken.column,
                     message: "\(Self.describe(lhsToken)) is a value, not a condition: compare it with ==, !=, contains, in, notin or regex")
@@ -138,7 +149,7 @@ enum FilterParser {
                 case .in: comparison = .isIn
                 case .notin, .nin: comparison = .notIn
                 case .regex, .regexp:
-                    index += 1
+                    consume()
                     return .regex(lhs, try parseRegex(after: op))
                 default:
                     throw FilterSyntaxError(
@@ -149,22 +160,22 @@ enum FilterParser {
                 throw FilterSyntaxError(
                     column: op.column, message: "expected ==, !=, contains, in, notin or regex before \(Self.describe(op))")
             }
-            index += 1
+            consume()
             return .compare(lhs, comparison, try parseOperand(after: op))
         }
 
         mutating func parseOperand(after op: FilterToken) throws(FilterSyntaxError) -> FilterOperand {
-            guard let token = peek else {
+            guard let token = try peek() else {
                 throw FilterSyntaxError(
                     column: endColumn, message: "expected a variable or a 'constant' after \(Self.describe(op))")
             }
             switch token.kind {
             case .constant(let value):
-                index += 1
+                consume()
                 return .constant(value)
             case .word(let word):
                 if let variable = FilterVariable(rawValue: word) {
-                    index += 1
+                    consume()
                     return .variable(variable)
                 }
                 if FilterPredicate(rawValue: word) != nil || Keyword(rawValue: word) != nil {
@@ -180,11 +191,11 @@ enum FilterParser {
 
         /// The pattern must be a constant (Flexisip compiles it at startup).
         mutating func parseRegex(after op: FilterToken) throws(FilterSyntaxError) -> FilterRegex {
-            guard let token = peek, case .constant(let pattern) = token.kind else {
+            guard let token = try peek(), case .constant(let pattern) = token.kind else {
                 throw FilterSyntaxError(
-                    column: peek?.column ?? endColumn, message: "expected a 'constant' pattern after \(Self.describe(op))")
+                    column: (try peek())?.column ?? endColumn, message: "expected a 'constant' pattern after \(Self.describe(op))")
             }
-            index += 1
+            consume()
             do {
                 return try FilterRegex(pattern)
             } catch {

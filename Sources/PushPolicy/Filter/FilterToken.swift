@@ -16,62 +16,70 @@ struct FilterToken: Sendable, Hashable {
     var column: Int
 }
 
-/// Splits a filter into tokens; never fails on a character by trapping, only by throwing.
-enum FilterTokenizer {
-    static func tokenize(_ text: String) throws(FilterSyntaxError) -> [FilterToken] {
-        let scalars = Array(text.unicodeScalars)
-        var tokens: [FilterToken] = []
-        var i = 0
-        func next(_ offset: Int) -> Unicode.Scalar? {
-            i + offset < scalars.count ? scalars[i + offset] : nil
-        }
-        while i < scalars.count {
-            let c = scalars[i]
-            let column = i + 1
-            switch c {
-            // Flexisip only skips ' '; tabs and line breaks are accepted here too because a
-            // tab in a config line is invisible and rejecting it helps nobody.
-            case " ", "\t", "\r", "\n":
-                i += 1
-            case "(":
-                tokens.append(FilterToken(kind: .openParen, column: column)); i += 1
-            case ")":
-                tokens.append(FilterToken(kind: .closeParen, column: column)); i += 1
-            case "&", "|", "=":
-                guard next(1) == c else {
-                    throw FilterSyntaxError(column: column, message: "'\(c)' must be doubled: '\(c)\(c)'")
-                }
-                let kind: FilterToken.Kind = c == "&" ? .and : c == "|" ? .or : .equal
-                tokens.append(FilterToken(kind: kind, column: column)); i += 2
-            case "!":
-                if next(1) == "=" {
-                    tokens.append(FilterToken(kind: .notEqual, column: column)); i += 2
-                } else {
-                    tokens.append(FilterToken(kind: .not, column: column)); i += 1
-                }
-            case "'":
-                var end = i + 1
-                while end < scalars.count, scalars[end] != "'" { end += 1 }
-                guard end < scalars.count else {
-                    throw FilterSyntaxError(column: column, message: "constant opened with ' is never closed")
-                }
-                var value = String.UnicodeScalarView()
-                value.append(contentsOf: scalars[(i + 1)..<end])
-                tokens.append(FilterToken(kind: .constant(String(value)), column: column))
-                i = end + 1
-            default:
-                guard isWordScalar(c) else {
-                    throw FilterSyntaxError(column: column, message: "unexpected character \(describe(c))")
-                }
-                var end = i + 1
-                while end < scalars.count, isWordScalar(scalars[end]) { end += 1 }
-                var word = String.UnicodeScalarView()
-                word.append(contentsOf: scalars[i..<end])
-                tokens.append(FilterToken(kind: .word(String(word)), column: column))
-                i = end
+/// Splits a filter into tokens on demand; fails by throwing, never by trapping.
+///
+/// Lazy so that a hostile 10,000-deep `((((…` is rejected at the 65th `(` without reading the
+/// rest of the text.
+struct FilterTokenizer {
+    private let scalars: String.UnicodeScalarView
+    private var position: String.UnicodeScalarView.Index
+    /// 1-based column of `position`; once exhausted, one past the last scalar.
+    private(set) var column = 1
+
+    init(_ text: String) {
+        scalars = text.unicodeScalars
+        position = scalars.startIndex
+    }
+
+    private var current: Unicode.Scalar? { position < scalars.endIndex ? scalars[position] : nil }
+
+    private mutating func advance() {
+        position = scalars.index(after: position)
+        column += 1
+    }
+
+    mutating func next() throws(FilterSyntaxError) -> FilterToken? {
+        // Flexisip only skips ' '; tabs and line breaks are accepted here too because a
+        // tab in a config line is invisible and rejecting it helps nobody.
+        while let c = current, c == " " || c == "\t" || c == "\r" || c == "\n" { advance() }
+        guard let c = current else { return nil }
+        let start = column
+        advance()
+        switch c {
+        case "(": return FilterToken(kind: .openParen, column: start)
+        case ")": return FilterToken(kind: .closeParen, column: start)
+        case "&", "|", "=":
+            guard current == c else {
+                throw FilterSyntaxError(column: start, message: "'\(c)' must be doubled: '\(c)\(c)'")
             }
+            advance()
+            return FilterToken(kind: c == "&" ? .and : c == "|" ? .or : .equal, column: start)
+        case "!":
+            guard current == "=" else { return FilterToken(kind: .not, column: start) }
+            advance()
+            return FilterToken(kind: .notEqual, column: start)
+        case "'":
+            var value = String.UnicodeScalarView()
+            while let v = current, v != "'" {
+                value.append(v)
+                advance()
+            }
+            guard current != nil else {
+                throw FilterSyntaxError(column: start, message: "constant opened with ' is never closed")
+            }
+            advance()
+            return FilterToken(kind: .constant(String(value)), column: start)
+        default:
+            guard Self.isWordScalar(c) else {
+                throw FilterSyntaxError(column: start, message: "unexpected character \(Self.describe(c))")
+            }
+            var word = String.UnicodeScalarView([c])
+            while let w = current, Self.isWordScalar(w) {
+                word.append(w)
+                advance()
+            }
+            return FilterToken(kind: .word(String(word)), column: start)
         }
-        return tokens
     }
 
     /// Flexisip's word characters: ASCII letters and digits (C-locale `isalnum`), `-`, `_`, `.`.

@@ -108,4 +108,19 @@ struct FilterOperatorTests {
         #expect(try eval("call-id regex 'x*'", empty))
         #expect(try !eval("defined call-id", empty))
     }
+
+    @Test func quotingEdgeCases() throws {
+        let subject = DictionarySubject([.userAgent: "x) && (y || !z == 'q"])
+        // Operators and parentheses inside a constant are text, also inside a group.
+        #expect(try eval("(user-agent contains ') && (y || !z')", subject))
+        #expect(try eval("(user-agent != ')')", subject))
+        #expect(try !eval("(user-agent == ')')", subject))
+        // The constant ends at the next quote: no escaping, so ' can only be matched by regex.
+        #expect(try eval("user-agent regex '.*\\x27q'", subject))
+        #expect(try eval("'' == call-id", subject))
+        #expect(try eval("'a b' contains ' '", subject))
+        #expect(try eval("'日本' == '日本'", subject))
+        #expect(syntaxError("user-agent == 'a''b'")?.column == 18)
+        #expect(syntaxError("user-agent == 'it\\'s'")?.column == 20)
+    }
 }

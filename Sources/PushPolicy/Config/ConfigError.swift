@@ -81,6 +81,10 @@ enum ConfigText {
         a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { lower($0) == lower($1) }
     }
 
+    static func asciiLowercased(_ text: some StringProtocol) -> String {
+        String(decoding: text.utf8.map(lower), as: UTF8.self)
+    }
+
     static func lower(_ c: UInt8) -> UInt8 {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(c) ? c + 32 : c
     }
@@ -103,10 +107,11 @@ enum ConfigText {
         return previous[y.count]
     }
 
-    /// The candidate closest to `name`, if close enough to be a plausible typo.
-    static func nearest(to name: String, in candidates: [String]) -> String? {
+    /// The candidate closest to `name`, if close enough to be a plausible typo (by default a
+    /// third of its length, at least 2).
+    static func nearest(to name: String, in candidates: [String], limit: Int? = nil) -> String? {
         guard name.utf8.count <= 100 else { return nil }
-        let limit = max(2, name.utf8.count / 3)
+        let limit = limit ?? max(2, name.utf8.count / 3)
         let scored = candidates.map { (name: $0, distance: distance(name, $0)) }
         guard let best = scored.min(by: { $0.distance < $1.distance }), best.distance <= limit else {
             return nil

@@ -42,6 +42,9 @@ package struct FlexisipINI: Sendable, Hashable {
     package static func parse(_ text: String) throws(ConfigError) -> FlexisipINI {
         var ini = FlexisipINI()
         var current: Int?  // index in ini.sections
+        // Lower-cased names → indexes, so repeated names cost O(1), not a scan per line.
+        var sectionIndex: [String: Int] = [:]
+        var entryIndex: [[String: Int]] = []
         var lineNumber = 0
         var body = Substring(text)
         if body.unicodeScalars.first == "\u{FEFF}" { body = Substring(body.unicodeScalars.dropFirst()) }
@@ -78,16 +81,27 @@ package struct FlexisipINI: Sendable, Hashable {
                 guard !name.isEmpty else {
                     throw ConfigError(location: .line(lineNumber), problem: "empty section name []")
                 }
-                if let existing = ini.sections.firstIndex(where: { ConfigText.sameName($0.name, name) }) {
+                if let existing = sectionIndex[ConfigText.asciiLowercased(name)] {
                     current = existing
                 } else {
                     ini.sections.append(Section(name: String(name), line: lineNumber))
+                    entryIndex.append([:])
                     current = ini.sections.count - 1
+                    sectionIndex[ConfigText.asciiLowercased(name)] = current
                 }
                 continue
             }
 
-            let index = current ?? ini.preambleIndex()
+            let index: Int
+            if let current {
+                index = current
+            } else {
+                // Lines before any header go to a nameless section; nothing else exists yet.
+                ini.sections.append(Section(name: "", line: 1))
+                entryIndex.append([:])
+                sectionIndex[""] = 0
+                index = 0
+            }
             current = index
             guard let equal = content.firstIndex(of: "="),
                 case let key = content[..<equal].trimmingASCIIWhitespace(), !key.isEmpty
@@ -97,20 +111,14 @@ package struct FlexisipINI: Sendable, Hashable {
             }
             let value = String(content[content.index(after: equal)...].trimmingASCIIWhitespace())
             let entry = Entry(key: String(key), value: value, line: lineNumber)
-            if let existing = ini.sections[index].entries.firstIndex(where: { ConfigText.sameName($0.key, key) }) {
+            if let existing = entryIndex[index][ConfigText.asciiLowercased(key)] {
                 ini.sections[index].entries[existing].value = entry.value
                 ini.sections[index].entries[existing].line = entry.line
             } else {
+                entryIndex[index][ConfigText.asciiLowercased(key)] = ini.sections[index].entries.count
                 ini.sections[index].entries.append(entry)
             }
         }
         return ini
-    }
-
-    /// Index of the nameless section holding lines written before any header.
-    private mutating func preambleIndex() -> Int {
-        if let index = sections.firstIndex(where: { $0.name.isEmpty }) { return index }
-        sections.insert(Section(name: "", line: 1), at: 0)
-        return 0
     }
 }

@@ -95,7 +95,8 @@ struct ConfigLoader {
                         warn(ConfigError(location: .line(entry.line), key: entry.key,
                                          problem: "\(ConfigText.display(entry.key)) is outside any section, ignored"))
                     }
-                } else if let near = ConfigText.nearest(to: section.name, in: ConfigSchema.sections.map(\.name)) {
+                } else if let near = ConfigText.nearest(to: section.name, in: ConfigSchema.sections.map(\.name), limit: 2) {
+                    // Tight limit: a real flexisip.conf has many sections that merely look alike.
                     warn(ConfigError(location: .line(section.line),
                                      problem: "section [\(ConfigText.display(section.name))] is ignored; did you mean [\(near)]?"))
                 }

@@ -1,0 +1,35 @@
+/// `[pushfleet]`: what PushFleet needs beyond Flexisip's options (CONTRACT.md §3).
+public struct PushFleetOptions: Sendable, Hashable {
+    /// APNs token-based authentication keys (`.p8`), which Flexisip lacks.
+    public var appleTokenKeys: [AppleTokenKey] = []
+    public var applePushURI = "https://api.push.apple.com"
+    public var appleDevPushURI = "https://api.development.push.apple.com"
+    public var firebaseURI = "https://fcm.googleapis.com"
+    /// Extra trust anchors (PEM). Server certificates are always verified, unlike Flexisip.
+    public var tlsCAFile: String?
+    /// `host:port` of the metrics endpoint; empty disables it.
+    public var metricsListen = "127.0.0.1:9464"
+    public var logFormat = LogFormat.text
+
+    public init() {}
+
+    public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+        case text
+        case json
+    }
+}
+
+/// One APNs signing key: `TEAMID:KEYID:/path/AuthKey_KEYID.p8`.
+public struct AppleTokenKey: Sendable, Hashable {
+    /// 10-character Apple Developer team id; matched against the `pn-param` team prefix.
+    public var teamId: String
+    /// 10-character key id (`kid` of the JWT).
+    public var keyId: String
+    public var path: String
+
+    public init(teamId: String, keyId: String, path: String) {
+        self.teamId = teamId
+        self.keyId = keyId
+        self.path = path
+    }
+}

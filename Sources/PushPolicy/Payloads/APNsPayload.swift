@@ -43,7 +43,9 @@ public enum APNsPayload {
                 alertBody($0, badge: options.noBadge ? 0 : 1, ttl: r.ttl, sendTime: sendTime)
             }
         }
-        let expiration = r.ttl > 0 ? now.millisecondsSince1970 / 1000 + Int64(r.ttl) : 0
+        // Saturating: a hostile `forkTimeout` must not overflow the expiration and trap.
+        let (sum, overflow) = (now.millisecondsSince1970 / 1000).addingReportingOverflow(Int64(r.ttl))
+        let expiration = r.ttl > 0 ? (overflow ? Int64.max : sum) : 0
         var headers = [
             HeaderField("apns-expiration", String(expiration)),
             HeaderField("apns-topic", topic),

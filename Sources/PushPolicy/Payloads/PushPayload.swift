@@ -76,7 +76,9 @@ enum PayloadFitting {
 /// Flexisip's `send-time`: UTC `YYYY-MM-DD HH:MM:SS`.
 enum SendTime {
     static func format(_ t: EventTime) -> String {
-        let seconds = t.millisecondsSince1970 >= 0 ? t.millisecondsSince1970 / 1000 : (t.millisecondsSince1970 - 999) / 1000
+        // Floor divisions written so that no input, however extreme, can overflow and trap.
+        let ms = t.millisecondsSince1970
+        let seconds = ms / 1000 - (ms % 1000 < 0 ? 1 : 0)
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }

@@ -150,3 +150,32 @@ import Testing
         #expect(voip.finalPush(for: .cancelled) == nil)
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test(arguments: [
+        "sip:", "sip:@;;;;", "<sip:u@h", "sip:u@h;pn-provider", "sip:u@h;pn-provider=apns;pn-param=.;pn-prid=:",
+        "sip:u@h;pn-provider=apns;pn-param=T.b;pn-prid=:", "sip:u@h;pn-provider=apns;pn-param=T.b;pn-prid=&",
+        "sip:u@h;pn-provider=apns;pn-param=T.b.&;pn-prid=\(Fixture.remoteToken)00",
+        "sip:u@h;pn-provider=apns;pn-param=T..voip;pn-prid=\(Fixture.voipToken):voip",
+        "sip:u@h;pn-provider=apns;pn-param=T.b.voip;pn-prid=\(Fixture.voipToken):voip:voip",
+        "sip:u@h;pn-provider=%;pn-param=%%;pn-prid=%zz", "sip:u@h;pn-tok=;pn-type=apple;app-id=.dev",
+        "sip:u@h;pn-type=apple;app-id=.dev;pn-tok=\(String(repeating: "é", count: 32))",
+    ])
+    func oddContactsAreSkippedNeverTrapped(uri: String) {
+        let reason = Fixture.skipReason(Fixture.event(uri: uri))
+        #expect(reason?.hasPrefix("invalid push parameters: ") == true)
+    }
+
+    @Test(arguments: [Int.max, Int.min, 0])
+    func extremeForkTimeoutsStillBuildPayloads(forkTimeout: Int) throws {
+        let r = try #require(Fixture.request(Fixture.event(uri: Fixture.iosVoip, forkTimeout: forkTimeout)))
+        #expect(r.ttl == max(0, forkTimeout))
+        let p = try APNsPayload.build(r, options: Fixture.options(), now: EventTime(millisecondsSince1970: .max))
+        #expect(Fixture.json(p.body) != nil)
+        #expect(p.header("apns-expiration") == (forkTimeout > 0 ? String(Int64.max) : "0"))
+        var fcm = r
+        fcm.destination = PushDestination(provider: "fcm", token: "t", param: "1", prid: "t")
+        let v1 = try FirebasePayload.v1(fcm, now: EventTime(millisecondsSince1970: .min))
+        #expect(Fixture.json(v1.body) != nil)
+    }
+}

@@ -98,7 +98,8 @@ struct FilterTokenizer {
 }
 
 extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
+    /// Zero-padded on the left (hex code points, digests); shared by the filter and payloads.
+    func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -116,9 +116,3 @@ public enum APNsPayload {
         return String(safe.utf8.prefix(maxCollapseIdBytes - 17))! + "-" + digest
     }
 }
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -73,30 +73,12 @@ enum PayloadFitting {
     }
 }
 
-/// Flexisip's `send-time`: UTC `YYYY-MM-DD HH:MM:SS`.
+/// Flexisip's `send-time`: UTC `YYYY-MM-DD HH:MM:SS`, i.e. the contract's RFC 3339 form
+/// without `T`, fraction and `Z` (one calendar implementation for both, in PushContract).
 enum SendTime {
     static func format(_ t: EventTime) -> String {
-        // Floor divisions written so that no input, however extreme, can overflow and trap.
-        let ms = t.millisecondsSince1970
-        let seconds = ms / 1000 - (ms % 1000 < 0 ? 1 : 0)
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
-    }
-
-    private static func pad(_ n: Int64, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        var text = Array(t.rfc3339.utf8.prefix(19))
+        text[10] = UInt8(ascii: " ")
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -102,3 +102,6 @@ func makeHandle(_ type: rd_kafka_type_t, conf: OpaquePointer) throws(KafkaError)
 func string(fromCBuffer buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// Version of the librdkafka library in use (e.g. `2.0.2`), for logs and benchmark records.
+public var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }

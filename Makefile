@@ -1,0 +1,47 @@
+# PushFleet — the two commands a newcomer needs: `make run` and `make test`.
+# Each installs the missing system packages first (Debian/Ubuntu, apt; root or sudo).
+
+SWIFT ?= swift
+APT_PACKAGES := librdkafka-dev kcat pkg-config python3-pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps run test build bench bench-quick fuzz clean
+
+## deps: install the system packages PushFleet builds and tests with (only those missing).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v check-jsonschema >/dev/null 2>&1 || python3 -m pip install -q check-jsonschema
+
+## run: start the local stack (for now: the embedded Kafka-protocol broker with the contract's topics).
+run: deps
+	$(SWIFT) build --product pushfleet
+	$$($(SWIFT) build --show-bin-path)/pushfleet dev-broker
+
+## test: schema examples, a warning-free build, then every test.
+test: deps
+	scripts/check-schemas.sh
+	@mkdir -p .build
+	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
+	@! grep -E "^/.*/(Sources|Tests)/.*: warning:" .build/build.log || { echo "warnings in PushFleet code: fix them"; exit 1; }
+	$(SWIFT) test --skip-build
+
+## bench: release build, every benchmark, results in bench/results.json.
+bench: deps
+	$(SWIFT) build -c release --product pushfleet-bench
+	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --output bench/results.json
+
+## bench-quick: the benchmark command in its short mode (keeps it working; no timings judged).
+bench-quick: deps
+	$(SWIFT) build -c release --product pushfleet-bench
+	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
+
+## fuzz: run the filter-language fuzzer for 60 s (libFuzzer).
+fuzz:
+	fuzz/filter/run.sh 60
+
+clean:
+	rm -rf .build

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import Kafka
+
+/// `pushfleet-bench`: measures the hot paths and compares each figure with what this machine's
+/// reference tools achieve in the same run. Writes a JSON results file and prints a table.
+/// Not a test: nothing here asserts timings.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushfleet-bench",
+        abstract: "Benchmark PushFleet's hot paths against kcat on this machine; write a results file."
+    )
+
+    @Option(help: "Records to produce and consume (430 bytes each).")
+    var records: Int = 200_000
+
+    @Option(help: "Partitions of the benchmark topic (the embedded broker keeps ~5 MiB per partition).")
+    var partitions: Int32 = 32
+
+    @Option(help: "Repetitions of each consume measurement (the median is reported).")
+    var repetitions: Int = 3
+
+    @Option(help: "Where to write the JSON results.")
+    var output: String = "bench/results.json"
+
+    @Flag(help: "Short run for CI: few records, one repetition; keeps the command working.")
+    var quick = false
+
+    @Option(help: "Path of kcat.")
+    var kcat: String = "/usr/bin/kcat"
+
+    mutating func run() async throws {
+        if quick {
+            records = min(records, 20_000)
+            repetitions = 1
+        }
+        let recordSize = 430
+        let bytesPerPartition = records * (recordSize + 70) / Int(partitions)
+        guard bytesPerPartition < 4_500_000 else {
+            throw ValidationError("\(records) records over \(partitions) partitions exceed the embedded broker's ~5 MiB per partition; add partitions")
+        }
+        var results = BenchResults(machine: .current(), inputs: [
+            "records": .int(records), "recordBytes": .int(recordSize), "partitions": .int(Int(partitions)),
+            "repetitions": .int(repetitions), "quick": .bool(quick),
+        ])
+
+        let broker = try EmbeddedKafkaBroker(brokers: 1)
+        defer { broker.shutdown() }
+        let topic = "bench.consume"
+        try broker.createTopic(KafkaTopicSpec(name: topic, partitions: partitions))
+        let config = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "pushfleet-bench")
+        var producerConfig = config
+        producerConfig.set("linger.ms", "5")
+        producerConfig.set("batch.num.messages", "10000")
+
+        // Produce: sendBatch in chunks, each awaiting one completion for the whole chunk.
+        let producer = try KafkaProducer(configuration: producerConfig)
+        let payloads = (0..<1024).map { i in (0..<recordSize).map { UInt8(truncatingIfNeeded: (i &* 31 &+ $0) % 94 + 33) } }
+        let produceStart = ContinuousClock.now
+        var produced = 0
+        while produced < records {
+            let n = min(20_000, records - produced)
+            let batch = (produced..<produced + n).map { i in
+                KafkaProducerRecord(topic: topic, key: Array("call-\(i)".utf8), value: payloads[i % payloads.count])
+            }
+            let reports = await producer.sendBatch(batch)
+            if let failure = reports.first(where: { if case .failure = $0 { true } else { false } }) {
+                throw BenchError("produce failed: \(failure)")
+            }
+            produced += n
+        }
+        let produceSeconds = (ContinuousClock.now - produceStart).seconds
+        results.add("produce", unit: "records/s", value: Double(records) / produceSeconds, reference: nil,
+                    note: "KafkaProducer.sendBatch, chunks of 20k, idempotent, acks=all")
+
+        // kcat reading the whole topic: rate from its first output byte to its end of output,
+        // the same window as ours below (connection and metadata set-up excluded on both sides).
+        var kcatRates: [Double] = []
+        var kcatWallRates: [Double] = []
+        for _ in 0..<repetitions {
+            let run = try streamProcess(kcat, ["-b", broker.bootstrapServers, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"])
+            guard run.status == 0, run.bytes == records * (recordSize + 1) else {
+                throw BenchError("kcat exited with \(run.status) after \(run.bytes) bytes")
+            }
+            kcatRates.append(Double(records) / run.streaming)
+            kcatWallRates.append(Double(records) / run.wall)
+        }
+
+        // Our group consumer: from the first message handed out to the last (the embedded
+        // broker's ~3 s initial group join is excluded), storing offsets per batch as the engine does.
+        var ourRates: [Double] = []
+        for repetition in 0..<repetitions {
+            var consumerConfig = config
+            consumerConfig.set("fetch.wait.max.ms", "10")
+            let consumer = try KafkaConsumer(configuration: consumerConfig, options: .init(groupId: "bench-\(repetition)-\(UUID().uuidString)", topics: [topic]))
+            var seen = 0
+            var bytes = 0
+            var first: ContinuousClock.Instant?
+            for await event in consumer {
+                guard case .messages(let batch) = event else { continue }
+                if first == nil { first = .now }
+                var last: [KafkaTopicPartition: Int64] = [:]
+                for message in batch {
+                    bytes &+= message.value?.count ?? 0
+                    last[message.topicPartition] = message.offset + 1
+                }
+                try consumer.storeOffsets(last)
+                seen += batch.count
+                if seen >= records { break }
+            }
+            let seconds = (ContinuousClock.now - first!).seconds
+            await consumer.close()
+            guard bytes == records * recordSize else { throw BenchError("consumed \(bytes) bytes, expected \(records * recordSize)") }
+            ourRates.append(Double(records) / seconds)
+        }
+        let kcatMedian = median(kcatRates), ourMedian = median(ourRates)
+        results.add("consume.kcat", unit: "records/s", value: kcatMedian, reference: nil,
+                    note: "kcat -C -e, first output byte to end, median of \(repetitions)", samples: kcatRates)
+        results.add("consume.kcat.wall", unit: "records/s", value: median(kcatWallRates), reference: nil,
+                    note: "kcat -C -e, process start to exit (includes set-up)", samples: kcatWallRates)
+        results.add("consume", unit: "records/s", value: ourMedian, reference: kcatMedian,
+                    note: "KafkaConsumer group member, batches of 1000, offsets stored per batch; target ≥ 0.8× kcat", samples: ourRates)
+
+        // Decode: branch.unanswered records per CPU-second on one thread.
+        let decode = DecodeBenchmark.run(iterations: quick ? 50_000 : 500_000)
+        results.add("decode.branch.unanswered", unit: "records/s (one core)", value: decode.recordsPerSecond, reference: nil,
+                    note: "\(decode.bytesPerRecord)-byte record; target ≥ 200,000/s")
+
+        print(results.table())
+        try results.write(to: output)
+        print("results written to \(output)")
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// Runs a reference tool, reading its output through a pipe on a thread of its own; returns
+/// the exit status, the bytes read, the seconds from start to exit and from first byte to EOF.
+func streamProcess(_ path: String, _ arguments: [String]) throws -> (status: Int32, bytes: Int, wall: Double, streaming: Double) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    let start = ContinuousClock.now
+    try process.run()
+    let handle = pipe.fileHandleForReading
+    var bytes = 0
+    var first: ContinuousClock.Instant?
+    while true {
+        let data = handle.availableData
+        if data.isEmpty { break }
+        if first == nil { first = .now }
+        bytes += data.count
+    }
+    let end = ContinuousClock.now
+    process.waitUntilExit()
+    return (process.terminationStatus, bytes, (end - start).seconds, (end - (first ?? start)).seconds)
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

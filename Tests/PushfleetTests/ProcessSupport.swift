@@ -1,0 +1,90 @@
+import Foundation
+import Synchronization
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The directory holding the package's built products (`pushfleet` sits beside the test bundle).
+let productsDirectory: URL = {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+}()
+
+/// Text a child process writes to one stream, collected until EOF.
+final class OutputBuffer: Sendable {
+    private let state = Mutex<(text: String, closed: Bool)>(("", false))
+
+    /// Reads on a plain thread until EOF: blocking reads never run on the cooperative pool.
+    init(reading handle: FileHandle) {
+        Thread { [self] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                state.withLock { $0.text += String(decoding: data, as: UTF8.self) }
+            }
+            state.withLock { $0.closed = true }
+        }.start()
+    }
+
+    var text: String { state.withLock { $0.text } }
+    var isClosed: Bool { state.withLock { $0.closed } }
+}
+
+/// A child process whose output is collected as it arrives, for tests that run real binaries.
+final class ChildProcess: Sendable {
+    let process: Process
+    let output: OutputBuffer
+    let errors: OutputBuffer
+
+    init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
+        let process = Process()
+        process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : productsDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
+        self.process = process
+        output = OutputBuffer(reading: out.fileHandleForReading)
+        errors = OutputBuffer(reading: err.fileHandleForReading)
+    }
+
+    /// Waits for the process to exit and its output to be read to EOF, or fails after
+    /// `timeout` (and kills it).
+    func waitForExit(timeout: Duration) async throws -> Int32 {
+        do {
+            try await waitUntil("\(process.executableURL?.lastPathComponent ?? "process") to exit", timeout: timeout) {
+                !process.isRunning && output.isClosed && errors.isClosed
+            }
+        } catch {
+            process.terminate()
+            throw error
+        }
+        return process.terminationStatus
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+}
+
+/// Runs a command to completion and returns (status, stdout, stderr).
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(30)) async throws -> (Int32, String, String) {
+    let child = try ChildProcess(executable, arguments, stdin: stdin)
+    let status = try await child.waitForExit(timeout: timeout)
+    return (status, child.output.text, child.errors.text)
+}
+
+/// Waits until `condition` holds, or fails after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}

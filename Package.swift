@@ -13,10 +13,25 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "PushContract", targets: ["PushContract"]),
         .library(name: "PushPolicy", targets: ["PushPolicy"]),
+        .library(name: "PushSenders", targets: ["PushSenders"]),
+        .library(name: "PushSandbox", targets: ["PushSandbox"]),
+        .library(name: "PushEngine", targets: ["PushEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // librdkafka (Debian librdkafka-dev 2.0.2): rdkafka.h and rdkafka_mock.h.
@@ -31,12 +46,61 @@ let package = Package(
         ),
         .target(name: "PushContract"),
         .target(name: "PushPolicy", dependencies: ["PushContract"]),
+        // Real loopback APNs / FCM / OAuth / generic servers and a test CA, for tests and `pushfleet dev`.
+        .target(
+            name: "PushSandbox",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "PushSenders",
+            dependencies: [
+                "PushPolicy", "PushContract",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "PushEngine",
+            dependencies: [
+                "Kafka", "PushContract", "PushPolicy", "PushSenders",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "pushfleet",
             dependencies: [
-                "Kafka", "PushContract", "PushPolicy",
+                "Kafka", "PushContract", "PushPolicy", "PushSenders", "PushSandbox", "PushEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -49,7 +113,9 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PushContractTests", dependencies: ["PushContract"]),
         .testTarget(name: "PushPolicyTests", dependencies: ["PushPolicy", "PushContract"]),
-        .testTarget(name: "PushfleetTests", dependencies: ["Kafka"]),
+        .testTarget(name: "PushSendersTests", dependencies: ["PushSenders", "PushSandbox", "PushPolicy", "PushContract"]),
+        .testTarget(name: "PushEngineTests", dependencies: ["PushEngine", "PushSandbox", "Kafka", "PushPolicy", "PushContract", "PushSenders"]),
+        .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+// PushEngine: partitions, schedules, state, outcomes.

@@ -1,0 +1,1 @@
+// PushSandbox: loopback push-provider servers for tests and `pushfleet dev`.

@@ -1,0 +1,1 @@
+// PushSenders: APNs, FCM and generic HTTP senders.

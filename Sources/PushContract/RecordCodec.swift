@@ -34,6 +34,7 @@ public enum RecordDecoder {
             switch type {
             case .pushOutcome: .pushOutcome(try PushOutcome(header: header, reader))
             case .deadLetter: .deadLetter(try DeadLetter(header: header, reader))
+            case .pushSchedule: throw ContractError(field: "type", problem: "\"push.schedule\" is worker state, not a contract record")
             default: .routerEvent(try RouterEvent.decode(type: type, header: header, reader))
             }
         }
@@ -100,6 +101,8 @@ package enum RecordType: String, CaseIterable {
     case registrationUpdated = "registration.updated"
     case pushOutcome = "push.outcome"
     case deadLetter = "dead-letter"
+    /// Worker-internal state (`pushfleet.state`); never accepted where contract records are.
+    case pushSchedule = "push.schedule"
 
     /// The same text as `rawValue`, without building a String on the hot path.
     var name: StaticString {
@@ -110,12 +113,13 @@ package enum RecordType: String, CaseIterable {
         case .registrationUpdated: "registration.updated"
         case .pushOutcome: "push.outcome"
         case .deadLetter: "dead-letter"
+        case .pushSchedule: "push.schedule"
         }
     }
 
     var nameBytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount) }
 
-    var isRouterEvent: Bool { self != .pushOutcome && self != .deadLetter }
+    var isRouterEvent: Bool { self != .pushOutcome && self != .deadLetter && self != .pushSchedule }
 
     init(_ reader: JSONObjectReader) throws(ContractError) {
         guard let k = reader.member("type") else { throw ContractError(field: "type", problem: "missing") }

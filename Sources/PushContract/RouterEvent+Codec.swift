@@ -15,7 +15,7 @@ extension RouterEvent {
                 instanceId: try r.optionalString("instanceId"), callId: try r.string("callId"),
                 expires: Int(try r.integer("expires", in: 0...Int64(Int32.max))),
                 updatedAt: try r.time("updatedAt")))
-        case .pushOutcome, .deadLetter:
+        case .pushOutcome, .deadLetter, .pushSchedule:
             throw ContractError(field: "type", problem: "\"\(type.rawValue)\" is not a router event")
         }
     }

@@ -29,6 +29,13 @@ import Testing
 
     @Test(arguments: files("valid"))
     func validExampleDecodesWithItsTypeAndRoundTrips(path: String) throws {
+        if path.hasPrefix("push.schedule/") {
+            // Worker state has its own entry point and is refused where contract records are read.
+            let schedule = try RecordDecoder.decodeSchedule(Self.load(path))
+            #expect(try RecordDecoder.decodeSchedule(RecordEncoder.encode(schedule)) == schedule)
+            #expect(throws: ContractError.self) { try RecordDecoder.decode(Self.load(path)) }
+            return
+        }
         let record = try RecordDecoder.decode(Self.load(path))
         let type = switch record {
         case .routerEvent(let e): e.type
@@ -42,5 +49,8 @@ import Testing
     @Test(arguments: files("invalid"))
     func invalidExampleIsRejected(path: String) throws {
         #expect(throws: ContractError.self) { try RecordDecoder.decode(Self.load(path)) }
+        if path.hasPrefix("push.schedule/") {
+            #expect(throws: ContractError.self) { try RecordDecoder.decodeSchedule(Self.load(path)) }
+        }
     }
 }

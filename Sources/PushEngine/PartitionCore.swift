@@ -1,0 +1,436 @@
+import HeapModule
+public import PushContract
+public import PushPolicy
+public import PushSenders
+
+/// Timing knobs of the engine that are not Flexisip options.
+public struct EngineTiming: Sendable, Hashable {
+    /// How long a finished schedule is kept (as a `done` marker, in memory and in the state
+    /// topic) so that re-deliveries of its events after a failover have no second effect.
+    public var doneRetentionMs: Int64 = 60_000
+    /// Upper bound of one send, retries included (a message's TTL can be days; later attempts
+    /// are the retransmissions' job, not one request's).
+    public var sendTimeoutMs: Int64 = 30_000
+
+    public init() {}
+}
+
+/// One push to perform, handed by the core to the shell.
+public struct SendOrder: Sendable, Hashable {
+    public var key: String
+    /// 1-based attempt number of this push.
+    public var attempt: Int
+    public var request: PushRequest
+    public var deadline: EventTime
+    /// When the schedule wanted this push (for collapsing missed ticks).
+    public var dueAt: EventTime
+    public var eventId: String
+    public var callId: String
+    public var branch: String
+    public var eventTime: EventTime
+    public var requestIndex: Int
+}
+
+/// What the shell must do after a core step, in order.
+public enum CoreAction: Sendable, Hashable {
+    /// Produce the schedule (nil = tombstone) to the state partition of this partition.
+    case state(key: String, ScheduleRecord?)
+    case outcome(PushOutcome)
+    case deadLetter(DeadLetter)
+    case send(SendOrder)
+}
+
+/// The functional core of one events partition: Flexisip's schedule logic with no I/O.
+///
+/// `handle`, `fireDue` and `completed` take the current time and return the actions to perform
+/// (state writes, outcomes, sends); the shell (`PartitionLane`) performs them. Timers are
+/// absolute wall-clock deadlines kept in a min-heap (O(log n) insert and pop), so a worker that
+/// restores this partition fires them at the same instants.
+///
+/// Unlike Flexisip there is no hard-coded lifetime (30 s contexts, 45 s ringing): schedules
+/// live as long as their TTL / call-fork-timeout says; and a late timer collapses the ticks it
+/// missed into one push instead of a burst.
+public struct PartitionCore: Sendable {
+    public let partition: Int32
+    let policy: BranchPolicy
+    let timing: EngineTiming
+
+    /// Schedules by state key (`callId:provider:param:prid`).
+    public private(set) var schedules: [String: ScheduleRecord] = [:]
+    /// State keys of each call, for `branch.response` and `call.ended`.
+    private var byCall: [String: Set<String>] = [:]
+    private var timers = Heap<TimerEntry>()
+    /// The instant of each key's live heap entry; other entries of that key are stale.
+    private var armedAt: [String: EventTime] = [:]
+    /// Keys with a send under way: their timers wait for the outcome.
+    private var inFlight: Set<String> = []
+
+    struct TimerEntry: Comparable, Sendable {
+        var at: EventTime
+        var key: String
+        static func < (a: TimerEntry, b: TimerEntry) -> Bool { a.at < b.at }
+    }
+
+    public init(partition: Int32, policy: BranchPolicy, timing: EngineTiming = EngineTiming()) {
+        self.partition = partition
+        self.policy = policy
+        self.timing = timing
+    }
+
+    // MARK: - Queries
+
+    /// The earliest instant at which `fireDue` has something to do.
+    public var nextDeadline: EventTime? {
+        // Stale heap entries (rescheduled or removed keys) are skipped lazily by `fireDue`.
+        timers.min?.at
+    }
+
+    public var pendingCount: Int { schedules.count }
+    public var inFlightCount: Int { inFlight.count }
+
+    public func schedules(ofCall callId: String) -> [ScheduleRecord] {
+        (byCall[callId] ?? []).compactMap { schedules[$0] }.sorted { $0.key < $1.key }
+    }
+
+    // MARK: - Restore
+
+    /// Applies one record of the state partition (latest value per key wins; nil deletes).
+    public mutating func restore(key: String, value: [UInt8]?) throws(ContractError) {
+        guard let value else {
+            remove(key)
+            return
+        }
+        let record = try RecordDecoder.decodeSchedule(value)
+        guard record.key == key else {
+            throw ContractError(field: "key", problem: "state record key \(record.key) does not match the Kafka key \(key)")
+        }
+        put(record)
+    }
+
+    // MARK: - Events
+
+    /// Applies one router event read from this partition. `bytes` is the record value as read
+    /// (kept in new schedules so that any worker can re-derive the push request).
+    public mutating func handle(_ event: RouterEvent, bytes: [UInt8], now: EventTime) -> [CoreAction] {
+        switch event {
+        case .branchUnanswered(let e): return branchUnanswered(e, bytes: bytes, now: now)
+        case .branchResponse(let r): return branchResponse(r, now: now)
+        case .callEnded(let c): return callEnded(c, now: now)
+        case .registrationUpdated(let r):
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                registration: "\(r.aor)|\(r.instanceId ?? r.contact)", result: .skipped,
+                reason: "registration.updated belongs on the registrations topic, not the events topic"))]
+        }
+    }
+
+    private mutating func branchUnanswered(_ e: BranchUnanswered, bytes: [UInt8], now: EventTime) -> [CoreAction] {
+        let requests: [PushRequest]
+        switch policy.decide(e) {
+        case .skipped(let reason):
+            return [.outcome(skipped(e, reason: reason, now: now))]
+        case .push(let r):
+            requests = r
+        }
+        var actions: [CoreAction] = []
+        for (index, request) in requests.enumerated() {
+            let key = request.dedupKey
+            // One push context per call and device, as Flexisip. A finished context is replaced
+            // by a new event (the router forked to the device again, e.g. after a 503), but
+            // never by a re-delivery of the event that created it.
+            if let existing = schedules[key], existing.header.id == e.header.id || existing.phase != .done {
+                let reason = existing.header.id == e.header.id
+                    ? "event already processed (re-delivery has no second effect)"
+                    : "a push for this call and device is already scheduled (event \(existing.header.id))"
+                actions.append(.outcome(skipped(e, reason: reason, provider: request.destination.provider, pushType: request.pushType, now: now)))
+                continue
+            }
+            let first = e.header.time.adding(seconds: request.delay)
+            let ringing = request.pushType == .ringing && request.ringingInterval > 0
+            let forkTimeout = max(0, e.forkTimeout ?? policy.router.callForkTimeout)
+            var record = ScheduleRecord(
+                header: RecordHeader(id: e.header.id, time: now), key: key, callId: e.callId, branch: e.branch,
+                eventTime: e.header.time, requestIndex: index, provider: request.destination.provider,
+                pushType: request.pushType, phase: .pending, attempt: 0, nextAt: first,
+                retransmissionsLeft: ringing ? 0 : max(0, policy.options.retransmissionCount),
+                ringingUntil: ringing ? e.header.time.adding(seconds: forkTimeout) : nil,
+                finalReason: nil, event: bytes)
+            if now > Self.expiry(of: record, request: request) {
+                actions.append(.outcome(outcome(record, request: request, attempt: 1, result: .dropped,
+                                                reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
+                record.phase = .done
+                record.nextAt = now.adding(milliseconds: timing.doneRetentionMs)
+                record.event = []
+            }
+            put(record)
+            actions.append(.state(key: key, record))
+        }
+        return actions
+    }
+
+    private mutating func branchResponse(_ r: BranchResponse, now: EventTime) -> [CoreAction] {
+        let keys = (byCall[r.callId] ?? []).filter { schedules[$0]?.branch == r.branch }
+        guard !keys.isEmpty else {
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule for this branch"))]
+        }
+        guard r.status >= 180 else {
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes"))]
+        }
+        var actions: [CoreAction] = []
+        for key in keys.sorted() {
+            guard var s = schedules[key], s.phase == .pending || s.phase == .awake || s.phase == .final else { continue }
+            s.header.time = now
+            if r.status >= 200 {
+                // A final answer ends the branch: nothing more, not even a final push. After a
+                // 503 the router may fork to the device again: a new branch.unanswered then
+                // replaces this finished context.
+                finish(&s, now: now)
+            } else {
+                // The device is awake (unlike Flexisip, 180 counts): no more pushes; the context
+                // stays (de-duplicating further forks to the awake device) until the call's end.
+                s.phase = .awake
+                s.nextAt = max(s.ringingUntil ?? now, now).adding(milliseconds: timing.doneRetentionMs)
+            }
+            put(s)
+            actions.append(.state(key: key, s))
+        }
+        return actions
+    }
+
+    private mutating func callEnded(_ c: CallEnded, now: EventTime) -> [CoreAction] {
+        let keys = byCall[c.callId] ?? []
+        guard !keys.isEmpty else {
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
+                callId: c.callId, result: .skipped, reason: "no push schedule for this call"))]
+        }
+        var actions: [CoreAction] = []
+        for key in keys.sorted() {
+            guard var s = schedules[key], s.phase != .done else { continue }
+            s.header.time = now
+            // Only a branch that was really rung by repeated alerts gets the final alert.
+            let rung = s.pushType == .ringing && s.ringingUntil != nil && s.attempt > 0
+            if rung && s.phase == .pending {
+                s.phase = .final
+                s.finalReason = c.reason
+                s.nextAt = now
+            } else if s.phase == .final {
+                continue  // the final push is already due
+            } else {
+                finish(&s, now: now)
+            }
+            put(s)
+            actions.append(.state(key: key, s))
+        }
+        return actions
+    }
+
+    // MARK: - Timers
+
+    /// Pops every timer due at `now` and returns what to do: sends, expiries, purges.
+    public mutating func fireDue(now: EventTime) -> [CoreAction] {
+        var actions: [CoreAction] = []
+        while let top = timers.min, top.at <= now {
+            _ = timers.popMin()
+            guard armedAt[top.key] == top.at else { continue }  // stale entry
+            armedAt[top.key] = nil
+            guard var s = schedules[top.key], s.nextAt == top.at, !inFlight.contains(top.key) else { continue }
+            switch s.phase {
+            case .done:
+                remove(top.key)
+                actions.append(.state(key: top.key, nil))
+            case .awake:
+                finish(&s, now: now)
+                put(s)
+                actions.append(.state(key: top.key, s))
+            case .final:
+                guard let request = derive(s, &actions, now: now),
+                      let final = request.finalPush(for: s.finalReason ?? .timeout) else {
+                    finishAndRecord(&s, &actions, now: now)
+                    continue
+                }
+                actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
+                inFlight.insert(top.key)
+            case .pending:
+                guard let request = derive(s, &actions, now: now) else {
+                    finishAndRecord(&s, &actions, now: now)
+                    continue
+                }
+                if let until = s.ringingUntil, now >= until {
+                    // call-fork-timeout passed while ringing: the final "Missing call" push,
+                    // sent now (a branch never rung gets none).
+                    guard s.attempt > 0, let final = request.finalPush(for: .timeout) else {
+                        finishAndRecord(&s, &actions, now: now)
+                        continue
+                    }
+                    s.phase = .final
+                    s.finalReason = .timeout
+                    put(s)
+                    actions.append(.state(key: top.key, s))
+                    actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
+                    inFlight.insert(top.key)
+                    continue
+                }
+                let expiry = Self.expiry(of: s, request: request)
+                if now > expiry {
+                    actions.append(.outcome(outcome(s, request: request, attempt: s.attempt + 1, result: .dropped,
+                                                    reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
+                    finishAndRecord(&s, &actions, now: now)
+                    continue
+                }
+                let deadline = min(expiry, now.adding(milliseconds: timing.sendTimeoutMs))
+                actions.append(.send(order(s, request: request, dueAt: top.at, deadline: deadline)))
+                inFlight.insert(top.key)
+            }
+        }
+        return actions
+    }
+
+    /// Applies a provider's answer to the schedule that asked for it.
+    public mutating func completed(_ order: SendOrder, outcome sent: SendOutcome, now: EventTime) -> [CoreAction] {
+        inFlight.remove(order.key)
+        let latency = max(0, now.millisecondsSince1970 - order.eventTime.millisecondsSince1970)
+        var actions: [CoreAction] = [.outcome(PushOutcome(
+            header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
+            eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
+            pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
+            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency))]
+        guard var s = schedules[order.key] else { return actions }
+        s.header.time = now
+        if order.request.pushType == .final {
+            finishAndRecord(&s, &actions, now: now)
+            return actions
+        }
+        s.attempt = max(s.attempt, order.attempt)
+        switch s.phase {
+        case .pending:
+            if sent.result == .invalidToken {
+                finishAndRecord(&s, &actions, now: now)
+                return actions
+            }
+            if let until = s.ringingUntil {
+                let interval = Int64(order.request.ringingInterval) * 1000
+                var next = order.dueAt.adding(milliseconds: interval)
+                if next <= now {
+                    // Missed ticks collapse into one: the next tick after now, not a burst.
+                    let behind = now.millisecondsSince1970 - next.millisecondsSince1970
+                    next = next.adding(milliseconds: (behind / interval + 1) * interval)
+                }
+                if next >= until {
+                    s.nextAt = until
+                } else {
+                    s.nextAt = next
+                }
+            } else if s.retransmissionsLeft > 0 {
+                s.retransmissionsLeft -= 1
+                s.nextAt = now.adding(seconds: max(1, policy.options.retransmissionInterval))
+            } else {
+                finishAndRecord(&s, &actions, now: now)
+                return actions
+            }
+            put(s)
+            actions.append(.state(key: s.key, s))
+        case .final:
+            // The call ended while this push was in flight: its final push is due now.
+            s.nextAt = now
+            put(s)
+            actions.append(.state(key: s.key, s))
+        case .awake, .done:
+            put(s)
+            actions.append(.state(key: s.key, s))
+        }
+        return actions
+    }
+
+    // MARK: - Helpers
+
+    /// Re-derives the push request from the stored event with this worker's policy.
+    private func derive(_ s: ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) -> PushRequest? {
+        let problem: String
+        do {
+            if case .branchUnanswered(let e) = try RouterEventDecoder.decode(s.event) {
+                if case .push(let requests) = policy.decide(e), s.requestIndex < requests.count, requests[s.requestIndex].dedupKey == s.key {
+                    return requests[s.requestIndex]
+                }
+                problem = "the policy no longer gives this push (config changed since it was scheduled)"
+            } else {
+                problem = "stored event is not a branch.unanswered"
+            }
+        } catch {
+            problem = "stored event cannot be decoded: \(error)"
+        }
+        actions.append(.outcome(PushOutcome(
+            header: outcomeHeader(eventId: s.header.id, suffix: "derive.\(s.attempt + 1)", now: now), eventId: s.header.id,
+            callId: s.callId, branch: s.branch, provider: s.provider, pushType: s.pushType, attempt: s.attempt + 1,
+            result: .failed, reason: problem)))
+        return nil
+    }
+
+    private func order(_ s: ScheduleRecord, request: PushRequest, dueAt: EventTime, deadline: EventTime) -> SendOrder {
+        SendOrder(key: s.key, attempt: s.attempt + 1, request: request, deadline: deadline, dueAt: dueAt,
+                  eventId: s.header.id, callId: s.callId, branch: s.branch, eventTime: s.eventTime, requestIndex: s.requestIndex)
+    }
+
+    /// The instant after which the push is useless: the event time plus its TTL; for ringing
+    /// pushes (TTL 0, "now or never") the end of the call's fork timeout.
+    static func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
+        if let until = s.ringingUntil { return until }
+        return s.eventTime.adding(seconds: max(request.ttl, request.delay))
+    }
+
+    /// Turns a schedule into a `done` marker kept for `doneRetentionMs`, without its event.
+    private func finish(_ s: inout ScheduleRecord, now: EventTime) {
+        s.phase = .done
+        s.nextAt = now.adding(milliseconds: timing.doneRetentionMs)
+        s.event = []
+    }
+
+    private mutating func finishAndRecord(_ s: inout ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) {
+        finish(&s, now: now)
+        put(s)
+        actions.append(.state(key: s.key, s))
+    }
+
+    private mutating func put(_ s: ScheduleRecord) {
+        let previous = schedules.updateValue(s, forKey: s.key)
+        if previous == nil { byCall[s.callId, default: []].insert(s.key) }
+        if let at = s.nextAt, armedAt[s.key] != at {
+            armedAt[s.key] = at
+            timers.insert(TimerEntry(at: at, key: s.key))
+        } else if s.nextAt == nil {
+            armedAt[s.key] = nil
+        }
+    }
+
+    private mutating func remove(_ key: String) {
+        guard let s = schedules.removeValue(forKey: key) else { return }
+        inFlight.remove(key)
+        armedAt[key] = nil
+        if var keys = byCall[s.callId] {
+            keys.remove(key)
+            byCall[s.callId] = keys.isEmpty ? nil : keys
+        }
+    }
+
+    private func skipped(_ e: BranchUnanswered, reason: String, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
+        PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
+                    callId: e.callId, branch: e.branch, provider: provider, pushType: pushType, attempt: 1,
+                    result: .skipped, reason: reason)
+    }
+
+    private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
+        PushOutcome(header: outcomeHeader(eventId: s.header.id, suffix: "\(s.requestIndex).\(request.pushType.rawValue).\(attempt)", now: now),
+                    eventId: s.header.id, callId: s.callId, branch: s.branch, provider: s.provider,
+                    pushType: request.pushType, attempt: attempt, result: result, reason: reason)
+    }
+
+    /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers
+    /// can de-duplicate on it); ≤ 128 characters like every contract id.
+    private func outcomeHeader(eventId: String, suffix: String, now: EventTime) -> RecordHeader {
+        RecordHeader(id: String(eventId.prefix(100)) + "." + String(suffix.prefix(27)), time: now)
+    }
+}

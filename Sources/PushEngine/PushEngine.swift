@@ -1,1 +1,0 @@
-// PushEngine: partitions, schedules, state, outcomes.

@@ -1,0 +1,218 @@
+import Foundation
+public import Kafka
+public import Logging
+public import PushContract
+public import PushPolicy
+public import PushSenders
+public import ServiceLifecycle
+import Synchronization
+
+/// Why a worker could not start: names the setting.
+public struct WorkerStartError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One worker of the fleet: a member of the consumer group that owns some events partitions.
+///
+/// For each partition it is assigned it first restores the schedules of the state partition of
+/// the same number (latest value per key, tombstones delete), then takes the partition's records;
+/// on revoke it finishes in-flight sends, waits for every write, and lets the offsets commit.
+/// Stateless otherwise: losing a worker loses nothing, the new owner restores and fires the
+/// timers at their absolute deadlines.
+public final class PushWorker: Service, KafkaRebalanceHandler {
+    public let topics: EngineTopics
+    private let kafka: KafkaConfiguration
+    private let groupId: String
+    private let policy: BranchPolicy
+    private let timing: EngineTiming
+    private let senders: any PushSending
+    private let clock: any PushClock
+    private let logger: Logger
+    private let producer: KafkaProducer
+    private let lanes = Mutex<[Int32: PartitionLane]>([:])
+    private let consumer = Mutex<KafkaConsumer?>(nil)
+    /// How long a revoke waits for sends in flight and writes; past it the new owner may repeat
+    /// a push whose result was not recorded (the documented duplicate window).
+    public let drainTimeout: Duration
+
+    public init(
+        config: PushFleetConfig, senders: any PushSending, clock: any PushClock = SystemClock(),
+        timing: EngineTiming = EngineTiming(), drainTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "pushfleet.worker")
+    ) throws {
+        self.drainTimeout = drainTimeout
+        guard let bootstrap = config.kafka.bootstrapServers else {
+            throw WorkerStartError("[kafka] bootstrap-servers is not set")
+        }
+        do {
+            policy = try BranchPolicy(options: config.pushNotification, router: config.router)
+        } catch {
+            throw WorkerStartError("[module::PushNotification] filter: \(error)")
+        }
+        kafka = KafkaConfiguration(bootstrapServers: bootstrap, clientId: "pushfleet-worker", properties: config.kafka.rdkafka.map { ($0.0, $0.1) })
+        groupId = config.kafka.groupId
+        topics = EngineTopics(
+            events: config.kafka.eventsTopic, registrations: config.kafka.registrationsTopic, state: config.kafka.stateTopic,
+            outcomes: config.kafka.outcomesTopic, deadLetter: config.kafka.deadLetterTopic)
+        self.senders = senders
+        self.clock = clock
+        self.timing = timing
+        self.logger = logger
+        producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
+    }
+
+    /// Partitions whose schedules are restored and which take records (for `/ready`).
+    public var assignedPartitions: [Int32] { lanes.withLock { $0.keys.sorted() } }
+
+    /// Schedules held in memory across the owned partitions.
+    public func pendingSchedules() async -> Int {
+        var total = 0
+        for lane in lanes.withLock({ Array($0.values) }) { total += await lane.pendingSchedules }
+        return total
+    }
+
+    /// Consumes until graceful shutdown (SIGTERM via ServiceGroup) or `stop()`: then stops
+    /// fetching, drains every partition, commits, leaves the group and flushes the producer.
+    public func run() async throws {
+        try await checkTopics()
+        let consumer = try KafkaConsumer(
+            configuration: kafka.filtered(for: .consumer), options: KafkaConsumerOptions(groupId: groupId, topics: [topics.events]),
+            rebalanceHandler: self)
+        self.consumer.withLock { $0 = consumer }
+        logger.info("worker started", metadata: ["group": "\(groupId)", "events": "\(topics.events)"])
+        await withGracefulShutdownHandler {
+            for await event in consumer {
+                switch event {
+                case .messages(let batch):
+                    await dispatch(batch)
+                case .assigned(let partitions):
+                    logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.partition))"])
+                case .revoked(let partitions):
+                    logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.partition))"])
+                case .error(let error):
+                    logger.warning("consumer error", metadata: ["error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.close() }
+        }
+        await consumer.close()
+        try? await producer.flush(timeout: .seconds(10))
+        logger.info("worker stopped")
+    }
+
+    /// Stops as on SIGTERM (for embedding and tests).
+    public func stop() async {
+        if let consumer = consumer.withLock({ $0 }) { await consumer.close() }
+    }
+
+    /// Fails early, naming the topic, when the topics are missing or not co-partitioned.
+    private func checkTopics() async throws {
+        let events = try await producer.partitionCount(topic: topics.events)
+        let state = try await producer.partitionCount(topic: topics.state)
+        guard events == state else {
+            throw WorkerStartError("\(topics.state) has \(state) partitions but \(topics.events) has \(events): they must be equal (state of events partition N lives in state partition N)")
+        }
+        _ = try await producer.partitionCount(topic: topics.outcomes)
+        _ = try await producer.partitionCount(topic: topics.deadLetter)
+    }
+
+    private func dispatch(_ batch: [KafkaMessage]) async {
+        // A batch mixes partitions; each partition's records keep their order.
+        var byPartition: [Int32: [KafkaMessage]] = [:]
+        for message in batch { byPartition[message.partition, default: []].append(message) }
+        for (partition, messages) in byPartition {
+            guard let lane = lanes.withLock({ $0[partition] }) else { continue }
+            await lane.handle(messages)
+        }
+    }
+
+    // MARK: - KafkaRebalanceHandler
+
+    public func prepare(assigned: [KafkaTopicPartition]) async {
+        for tp in assigned where tp.topic == topics.events {
+            let started = ContinuousClock.now
+            do {
+                let core = try await restore(partition: tp.partition)
+                let consumer = self.consumer.withLock { $0 }
+                let lane = PartitionLane(
+                    partition: tp, core: core, clock: clock, senders: senders, producer: producer, topics: topics,
+                    logger: logger
+                ) { offset in
+                    do { try consumer?.storeOffsets([tp: offset]) } catch {
+                        Logger(label: "pushfleet.worker").warning("offset store failed", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                    }
+                }
+                await lane.start()
+                lanes.withLock { $0[tp.partition] = lane }
+                logger.info("partition restored", metadata: [
+                    "partition": "\(tp.partition)", "schedules": "\(core.pendingCount)",
+                    "seconds": "\(ContinuousClock.now - started)"])
+            } catch {
+                // Without its state the partition must not be processed: leave it to the group.
+                logger.error("restore failed; partition not taken", metadata: ["partition": "\(tp.partition)", "error": "\(error)"])
+            }
+        }
+    }
+
+    public func finish(revoked: [KafkaTopicPartition]) async {
+        for tp in revoked where tp.topic == topics.events {
+            guard let lane = lanes.withLock({ $0.removeValue(forKey: tp.partition) }) else { continue }
+            await lane.drain(timeout: drainTimeout)
+        }
+    }
+
+    /// Rebuilds a partition's schedules from its state partition.
+    private func restore(partition: Int32) async throws -> PartitionCore {
+        let latest = LatestValues()
+        try await KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
+            .read(KafkaTopicPartition(topic: topics.state, partition: partition)) { batch in latest.apply(batch) }
+        var core = PartitionCore(partition: partition, policy: policy, timing: timing)
+        for (key, value) in latest.values {
+            do {
+                try core.restore(key: key, value: value)
+            } catch {
+                logger.warning("unreadable state record skipped", metadata: ["partition": "\(partition)", "key": "\(key)", "error": "\(error)"])
+            }
+        }
+        return core
+    }
+}
+
+/// Latest value per key of a compacted partition being read (tombstones delete).
+private final class LatestValues: @unchecked Sendable {
+    // @unchecked: `apply` runs on the partition reader's single thread; `values` is read after
+    // the read has returned.
+    private(set) var values: [String: [UInt8]] = [:]
+
+    func apply(_ batch: [KafkaMessage]) {
+        for message in batch {
+            let key = String(decoding: message.key ?? [], as: UTF8.self)
+            values[key] = message.value
+        }
+    }
+}
+
+extension KafkaConfiguration {
+    enum ClientKind { case producer, consumer }
+
+    /// Drops passthrough properties meant for the other kind of client, so that one `[kafka]`
+    /// section serves both without librdkafka warning about ignored properties.
+    func filtered(for kind: ClientKind) -> KafkaConfiguration {
+        let consumerOnly: Set<String> = [
+            "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes", "session.timeout.ms", "heartbeat.interval.ms",
+            "max.poll.interval.ms", "auto.offset.reset", "partition.assignment.strategy", "group.instance.id",
+            "queued.min.messages", "queued.max.messages.kbytes", "fetch.message.max.bytes", "isolation.level",
+        ]
+        let producerOnly: Set<String> = [
+            "linger.ms", "queue.buffering.max.ms", "batch.num.messages", "batch.size", "acks", "request.required.acks",
+            "message.timeout.ms", "compression.type", "compression.codec", "enable.idempotence", "retries",
+            "queue.buffering.max.messages", "queue.buffering.max.kbytes", "partitioner",
+        ]
+        var copy = self
+        let drop = kind == .producer ? consumerOnly : producerOnly
+        copy.properties = properties.filter { !drop.contains($0.key) }
+        return copy
+    }
+}

@@ -1,0 +1,237 @@
+import PushContract
+import PushPolicy
+import PushSenders
+import Testing
+@testable import PushEngine
+
+@Suite("Partition core: Flexisip's schedule logic without I/O")
+struct PartitionCoreTests {
+    @Test("iOS VoIP call, timeout 0: one VoIP push at once, then done")
+    func voipCall() throws {
+        var core = try makeCore()
+        let actions = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0.adding(milliseconds: 3))
+        let send = try #require(actions.sends.first)
+        #expect(actions.sends.count == 1)
+        #expect(send.request.pushType == .voip)
+        #expect(send.request.destination.token == Contacts.voipToken)
+        #expect(send.attempt == 1)
+        #expect(send.deadline == t0.adding(milliseconds: 3 + 30_000), "one send is bounded by the send timeout (TTL 90 s is longer)")
+        #expect(actions.states.first?.record?.phase == .pending)
+        let after = core.answer(send, at: t0.adding(milliseconds: 40))
+        #expect(after.outcomes.first?.result == .sent)
+        #expect(after.outcomes.first?.latencyMs == 40)
+        #expect(after.outcomes.first?.pushType == .voip)
+        #expect(after.states.last?.record?.phase == .done)
+        #expect(after.states.last?.record?.event.isEmpty == true, "done markers drop the event bytes")
+        // The done marker is purged (tombstoned) after the retention.
+        let purge = core.fireDue(now: t0.adding(milliseconds: 40 + 60_000))
+        #expect(purge.states.count == 1 && purge.states[0].record == nil)
+        #expect(core.pendingCount == 0)
+    }
+
+    @Test("pn-timeout delays the first push from the event time, not from when it was read")
+    func delayFromEventTime() throws {
+        var core = try makeCore { o, _ in o.timeout = 5 }
+        let read = t0.adding(seconds: 2)
+        #expect(core.apply(unanswered("e1", uri: Contacts.android), now: read).sends.isEmpty)
+        #expect(core.nextDeadline == t0.adding(seconds: 5))
+        #expect(core.fireDue(now: t0.adding(milliseconds: 4999)).sends.isEmpty)
+        let due = core.fireDue(now: t0.adding(seconds: 5))
+        #expect(due.sends.first?.request.pushType == .background, "Android calls get a background push")
+    }
+
+    @Test("remote-only iOS call rings every interval, then answered elsewhere → final 'Accepted elsewhere'")
+    func ringingThenAnsweredElsewhere() throws {
+        var core = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        var send = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        #expect(send.request.pushType == .ringing)
+        #expect(send.request.collapseId == "call-1")
+        var sentAt: [EventTime] = [t0]
+        for tick in 1...3 {
+            _ = core.answer(send, at: sentAt.last!.adding(milliseconds: 30))
+            #expect(core.nextDeadline == t0.adding(seconds: 5 * tick))
+            send = try #require(core.fireDue(now: t0.adding(seconds: 5 * tick)).sends.first)
+            #expect(send.attempt == tick + 1)
+            sentAt.append(t0.adding(seconds: 5 * tick))
+        }
+        _ = core.answer(send, at: t0.adding(seconds: 15).adding(milliseconds: 30))
+        let end = core.apply(ended("e9", reason: .answeredElsewhere, at: t0.adding(seconds: 17)), now: t0.adding(seconds: 17))
+        let final = try #require(end.sends.first)
+        #expect(final.request.pushType == .final)
+        #expect(final.request.payload.locKey == "Accepted elsewhere")
+        let done = core.answer(final, at: t0.adding(seconds: 17))
+        #expect(done.outcomes.first?.pushType == .final)
+        #expect(done.states.last?.record?.phase == .done)
+        #expect(core.fireDue(now: t0.adding(seconds: 30)).sends.isEmpty, "no ringing after the call ended")
+    }
+
+    @Test("final push strings per end reason", arguments: [
+        (CallEndReason.declinedElsewhere, "Declined elsewhere"), (.cancelled, "Missing call"), (.timeout, "Missing call"),
+    ])
+    func finalStrings(reason: CallEndReason, locKey: String) throws {
+        var core = try makeCore { o, _ in o.callRemotePushInterval = 5 }
+        let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        _ = core.answer(send, at: t0)
+        let final = try #require(core.apply(ended("e2", reason: reason, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1)).sends.first)
+        #expect(final.request.payload.locKey == locKey)
+    }
+
+    @Test("ringing stops at call-fork-timeout with a 'Missing call' push, not at a hard-coded 45 s")
+    func ringingUntilForkTimeout() throws {
+        var core = try makeCore { o, r in o.callRemotePushInterval = 10; r.callForkTimeout = 120 }
+        var send = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        var pushes = 1
+        var now = t0
+        while true {
+            _ = core.answer(send, at: now)
+            guard let next = core.nextDeadline else { break }
+            now = next
+            guard let s = core.fireDue(now: now).sends.first else { continue }
+            send = s
+            if s.request.pushType == .final { break }
+            pushes += 1
+        }
+        #expect(pushes == 12, "t0, t0+10 … t0+110 (Flexisip would stop at 45 s)")
+        #expect(send.request.pushType == .final && send.request.payload.locKey == "Missing call")
+        #expect(now == t0.adding(seconds: 120))
+    }
+
+    @Test("a stall collapses missed ringing ticks into one push (no catch-up burst)")
+    func missedTicksCollapse() throws {
+        var core = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 90 }
+        let first = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        _ = core.answer(first, at: t0)
+        // The worker stalls until t0+23: the ticks at 5, 10, 15, 20 were missed.
+        let late = core.fireDue(now: t0.adding(seconds: 23))
+        #expect(late.sends.count == 1)
+        _ = core.answer(try #require(late.sends.first), at: t0.adding(seconds: 23))
+        #expect(core.nextDeadline == t0.adding(seconds: 25), "the next tick on the original grid after now")
+    }
+
+    @Test("message with retransmissions; a 180 from the device stops them (unlike Flexisip)")
+    func retransmissionsStoppedBy180() throws {
+        var core = try makeCore { o, _ in o.retransmissionCount = 3; o.retransmissionInterval = 5 }
+        let send = try #require(core.apply(unanswered("e1", method: "MESSAGE", uri: Contacts.android, body: "hi"), now: t0).sends.first)
+        #expect(send.request.pushType == .background)
+        _ = core.answer(send, at: t0)
+        let retry = try #require(core.fireDue(now: t0.adding(seconds: 5)).sends.first)
+        #expect(retry.attempt == 2)
+        _ = core.answer(retry, at: t0.adding(seconds: 5))
+        let stop = core.apply(response("r1", status: 180, at: t0.adding(seconds: 6)), now: t0.adding(seconds: 6))
+        #expect(stop.states.first?.record?.phase == .awake)
+        #expect(core.fireDue(now: t0.adding(seconds: 30)).sends.isEmpty)
+    }
+
+    @Test("all retransmissions are sent when the device stays silent")
+    func retransmissionsSent() throws {
+        var core = try makeCore { o, _ in o.retransmissionCount = 2; o.retransmissionInterval = 3 }
+        var send = try #require(core.apply(unanswered("e1", method: "MESSAGE", uri: Contacts.iosRemote, body: "hi"), now: t0).sends.first)
+        var attempts = [send.attempt]
+        var now = t0
+        while true {
+            let after = core.answer(send, at: now)
+            if after.states.last?.record?.phase == .done { break }
+            now = core.nextDeadline!
+            send = try #require(core.fireDue(now: now).sends.first)
+            attempts.append(send.attempt)
+        }
+        #expect(attempts == [1, 2, 3])
+        #expect(now == t0.adding(seconds: 6))
+    }
+
+    @Test("a push whose TTL passed is dropped, not sent")
+    func ttlExpiry() throws {
+        // IM TTL 10 s but a 20 s delay: expired when due.
+        var core = try makeCore { o, _ in o.messageTimeToLive = 10; o.timeout = 20; o.retransmissionCount = 0 }
+        _ = core.apply(unanswered("e1", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0)
+        let due = core.fireDue(now: t0.adding(seconds: 20))
+        // delay ≥ TTL: the expiry is max(ttl, delay), so it goes out exactly at 20 s.
+        #expect(due.sends.count == 1)
+        // An event read after its TTL passed is dropped at once.
+        var late = try makeCore { o, _ in o.messageTimeToLive = 10 }
+        let actions = late.apply(unanswered("e2", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0.adding(seconds: 11))
+        #expect(actions.sends.isEmpty)
+        #expect(actions.outcomes.first?.result == .dropped)
+        #expect(actions.outcomes.first?.reason?.contains("expired") == true)
+    }
+
+    @Test("one context per call and device; a re-delivered event has no second effect")
+    func deduplication() throws {
+        var core = try makeCore()
+        let first = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
+        #expect(first.sends.count == 1)
+        let again = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
+        #expect(again.sends.isEmpty && again.states.isEmpty)
+        #expect(again.outcomes.first?.reason?.contains("already processed") == true)
+        let other = core.apply(unanswered("e2", branch: "b2", uri: Contacts.iosVoip), now: t0)
+        #expect(other.sends.isEmpty)
+        #expect(other.outcomes.first?.reason?.contains("already scheduled") == true)
+        let android = core.apply(unanswered("e3", branch: "b3", uri: Contacts.android), now: t0)
+        #expect(android.sends.count == 1, "another device (provider) of the same call does get a push")
+        // Even after the push completed, a re-delivery of e1 is recognised (done marker).
+        _ = core.answer(first.sends[0], at: t0)
+        #expect(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0.adding(seconds: 1)).sends.isEmpty)
+    }
+
+    @Test("filter and needsPush give skipped outcomes with the reason")
+    func skips() throws {
+        var core = try makeCore { o, _ in o.filter = "from.uri.domain == 'example.org'" }
+        let toTag = core.apply(unanswered("e1", uri: Contacts.iosVoip, toTag: "abc"), now: t0)
+        #expect(toTag.outcomes.first?.result == .skipped)
+        #expect(toTag.outcomes.first?.reason?.contains("To has a tag") == true)
+        var filtered = try makeCore { o, _ in o.filter = "from.uri.domain == 'other.org'" }
+        let f = filtered.apply(unanswered("e2", uri: Contacts.iosVoip), now: t0)
+        #expect(f.sends.isEmpty)
+        #expect(f.outcomes.first?.reason == "filter is false: from.uri.domain == 'other.org'")
+        var disabled = try makeCore { o, _ in o.enabled = false }
+        #expect(disabled.apply(unanswered("e3", uri: Contacts.iosVoip), now: t0).outcomes.first?.reason?.contains("enabled=false") == true)
+    }
+
+    @Test("invalid token ends the schedule without retransmissions")
+    func invalidToken() throws {
+        var core = try makeCore { o, _ in o.retransmissionCount = 5 }
+        let send = try #require(core.apply(unanswered("e1", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0).sends.first)
+        let after = core.answer(send, .invalidToken, at: t0, status: 404)
+        #expect(after.outcomes.first?.result == .invalidToken)
+        #expect(after.states.last?.record?.phase == .done)
+        #expect(core.fireDue(now: t0.adding(seconds: 100)).sends.isEmpty)
+    }
+
+    @Test("a final answer ends the branch; after a 503 a new fork to the device gets a push again")
+    func finalResponses() throws {
+        var core = try makeCore { o, _ in o.timeout = 10 }
+        _ = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
+        let r = core.apply(response("r1", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(r.states.first?.record?.phase == .done)
+        #expect(core.fireDue(now: t0.adding(seconds: 10)).sends.isEmpty)
+        let again = core.apply(unanswered("e2", uri: Contacts.iosVoip, at: t0.adding(seconds: 2)), now: t0.adding(seconds: 2))
+        #expect(again.states.first?.record?.phase == .pending)
+        #expect(core.fireDue(now: t0.adding(seconds: 12)).sends.count == 1)
+    }
+
+    @Test("responses and ends for unknown calls leave a trace (skipped outcome)")
+    func unknowns() throws {
+        var core = try makeCore()
+        #expect(core.apply(response("r1", call: "nope", status: 200, at: t0), now: t0).outcomes.first?.result == .skipped)
+        #expect(core.apply(ended("c1", call: "nope", reason: .cancelled, at: t0), now: t0).outcomes.first?.result == .skipped)
+    }
+
+    @Test("state written by one core restores in another, which fires at the same absolute instants")
+    func restoreTakeover() throws {
+        var a = try makeCore { o, r in o.callRemotePushInterval = 7; r.callForkTimeout = 90 }
+        let send = try #require(a.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        var log: [(String, [UInt8]?)] = []
+        for state in a.answer(send, at: t0.adding(milliseconds: 50)).states {
+            log.append((state.key, state.record.map { RecordEncoder.encode($0) }))
+        }
+        var b = try makeCore { o, r in o.callRemotePushInterval = 7; r.callForkTimeout = 90 }
+        for (key, value) in log { try b.restore(key: key, value: value) }
+        #expect(b.nextDeadline == t0.adding(seconds: 7))
+        let next = try #require(b.fireDue(now: t0.adding(seconds: 7)).sends.first)
+        #expect(next.attempt == 2)
+        #expect(next.request == send.request)
+        // A tombstone deletes.
+        try b.restore(key: send.key, value: nil)
+        #expect(b.pendingCount == 0)
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import PushEngine
+import PushPolicy
+
+/// `--config` and `--set`, shared by every command that reads a configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Flexisip-format config file (e.g. your flexisip.conf with [kafka] and [pushfleet] added).",
+        discussion: "Defaults to $PUSHFLEET_CONFIG.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override one option, as Flexisip's --set: section/key=value (repeatable).",
+        valueName: "section/key=value"))
+    var overrides: [String] = []
+
+    /// The config file path: `--config`, else `$PUSHFLEET_CONFIG`.
+    var path: String? { config ?? ProcessInfo.processInfo.environment["PUSHFLEET_CONFIG"] }
+
+    /// Loads and validates; warnings go to stderr.
+    func load(requireFile: Bool = true) throws -> PushFleetConfig {
+        let config: PushFleetConfig
+        if let path {
+            config = try PushFleetConfig.load(path: path, overrides: overrides)
+        } else if requireFile {
+            throw CommandError("no config: pass --config FILE or set PUSHFLEET_CONFIG")
+        } else {
+            config = try PushFleetConfig.load(text: "", overrides: overrides)
+        }
+        for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        return config
+    }
+}
+
+extension PushFleetConfig {
+    /// The librdkafka configuration of `[kafka]`.
+    func kafkaConfiguration(clientId: String) throws -> KafkaConfiguration {
+        guard let bootstrap = kafka.bootstrapServers else {
+            throw CommandError("[kafka] bootstrap-servers is not set")
+        }
+        return KafkaConfiguration(bootstrapServers: bootstrap, clientId: clientId, properties: kafka.rdkafka.map { ($0.0, $0.1) })
+    }
+
+    var engineTopics: EngineTopics {
+        EngineTopics(events: kafka.eventsTopic, registrations: kafka.registrationsTopic, state: kafka.stateTopic,
+                     outcomes: kafka.outcomesTopic, deadLetter: kafka.deadLetterTopic)
+    }
+}
+
+/// Writes a line to stderr (diagnostics stay off stdout, which scripts parse).
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A command failure: printed as `Error: <text>` (without usage), exit status 1.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import PushContract
+
+/// `pushfleet inspect`: the pending schedule of a call, read from the state topic.
+struct InspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show the pending push schedule of a call, as the workers stored it.",
+        discussion: """
+            Reads every partition of the state topic (latest value per key, tombstones delete) and \
+            prints the schedules of the Call-ID: phase, push type, attempts, next due time.
+
+              pushfleet inspect --config flexisip.conf --call-id a84b4c76e66710@pc33.example.com
+            """)
+
+    @OptionGroup var target: PublishCommand.Target
+    @Option(help: "The Call-ID to look up.") var callId: String
+    @Flag(help: "Print the schedules as JSON lines (the stored records).") var json = false
+
+    func run() async throws {
+        let (kafka, _, _) = try target.resolve()
+        let stateTopic = try target.bootstrapServers == nil ? target.config.load().kafka.stateTopic : ContractTopic.all.first { $0.role == .state }!.defaultName
+        let producer = try KafkaProducer(configuration: kafka)
+        let partitions = try await producer.partitionCount(topic: stateTopic)
+        let reader = KafkaPartitionReader(configuration: kafka)
+        var found: [String: ScheduleRecord] = [:]
+        try await withThrowingTaskGroup(of: [String: ScheduleRecord?].self) { group in
+            for partition in 0..<Int32(partitions) {
+                group.addTask {
+                    let messages = try await reader.readAll(KafkaTopicPartition(topic: stateTopic, partition: partition))
+                    var latest: [String: ScheduleRecord?] = [:]
+                    for m in messages {
+                        let key = String(decoding: m.key ?? [], as: UTF8.self)
+                        guard key.hasPrefix(callId + ":") else { continue }
+                        latest[key] = m.value.flatMap { try? RecordDecoder.decodeSchedule($0) }
+                    }
+                    return latest
+                }
+            }
+            for try await partial in group {
+                for (key, value) in partial { found[key] = value }
+            }
+        }
+        let schedules = found.values.filter { $0.callId == callId }.sorted { $0.key < $1.key }
+        guard !schedules.isEmpty else {
+            print("no schedule for call \(callId) in \(stateTopic) (\(partitions) partitions)")
+            return
+        }
+        let now = SystemClock().now()
+        for s in schedules {
+            if json {
+                print(String(decoding: RecordEncoder.encode(s), as: UTF8.self))
+                continue
+            }
+            let next = s.nextAt.map { "\($0.rfc3339) (\(String(format: "%+.1f", Double($0.millisecondsSince1970 - now.millisecondsSince1970) / 1000)) s)" } ?? "-"
+            print("""
+                \(s.key)
+                  branch \(s.branch), provider \(s.provider), push \(s.pushType.rawValue), phase \(s.phase.rawValue)\(s.finalReason.map { " (\($0.rawValue))" } ?? "")
+                  event \(s.header.id) at \(s.eventTime.rfc3339), pushes so far \(s.attempt), retransmissions left \(s.retransmissionsLeft)
+                  next \(next)\(s.ringingUntil.map { ", rings until \($0.rfc3339)" } ?? "")
+                """)
+        }
+    }
+}

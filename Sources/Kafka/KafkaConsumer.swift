@@ -177,6 +177,15 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
         try await KafkaMetadata.watermarks(handle: handle, partition: partition, timeout: timeout, context: context)
     }
 
+    /// Messages between `position` and the partition's high watermark as librdkafka last saw it
+    /// (cached from fetch responses: no broker request, safe on any thread).
+    public func cachedLag(_ partition: KafkaTopicPartition, position: Int64) -> Int64? {
+        var low: Int64 = 0, high: Int64 = 0
+        let err = rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return Swift.max(0, high - position)
+    }
+
     /// Partitions currently assigned to this member.
     public var assignment: [KafkaTopicPartition] { core.assignedPartitions }
 

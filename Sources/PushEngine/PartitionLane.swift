@@ -86,6 +86,7 @@ actor PartitionLane {
             }
             do {
                 let event = try RouterEventDecoder.decode(value)
+                EngineMetrics.counter(EngineMetrics.events, [("type", event.type)]).increment()
                 actions.append(contentsOf: core.handle(event, bytes: value, now: now))
             } catch {
                 actions.append(.deadLetter(deadLetter(message, error: error.description, now: now)))
@@ -117,6 +118,12 @@ actor PartitionLane {
     // MARK: - Actions
 
     private func perform(_ actions: [CoreAction], offset: Int64?) {
+        EngineMetrics.record(actions)
+        defer {
+            let labels = [("partition", String(partition.partition))]
+            EngineMetrics.gauge(EngineMetrics.pending, labels).record(core.pendingCount)
+            EngineMetrics.gauge(EngineMetrics.inFlight, labels).record(sendsInFlight)
+        }
         var records: [KafkaProducerRecord] = []
         records.reserveCapacity(actions.count)
         for action in actions {
@@ -159,6 +166,7 @@ actor PartitionLane {
         for (record, result) in zip(records, results) {
             guard case .failure(let error) = result else { continue }
             logger.warning("write failed, retrying", metadata: ["topic": "\(record.topic)", "error": "\(error)"])
+            EngineMetrics.counter(EngineMetrics.writeRetries).increment()
             if record.topic == topics.state, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) {
                 // Re-send the *current* state of the key: an older value must never land after
                 // a newer one that may have been acknowledged meanwhile.
@@ -195,7 +203,10 @@ actor PartitionLane {
         sendsInFlight += 1
         let senders = self.senders
         Task {
+            let started = ContinuousClock.now
             let outcome = await senders.send(order.request, deadline: order.deadline)
+            EngineMetrics.timer(EngineMetrics.sendLatency, [("provider", outcome.provider)]).recordNanoseconds(
+                (ContinuousClock.now - started).nanoseconds)
             self.completed(order, outcome)
         }
     }
@@ -243,5 +254,12 @@ actor PartitionLane {
             header: RecordHeader(id: "dl.\(message.topic.prefix(80)).\(message.partition).\(message.offset)", time: now),
             source: RecordSource(topic: message.topic, partition: message.partition, offset: message.offset),
             error: error, key: message.key, value: message.value)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -86,9 +86,14 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
                 switch event {
                 case .messages(let batch):
                     await dispatch(batch)
+                    recordLag(consumer, batch)
                 case .assigned(let partitions):
+                    EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "assigned")]).increment()
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(lanes.withLock { $0.count })
                     logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.partition))"])
                 case .revoked(let partitions):
+                    EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "revoked")]).increment()
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(lanes.withLock { $0.count })
                     logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.partition))"])
                 case .error(let error):
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
@@ -116,6 +121,17 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         }
         _ = try await producer.partitionCount(topic: topics.outcomes)
         _ = try await producer.partitionCount(topic: topics.deadLetter)
+    }
+
+    /// Consumer lag per partition of the batch, from librdkafka's cached watermarks (no request).
+    private func recordLag(_ consumer: KafkaConsumer, _ batch: [KafkaMessage]) {
+        var last: [Int32: KafkaMessage] = [:]
+        for message in batch { last[message.partition] = message }
+        for (partition, message) in last {
+            if let lag = consumer.cachedLag(message.topicPartition, position: message.offset + 1) {
+                EngineMetrics.gauge(EngineMetrics.lag, [("partition", String(partition))]).record(lag)
+            }
+        }
     }
 
     private func dispatch(_ batch: [KafkaMessage]) async {
@@ -146,6 +162,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
                 }
                 await lane.start()
                 lanes.withLock { $0[tp.partition] = lane }
+                EngineMetrics.timer(EngineMetrics.restoreDuration).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                EngineMetrics.counter(EngineMetrics.restoredSchedules).increment(by: core.pendingCount)
                 logger.info("partition restored", metadata: [
                     "partition": "\(tp.partition)", "schedules": "\(core.pendingCount)",
                     "seconds": "\(ContinuousClock.now - started)"])

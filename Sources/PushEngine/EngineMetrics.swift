@@ -1,0 +1,94 @@
+import Metrics
+import PushContract
+import Synchronization
+
+/// Every metric the engine exports, in one place (names are what dashboards and alert rules
+/// use: keep `ops/` in step). Handles are created once per label set and cached, so the hot path
+/// pays a dictionary lookup, not a factory call.
+enum EngineMetrics {
+    static let events = "pushfleet_events_total"                 // type
+    static let skips = "pushfleet_skips_total"                   // reason (class)
+    static let pushes = "pushfleet_pushes_total"                 // provider, push_type, result
+    static let sendLatency = "pushfleet_send_latency_seconds"    // provider
+    static let eventToPush = "pushfleet_event_to_push_latency_seconds"  // push_type
+    static let pending = "pushfleet_pending_schedules"           // partition
+    static let inFlight = "pushfleet_sends_in_flight"            // partition
+    static let restoreDuration = "pushfleet_restore_duration_seconds"
+    static let restoredSchedules = "pushfleet_restored_schedules_total"
+    static let rebalances = "pushfleet_rebalances_total"         // kind
+    static let assigned = "pushfleet_assigned_partitions"
+    static let deadLetters = "pushfleet_dead_letters_total"
+    static let lag = "pushfleet_consumer_lag"                    // partition
+    static let writeRetries = "pushfleet_state_write_retries_total"
+
+    private static let counters = Mutex<[String: Counter]>([:])
+    private static let timers = Mutex<[String: Timer]>([:])
+    private static let gauges = Mutex<[String: Gauge]>([:])
+
+    static func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
+        let key = cacheKey(label, dimensions)
+        return counters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = Counter(label: label, dimensions: dimensions)
+            cache[key] = c
+            return c
+        }
+    }
+
+    static func timer(_ label: String, _ dimensions: [(String, String)] = []) -> Timer {
+        let key = cacheKey(label, dimensions)
+        return timers.withLock { cache in
+            if let t = cache[key] { return t }
+            let t = Timer(label: label, dimensions: dimensions, preferredDisplayUnit: .seconds)
+            cache[key] = t
+            return t
+        }
+    }
+
+    static func gauge(_ label: String, _ dimensions: [(String, String)] = []) -> Gauge {
+        let key = cacheKey(label, dimensions)
+        return gauges.withLock { cache in
+            if let g = cache[key] { return g }
+            let g = Gauge(label: label, dimensions: dimensions)
+            cache[key] = g
+            return g
+        }
+    }
+
+    private static func cacheKey(_ label: String, _ dimensions: [(String, String)]) -> String {
+        dimensions.reduce(label) { $0 + "|" + $1.0 + "=" + $1.1 }
+    }
+
+    /// Skip reasons are free text (they name the rule and the value); metrics get a bounded class.
+    static func skipClass(_ reason: String?) -> String {
+        guard let reason else { return "other" }
+        if reason.hasPrefix("filter") { return "filter" }
+        if reason.hasPrefix("invalid push parameters") || reason.hasPrefix("no push destination") || reason.hasPrefix("device has only") { return "push_params" }
+        if reason.contains("already processed") || reason.contains("already scheduled") { return "duplicate" }
+        if reason.contains("disabled") || reason.contains("has no sender") { return "disabled" }
+        if reason.hasPrefix("no push schedule") || reason.contains("does not stop pushes") { return "no_schedule" }
+        if reason.contains("registrations topic") { return "misrouted" }
+        return "needs_push"
+    }
+
+    /// Records what one batch of core actions says (outcomes, dead letters).
+    static func record(_ actions: [CoreAction]) {
+        for action in actions {
+            switch action {
+            case .outcome(let o):
+                if o.result == .skipped {
+                    counter(skips, [("reason", skipClass(o.reason))]).increment()
+                } else {
+                    counter(pushes, [("provider", o.provider ?? "none"), ("push_type", o.pushType?.rawValue ?? "none"), ("result", o.result.rawValue)]).increment()
+                    if let latency = o.latencyMs, o.result == .sent {
+                        timer(eventToPush, [("push_type", o.pushType?.rawValue ?? "none")]).recordMilliseconds(latency)
+                    }
+                }
+            case .deadLetter:
+                counter(deadLetters).increment()
+            case .state, .send:
+                break
+            }
+        }
+    }
+}

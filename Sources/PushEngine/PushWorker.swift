@@ -32,6 +32,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private let producer: KafkaProducer
     private let lanes = Mutex<[Int32: PartitionLane]>([:])
     private let consumer = Mutex<KafkaConsumer?>(nil)
+    /// Partitions being restored right now (the worker is not ready while any is).
+    private let restoring = Mutex<Int>(0)
     /// How long a revoke waits for sends in flight and writes; past it the new owner may repeat
     /// a push whose result was not recorded (the documented duplicate window).
     public let drainTimeout: Duration
@@ -64,6 +66,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
 
     /// Partitions whose schedules are restored and which take records (for `/ready`).
     public var assignedPartitions: [Int32] { lanes.withLock { $0.keys.sorted() } }
+
+    /// Consuming, and every assigned partition's state restored (`/ready`).
+    public var isReady: Bool {
+        consumer.withLock { $0 != nil } && restoring.withLock { $0 == 0 }
+    }
 
     /// Schedules held in memory across the owned partitions.
     public func pendingSchedules() async -> Int {
@@ -147,7 +154,10 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     // MARK: - KafkaRebalanceHandler
 
     public func prepare(assigned: [KafkaTopicPartition]) async {
-        for tp in assigned where tp.topic == topics.events {
+        let events = assigned.filter { $0.topic == topics.events }
+        restoring.withLock { $0 += events.count }
+        for tp in events {
+            defer { restoring.withLock { $0 -= 1 } }
             let started = ContinuousClock.now
             do {
                 let core = try await restore(partition: tp.partition)

@@ -68,6 +68,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -105,14 +107,22 @@ let package = Package(
         .executableTarget(
             name: "pushfleet-bench",
             dependencies: [
-                "Kafka", "PushContract", "PushPolicy",
+                "Kafka", "PushContract", "PushPolicy", "PushSenders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PushContractTests", dependencies: ["PushContract"]),
         .testTarget(name: "PushPolicyTests", dependencies: ["PushPolicy", "PushContract"]),
-        .testTarget(name: "PushSendersTests", dependencies: ["PushSenders", "PushSandbox", "PushPolicy", "PushContract"]),
+        .testTarget(
+            name: "PushSendersTests",
+            dependencies: [
+                "PushSenders", "PushSandbox", "PushPolicy", "PushContract",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "PushEngineTests", dependencies: ["PushEngine", "PushSandbox", "Kafka", "PushPolicy", "PushContract", "PushSenders"]),
         .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox"]),
     ],

@@ -1,1 +1,143 @@
-// PushSenders: APNs, FCM and generic HTTP senders.
+public import Logging
+public import NIOCore
+import AsyncHTTPClient
+import NIOPosix
+import NIOSSL
+public import PushContract
+public import PushPolicy
+
+/// All senders built from the config; routes by provider (`external-push-uri` replaces all,
+/// as Flexisip).
+public final class PushSenders: PushSending {
+    private let options: PushNotificationOptions
+    private let apns: APNsSender?
+    private let firebase: FirebaseSender?
+    private let generic: GenericSender?
+    private let oauthHTTP: HTTPClient
+    private let http1: HTTPClient
+    package let pools: PoolRegistry
+    package let lanes: LaneRegistry
+    private let clock: any PushClock
+    private let logger: Logger
+    private let watcher: Task<Void, Never>?
+
+    public convenience init(config: PushFleetConfig, clock: any PushClock = SystemClock(),
+                            logger: Logger = Logger(label: "pushfleet.senders")) throws(SenderConfigError) {
+        try self.init(config: config, clock: clock, logger: logger, tuning: SenderTuning())
+    }
+
+    /// - Parameters:
+    ///   - tuning: limits and timings beyond Flexisip's options (tests and benchmarks shrink them).
+    ///   - group: event loops for connections; NIO's shared singleton by default.
+    public init(config: PushFleetConfig, clock: any PushClock, logger: Logger, tuning: SenderTuning,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, jitterSeed: UInt64? = nil) throws(SenderConfigError) {
+        let push = config.pushNotification
+        let fleet = config.pushfleet
+        options = push
+        self.clock = clock
+        self.logger = logger
+        let serverTLS = try TLSSetup.context(caFile: fleet.tlsCAFile)
+        var ahcConfig = HTTPClient.Configuration()
+        var ahcTLS = TLSConfiguration.makeClientConfiguration()
+        ahcTLS.certificateVerification = .fullVerification
+        if let ca = fleet.tlsCAFile, !ca.isEmpty {
+            ahcTLS.additionalTrustRoots = [.file(ca)]
+        }
+        ahcConfig.tlsConfiguration = ahcTLS
+        oauthHTTP = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: ahcConfig)
+        var http1Config = ahcConfig
+        http1Config.httpVersion = .http1Only
+        http1 = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: http1Config)
+        pools = PoolRegistry(group: group, clock: clock, tuning: tuning, logger: logger)
+        lanes = LaneRegistry(maxQueue: push.maxQueueSize, tuning: tuning, clock: clock)
+        let delivery = Delivery(clock: clock, tuning: tuning, seed: jitterSeed)
+        do throws(SenderConfigError) {
+            if !push.externalPushURI.isEmpty {
+                generic = try GenericSender(options: push, tls: serverTLS, http1: http1, pools: pools, lanes: lanes, delivery: delivery)
+                apns = nil
+                firebase = nil
+                watcher = nil
+                return
+            }
+            generic = nil
+            if push.apple {
+                let store = APNsCertificateStore(directory: push.appleCertificateDir, caFile: fleet.tlsCAFile, clock: clock,
+                                                 logger: logger, warningDays: tuning.certificateExpiryWarningDays)
+                store.reload()
+                for (file, why) in store.skipped.sorted(by: { $0.key < $1.key }) {
+                    logger.warning("APNs certificate skipped", metadata: ["file": "\(file)", "error": "\(why)"])
+                }
+                var signers: [APNsTokenSigner] = []
+                for key in fleet.appleTokenKeys { signers.append(try APNsTokenSigner(key: key, clock: clock)) }
+                let sender = try APNsSender(options: push, fleet: fleet, certificates: store, signers: signers, tokenTLS: serverTLS,
+                                            pools: pools, lanes: lanes, delivery: delivery)
+                apns = sender
+                let poll = tuning.certificatePollMs
+                // Reload without restart; changed certificates get new connections, old ones drain.
+                watcher = Task {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(for: poll) } catch { return }
+                        sender.reloadCertificates()
+                    }
+                }
+            } else {
+                apns = nil
+                watcher = nil
+            }
+            if push.firebase {
+                let legacyProjects = Set(push.firebaseProjectsAPIKeys.map(\.project))
+                if let both = push.firebaseServiceAccounts.first(where: { legacyProjects.contains($0.project) }) {
+                    throw SenderConfigError(key: "firebase-service-accounts", value: both.project,
+                                            problem: "project \(both.project) is also in firebase-projects-api-keys; list each project once")
+                }
+                var accounts: [String: FirebaseAccessTokens] = [:]
+                for entry in push.firebaseServiceAccounts {
+                    let account = try FirebaseServiceAccount.load(path: entry.value)
+                    accounts[entry.project] = try FirebaseAccessTokens(
+                        account: account, http: oauthHTTP, clock: clock,
+                        anticipationSeconds: push.firebaseTokenExpirationAnticipationTime,
+                        retryIntervalSeconds: push.firebaseDefaultRefreshInterval, timeoutMs: tuning.attemptTimeoutMs, logger: logger)
+                }
+                let legacy = Dictionary(push.firebaseProjectsAPIKeys.map { ($0.project, $0.value) }) { first, _ in first }
+                firebase = try FirebaseSender(fleet: fleet, accounts: accounts, legacyKeys: legacy, tls: serverTLS, pools: pools,
+                                              lanes: lanes, delivery: delivery)
+            } else {
+                firebase = nil
+            }
+        } catch {
+            try? oauthHTTP.syncShutdown()
+            try? http1.syncShutdown()
+            throw error
+        }
+    }
+
+    public func send(_ request: PushRequest, deadline: EventTime) async -> SendOutcome {
+        let provider = request.destination.provider
+        if let generic { return await generic.send(request, deadline: deadline) }
+        switch provider {
+        case "apns", "apns.dev":
+            guard let apns else { return SendOutcome(result: .failed, reason: "Apple pushes are disabled (apple=false)", provider: provider) }
+            return await apns.send(request, deadline: deadline)
+        case "fcm":
+            guard let firebase else { return SendOutcome(result: .failed, reason: "Firebase pushes are disabled (firebase=false)", provider: provider) }
+            return await firebase.send(request, deadline: deadline)
+        default:
+            return SendOutcome(result: .failed, reason: "provider \(provider) has no sender", provider: provider)
+        }
+    }
+
+    /// Re-reads `apple-certificate-dir` now (the watcher also does it every few seconds).
+    public func reloadCertificates() {
+        apns?.reloadCertificates()
+    }
+
+    /// Names of the APNs certificates currently loaded.
+    public var apnsCertificates: [String] { apns?.certificates?.names ?? [] }
+
+    public func shutdown() async {
+        watcher?.cancel()
+        await pools.shutdown()
+        try? await oauthHTTP.shutdown()
+        try? await http1.shutdown()
+    }
+}

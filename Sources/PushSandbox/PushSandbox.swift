@@ -1,1 +1,0 @@
-// PushSandbox: loopback push-provider servers for tests and `pushfleet dev`.

@@ -1,0 +1,44 @@
+import PushContract
+
+/// What one HTTP attempt means for the push, and what it says about the destination.
+package struct AttemptVerdict: Sendable, Hashable {
+    package enum Action: Sendable, Hashable {
+        case sent
+        case invalidToken(since: EventTime?)
+        /// Retry after at least `minimumMs` (Retry-After, FCM's minute); `immediate` when the
+        /// server certainly did not process the request (GOAWAY, dropped before writing).
+        case retry(minimumMs: Int64, immediate: Bool)
+        /// Credentials were refused as stale (APNs ExpiredProviderToken, FCM 401): the sender
+        /// may refresh once and retry at once.
+        case reauthenticate
+        case failed
+    }
+
+    package var action: Action
+    package var status: Int?
+    package var reason: String?
+    package var health: ProviderHealth
+
+    package init(_ action: Action, status: Int? = nil, reason: String? = nil, health: ProviderHealth) {
+        self.action = action
+        self.status = status
+        self.reason = reason
+        self.health = health
+    }
+
+    /// Transport failures: retryable except TLS failures (a wrong CA or an expired certificate
+    /// does not heal within a push's lifetime) and cancellation.
+    package static func transport(_ e: TransportError) -> AttemptVerdict {
+        switch e.kind {
+        case .tls:
+            return AttemptVerdict(.failed, reason: e.message, health: .failing(e.message))
+        case .cancelled:
+            return AttemptVerdict(.failed, reason: "cancelled", health: .unknown)
+        case .goAway:
+            // A graceful GOAWAY is the server rotating connections, not a sick destination.
+            return AttemptVerdict(.retry(minimumMs: 0, immediate: true), reason: e.message, health: .unknown)
+        case .connect, .closed, .reset, .timeout, .protocolViolation:
+            return AttemptVerdict(.retry(minimumMs: 0, immediate: e.unprocessed && e.kind != .connect), reason: e.message, health: .failing(e.message))
+        }
+    }
+}

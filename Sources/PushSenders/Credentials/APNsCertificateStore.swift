@@ -1,0 +1,144 @@
+import Crypto
+import Foundation
+import Logging
+import Metrics
+import NIOSSL
+import PushContract
+import Synchronization
+
+/// One client certificate of `apple-certificate-dir`, ready for TLS.
+package struct APNsCertificate: Sendable {
+    /// File name minus `.pem`: `org.linphone.phone.voip.prod`.
+    package var name: String
+    /// SHA-256 of the file: a change means new connections, old ones drain.
+    package var fingerprint: String
+    package var notAfter: EventTime
+    package var tls: NIOSSLContext
+}
+
+/// Every `*.pem` (certificate + key) of `apple-certificate-dir`, reloaded when the directory
+/// changes. A bad file is skipped with a warning naming it; it never stops the others.
+package final class APNsCertificateStore: Sendable {
+    package struct Change: Sendable, Hashable {
+        /// Name → old fingerprint, for files that changed or disappeared: their connections
+        /// must be retired.
+        package var replaced: [String: String]
+        package var added: Set<String>
+    }
+
+    package let directory: String
+    private let caFile: String?
+    private let clock: any PushClock
+    private let logger: Logger
+    private let warningDays: Int
+    private let certificates = Mutex<[String: APNsCertificate]>([:])
+    private let skippedFiles = Mutex<[String: String]>([:])
+
+    package init(directory: String, caFile: String?, clock: any PushClock, logger: Logger, warningDays: Int) {
+        self.directory = directory
+        self.caFile = caFile
+        self.clock = clock
+        self.logger = logger
+        self.warningDays = warningDays
+    }
+
+    package func certificate(_ name: String) -> APNsCertificate? {
+        certificates.withLock { $0[name] }
+    }
+
+    package var names: [String] { certificates.withLock { $0.keys.sorted() } }
+    /// File name → why it was skipped at the last load.
+    package var skipped: [String: String] { skippedFiles.withLock { $0 } }
+
+    /// Reads the directory and swaps in what changed; unchanged certificates keep their TLS
+    /// context (and so their connections).
+    @discardableResult
+    package func reload() -> Change {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var loaded: [String: APNsCertificate] = [:]
+        var skipped: [String: String] = [:]
+        let old = certificates.withLock { $0 }
+        for file in files.sorted() where file.hasSuffix(".pem") {
+            let name = String(file.dropLast(4))
+            let path = directory + "/" + file
+            guard let data = FileManager.default.contents(atPath: path) else {
+                skipped[file] = "unreadable"
+                continue
+            }
+            let fingerprint = SHA256.hash(data: data).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            if let same = old[name], same.fingerprint == fingerprint {
+                loaded[name] = same
+                continue
+            }
+            do {
+                loaded[name] = try load(name: name, bytes: Array(data), fingerprint: fingerprint)
+            } catch {
+                skipped[file] = "\(error)"
+            }
+        }
+        for (file, why) in skipped where skippedFiles.withLock({ $0[file] }) != why {
+            logger.warning("skipping APNs certificate file", metadata: ["file": "\(directory)/\(file)", "error": "\(why)"])
+        }
+        skippedFiles.withLock { $0 = skipped }
+        var change = Change(replaced: [:], added: [])
+        for (name, cert) in old where loaded[name]?.fingerprint != cert.fingerprint {
+            change.replaced[name] = cert.fingerprint
+        }
+        for (name, cert) in loaded where old[name]?.fingerprint != cert.fingerprint {
+            change.added.insert(name)
+            report(cert)
+        }
+        certificates.withLock { $0 = loaded }
+        if !change.replaced.isEmpty || !change.added.isEmpty {
+            logger.info("APNs certificates loaded", metadata: ["directory": "\(directory)", "certificates": "\(loaded.keys.sorted())",
+                                                             "replaced": "\(change.replaced.keys.sorted())"])
+        }
+        return change
+    }
+
+    private func load(name: String, bytes: [UInt8], fingerprint: String) throws -> APNsCertificate {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMBytes(bytes)
+        } catch {
+            throw LoadError("no PEM certificate: \(error)")
+        }
+        guard let leaf = chain.first else { throw LoadError("no PEM certificate") }
+        do {
+            key = try NIOSSLPrivateKey(bytes: bytes, format: .pem)
+        } catch {
+            throw LoadError("no PEM private key: \(error)")
+        }
+        let tls: NIOSSLContext
+        do {
+            tls = try TLSSetup.context(caFile: caFile, identity: .init(certificateChain: chain, privateKey: key))
+        } catch {
+            throw LoadError("\(error)")
+        }
+        return APNsCertificate(name: name, fingerprint: fingerprint,
+                               notAfter: EventTime(millisecondsSince1970: Int64(leaf.notValidAfter) * 1000), tls: tls)
+    }
+
+    /// Logs an expired or soon-expiring certificate and exports the remaining lifetime.
+    private func report(_ cert: APNsCertificate) {
+        let remaining = (cert.notAfter.millisecondsSince1970 - clock.now().millisecondsSince1970) / 1000
+        Gauge(label: "pushfleet_apns_certificate_expiry_seconds", dimensions: [("certificate", cert.name)]).record(Double(remaining))
+        let metadata: Logger.Metadata = ["certificate": "\(cert.name)", "notAfter": "\(cert.notAfter.rfc3339)"]
+        if remaining <= 0 {
+            logger.error("APNs certificate has expired", metadata: metadata)
+        } else if remaining < Int64(warningDays) * 86_400 {
+            logger.warning("APNs certificate expires soon", metadata: metadata.merging(["days": "\(remaining / 86_400)"]) { $1 })
+        }
+    }
+
+    /// Days left on each certificate (for status pages and tests).
+    package func expiries() -> [String: EventTime] {
+        certificates.withLock { $0.mapValues(\.notAfter) }
+    }
+
+    struct LoadError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+}

@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+import PushContract
+import PushPolicy
+import Synchronization
+
+/// The ES256 provider token of one `.p8` key, cached as Apple requires.
+///
+/// APNs rejects tokens older than an hour (403 ExpiredProviderToken) and more than one new
+/// token per 20 minutes (429 TooManyProviderTokenUpdates). So a token is reused until it is
+/// `refreshAfterMs` (50 min) old, and a new one is never signed while the current one is younger
+/// than `minimumAgeMs` (20 min) — not even when APNs calls it expired — which makes
+/// TooManyProviderTokenUpdates impossible by construction. Time comes from the injected clock.
+package final class APNsTokenSigner: Sendable {
+    package static let refreshAfterMs: Int64 = 50 * 60_000
+    package static let minimumAgeMs: Int64 = 20 * 60_000
+
+    package let teamId: String
+    package let keyId: String
+    private let key: P256.Signing.PrivateKey
+    private let clock: any PushClock
+    private let current = Mutex<(token: String, issuedAt: EventTime)?>(nil)
+    private let signed = Atomic<Int>(0)
+
+    package init(key: AppleTokenKey, clock: any PushClock) throws(SenderConfigError) {
+        let pem: String
+        do {
+            pem = try String(contentsOfFile: key.path, encoding: .utf8)
+        } catch {
+            throw SenderConfigError(key: "apple-token-keys", value: "\(key.teamId):\(key.keyId):\(key.path)", problem: "cannot read the .p8 file: \(error.localizedDescription)")
+        }
+        do {
+            self.key = try P256.Signing.PrivateKey(pemRepresentation: pem)
+        } catch {
+            throw SenderConfigError(key: "apple-token-keys", value: "\(key.teamId):\(key.keyId):\(key.path)", problem: "not a P-256 private key in PEM (PKCS#8): \(error)")
+        }
+        teamId = key.teamId
+        keyId = key.keyId
+        self.clock = clock
+    }
+
+    /// Tokens signed so far (tests assert the refresh rule).
+    package var signedCount: Int { signed.load(ordering: .relaxed) }
+
+    /// The cached token, re-signed once it is 50 minutes old.
+    package func token() -> String {
+        let now = clock.now()
+        return current.withLock { c in
+            if let c, now.millisecondsSince1970 - c.issuedAt.millisecondsSince1970 < Self.refreshAfterMs {
+                return c.token
+            }
+            let t = sign(now)
+            c = (t, now)
+            return t
+        }
+    }
+
+    /// APNs said `rejected` is expired. Re-signs if that token is at least 20 minutes old (or
+    /// was already replaced) and returns true; false means a new token is not allowed yet.
+    package func refresh(rejected: String) -> Bool {
+        let now = clock.now()
+        return current.withLock { c in
+            guard let existing = c else { return true }
+            if existing.token != rejected { return true }
+            guard now.millisecondsSince1970 - existing.issuedAt.millisecondsSince1970 >= Self.minimumAgeMs else { return false }
+            c = (sign(now), now)
+            return true
+        }
+    }
+
+    private func sign(_ now: EventTime) -> String {
+        let input = JWT.signingInput(
+            header: [("alg", .string("ES256")), ("kid", .string(keyId))],
+            claims: [("iss", .string(teamId)), ("iat", .int(now.millisecondsSince1970 / 1000))])
+        // ES256 signature: raw r‖s (64 bytes), not DER.
+        let signature = (try? key.signature(for: Data(input.utf8)).rawRepresentation) ?? Data()
+        signed.add(1, ordering: .relaxed)
+        return input + "." + JWT.base64URL(signature)
+    }
+}

@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import Crypto
+import _CryptoExtras
+import Foundation
+import Logging
+import NIOCore
+import PushContract
+import Synchronization
+
+/// OAuth2 access tokens for FCM v1, fetched in process (Flexisip ran a Python subprocess).
+///
+/// A signed RS256 assertion (RFC 7523) is exchanged at the account's `token_uri` for a bearer
+/// token. The token is renewed `anticipationMs` before it expires; after a failed fetch the next
+/// try waits `retryIntervalMs`, and until then the previous token is used while it is still
+/// valid. Concurrent callers share one fetch. All timing comes from the injected clock.
+package final class FirebaseAccessTokens: Sendable {
+    package static let scope = "https://www.googleapis.com/auth/firebase.messaging"
+
+    private struct State {
+        var token: String?
+        var expiresAt = EventTime(millisecondsSince1970: 0)
+        var fetch: Task<Result<String, FetchError>, Never>?
+        var retryAt: EventTime?
+        var lastError: String?
+        var fetches = 0
+    }
+
+    package struct FetchError: Error, Sendable, CustomStringConvertible {
+        package var description: String
+    }
+
+    package let account: FirebaseServiceAccount
+    private let key: _RSA.Signing.PrivateKey
+    private let http: HTTPClient
+    private let clock: any PushClock
+    private let anticipationMs: Int64
+    private let retryIntervalMs: Int64
+    private let timeoutMs: Int64
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    package init(account: FirebaseServiceAccount, http: HTTPClient, clock: any PushClock, anticipationSeconds: Int,
+                 retryIntervalSeconds: Int, timeoutMs: Int64, logger: Logger) throws(SenderConfigError) {
+        do {
+            key = try _RSA.Signing.PrivateKey(pemRepresentation: account.privateKeyPEM)
+        } catch {
+            throw SenderConfigError(key: "firebase-service-accounts", value: account.projectId, problem: "private_key is not an RSA PEM key: \(error)")
+        }
+        self.account = account
+        self.http = http
+        self.clock = clock
+        anticipationMs = Int64(max(0, anticipationSeconds)) * 1000
+        retryIntervalMs = Int64(max(1, retryIntervalSeconds)) * 1000
+        self.timeoutMs = timeoutMs
+        self.logger = logger
+    }
+
+    /// Token fetches started so far.
+    package var fetchCount: Int { state.withLock { $0.fetches } }
+
+    private enum Next {
+        case token(String)
+        case wait(Task<Result<String, FetchError>, Never>)
+        case fail(String)
+    }
+
+    /// A valid bearer token, or why there is none.
+    package func token() async -> Result<String, FetchError> {
+        let now = clock.now()
+        let next: Next = state.withLock { s in
+            if let t = s.token, now.millisecondsSince1970 < s.expiresAt.millisecondsSince1970 - anticipationMs {
+                return .token(t)
+            }
+            if let f = s.fetch { return .wait(f) }
+            if let at = s.retryAt, now < at {
+                if let t = s.token, now < s.expiresAt { return .token(t) }
+                return .fail("no Firebase access token for project \(account.projectId): \(s.lastError ?? "fetch failed") (next try at \(at.rfc3339))")
+            }
+            s.fetches += 1
+            let f = Task { await self.fetch() }
+            s.fetch = f
+            return .wait(f)
+        }
+        switch next {
+        case .token(let t): return .success(t)
+        case .fail(let why): return .failure(FetchError(description: why))
+        case .wait(let f):
+            let r = await f.value
+            if case .failure = r, let t = state.withLock({ s in now < s.expiresAt ? s.token : nil }) {
+                return .success(t)
+            }
+            return r
+        }
+    }
+
+    /// FCM refused `token` (401): forget it so the next call fetches, unless already replaced.
+    package func invalidate(_ token: String) {
+        state.withLock { s in
+            if s.token == token {
+                s.token = nil
+                s.retryAt = nil
+            }
+        }
+    }
+
+    private func fetch() async -> Result<String, FetchError> {
+        let result = await exchange()
+        let now = clock.now()
+        state.withLock { s in
+            s.fetch = nil
+            switch result {
+            case .success(let (token, lifetime)):
+                s.token = token
+                s.expiresAt = now.adding(seconds: lifetime)
+                s.retryAt = nil
+                s.lastError = nil
+            case .failure(let e):
+                s.retryAt = now.adding(milliseconds: retryIntervalMs)
+                s.lastError = e.description
+            }
+        }
+        switch result {
+        case .success(let (token, _)):
+            return .success(token)
+        case .failure(let e):
+            logger.warning("Firebase access token fetch failed", metadata: ["project": "\(account.projectId)", "error": "\(e)"])
+            return .failure(FetchError(description: "no Firebase access token for project \(account.projectId): \(e.description)"))
+        }
+    }
+
+    /// The RFC 7523 assertion: RS256 over `{iss, scope, aud, iat, exp}`.
+    package func assertion(now: EventTime) -> String {
+        let iat = now.millisecondsSince1970 / 1000
+        let input = JWT.signingInput(
+            header: [("alg", .string("RS256")), ("typ", .string("JWT"))],
+            claims: [("iss", .string(account.clientEmail)), ("scope", .string(Self.scope)), ("aud", .string(account.tokenURI)),
+                     ("iat", .int(iat)), ("exp", .int(iat + 3600))])
+        let signature = (try? key.signature(for: SHA256.hash(data: Data(input.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation) ?? Data()
+        return input + "." + JWT.base64URL(signature)
+    }
+
+    private func exchange() async -> Result<(String, Int), FetchError> {
+        var request = HTTPClientRequest(url: account.tokenURI)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+        let body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + assertion(now: clock.now())
+        request.body = .bytes(ByteBuffer(string: body))
+        do {
+            let response = try await http.execute(request, timeout: .milliseconds(timeoutMs))
+            let bytes = try await response.body.collect(upTo: 64 * 1024)
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+            guard response.status.code == 200 else {
+                let reason = object?["error_description"] as? String ?? object?["error"] as? String ?? ""
+                return .failure(FetchError(description: "token endpoint answered \(response.status.code) \(reason)"))
+            }
+            guard let token = object?["access_token"] as? String, !token.isEmpty else {
+                return .failure(FetchError(description: "token endpoint answer has no access_token"))
+            }
+            let lifetime = (object?["expires_in"] as? NSNumber)?.intValue ?? 3600
+            return .success((token, max(1, lifetime)))
+        } catch {
+            return .failure(FetchError(description: "token request failed: \(error)"))
+        }
+    }
+}

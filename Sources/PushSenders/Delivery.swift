@@ -1,0 +1,118 @@
+import PushContract
+import Synchronization
+
+/// The attempt loop every sender shares: lane entry, breaker, per-attempt deadline, backoff
+/// with jitter and Retry-After, one re-authentication, and the final outcome.
+package struct Delivery: Sendable {
+    package let clock: any PushClock
+    package let tuning: SenderTuning
+    private let random: RandomSource
+
+    package init(clock: any PushClock, tuning: SenderTuning, seed: UInt64? = nil) {
+        self.clock = clock
+        self.tuning = tuning
+        self.random = RandomSource(seed: seed)
+    }
+
+    /// Runs `attempt(number, attemptDeadline, reauthenticate)` until a final verdict, the
+    /// attempt limit or the deadline. `reauthenticate` is true on the one retry that follows a
+    /// stale-credential answer, so the caller refreshes its token first.
+    package func run(
+        provider: String, lane: DestinationLane, deadline: EventTime,
+        attempt: (_ number: Int, _ attemptDeadline: EventTime, _ reauthenticate: Bool) async -> AttemptVerdict
+    ) async -> SendOutcome {
+        let start = clock.now()
+        func outcome(_ result: PushResult, _ v: AttemptVerdict?, attempts: Int, reason: String? = nil, since: EventTime? = nil) -> SendOutcome {
+            SendOutcome(result: result, status: v?.status, reason: reason ?? v?.reason, invalidSince: since, attempts: attempts,
+                        provider: provider, latencyMs: clock.now().millisecondsSince1970 - start.millisecondsSince1970)
+        }
+        guard start < deadline else {
+            return outcome(.dropped, nil, attempts: 0, reason: "deadline passed before sending")
+        }
+        switch await lane.enter(deadline: deadline) {
+        case .admitted: break
+        case .queueFull: return outcome(.dropped, nil, attempts: 0, reason: "queue full for \(lane.name)")
+        case .expired: return outcome(.dropped, nil, attempts: 0, reason: "deadline passed while queued for \(lane.name)")
+        }
+        defer { lane.release() }
+
+        var attempts = 0
+        var last: AttemptVerdict?
+        var reauthenticated = false
+        var reauthenticateNext = false
+        while true {
+            let now = clock.now()
+            if now >= deadline {
+                guard let last else { return outcome(.dropped, nil, attempts: attempts, reason: "deadline passed before sending") }
+                return outcome(.failed, last, attempts: attempts, reason: "\(last.reason ?? "failed"); deadline passed")
+            }
+            if case .reject(let until) = lane.admit() {
+                let why = lane.lastFailure.map { ": \($0)" } ?? ""
+                return outcome(.failed, last, attempts: attempts,
+                               reason: "circuit open for \(lane.name) until \(until.rfc3339)\(why)")
+            }
+            attempts += 1
+            let attemptDeadline = min(deadline, now.adding(milliseconds: tuning.attemptTimeoutMs))
+            let v = await attempt(attempts, attemptDeadline, reauthenticateNext)
+            reauthenticateNext = false
+            lane.record(v.health)
+            last = v
+            switch v.action {
+            case .sent:
+                return outcome(.sent, v, attempts: attempts)
+            case .invalidToken(let since):
+                return outcome(.invalidToken, v, attempts: attempts, since: since)
+            case .failed:
+                return outcome(.failed, v, attempts: attempts)
+            case .reauthenticate:
+                if reauthenticated || attempts >= tuning.maxAttempts {
+                    return outcome(.failed, v, attempts: attempts)
+                }
+                reauthenticated = true
+                reauthenticateNext = true
+            case .retry(let minimumMs, let immediate):
+                if attempts >= tuning.maxAttempts {
+                    return outcome(.failed, v, attempts: attempts, reason: "\(v.reason ?? "failed") (after \(attempts) attempts)")
+                }
+                let backoff = immediate ? 0 : random.jittered(attempt: attempts, baseMs: tuning.backoffBaseMs, capMs: tuning.backoffCapMs)
+                let delay = max(backoff, minimumMs)
+                let wake = clock.now().adding(milliseconds: delay)
+                if wake >= deadline {
+                    return outcome(.failed, v, attempts: attempts, reason: "\(v.reason ?? "failed"); retry in \(delay) ms would pass the deadline")
+                }
+                if delay > 0 {
+                    do { try await clock.sleep(until: wake) } catch {
+                        return outcome(.failed, v, attempts: attempts, reason: "cancelled")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Jitter source: seeded in tests for reproducible delays, system entropy otherwise.
+final class RandomSource: Sendable {
+    private let state: Mutex<SplitMix64?>
+
+    init(seed: UInt64?) { state = Mutex(seed.map(SplitMix64.init)) }
+
+    func jittered(attempt: Int, baseMs: Int64, capMs: Int64) -> Int64 {
+        state.withLock { s in
+            if s != nil { return Backoff.jittered(attempt: attempt, baseMs: baseMs, capMs: capMs, using: &s!) }
+            var g = SystemRandomNumberGenerator()
+            return Backoff.jittered(attempt: attempt, baseMs: baseMs, capMs: capMs, using: &g)
+        }
+    }
+}
+
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,181 @@
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import PushContract
+import Synchronization
+
+/// One long-lived HTTP/2 connection multiplexing many requests.
+///
+/// Callers on any thread hand requests over through a lock-protected batch; one event-loop task
+/// drains the batch and writes all of it with a single flush, so a burst of N requests costs one
+/// wake-up of the loop, not N.
+package final class HTTP2Connection: Sendable {
+    private struct Submissions {
+        var pending: [HTTP2Stream] = []
+        var cancelled: [HTTP2Stream] = []
+        var drainScheduled = false
+        var nextStreamID: Int32 = 1
+        /// Why this connection takes no new requests (GOAWAY, closed, retired, ids exhausted).
+        var unusable: TransportError?
+    }
+
+    private let channel: any Channel
+    private let handler: NIOLoopBoundBox<HTTP2StreamsHandler?>
+    private let box: SubmissionsBox
+    private let clock: any PushClock
+    private let systemClock: Bool
+
+    private init(channel: any Channel, handler: NIOLoopBoundBox<HTTP2StreamsHandler?>, box: SubmissionsBox, clock: any PushClock) {
+        self.channel = channel
+        self.handler = handler
+        self.box = box
+        self.clock = clock
+        self.systemClock = clock is SystemClock
+    }
+
+    /// False once the server said GOAWAY or the connection closed: the pool opens a new one.
+    package var isUsable: Bool { box.state.withLock { $0.unusable == nil } }
+
+    /// Opens TCP, TLS (ALPN h2) or cleartext prior-knowledge h2, and waits for the handshake.
+    package static func connect(
+        to endpoint: HTTP2Endpoint, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        clock: any PushClock,
+        timeoutMs: Int64
+    ) async -> Result<HTTP2Connection, TransportError> {
+        let loop = group.next()
+        let box = NIOLoopBoundBox<HTTP2StreamsHandler?>.makeEmptyBox(valueType: HTTP2StreamsHandler.self, eventLoop: loop)
+        let ready = loop.makePromise(of: Void.self)
+        // The handler reports GOAWAY/close here; the loop-bound box holds the handler itself.
+        let state = SubmissionsBox()
+        let sni = endpoint.useTLS && !endpoint.hostIsIPAddress ? endpoint.host : nil
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(timeoutMs))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
+                    var settings = nioDefaultSettings
+                    settings.append(HTTP2Setting(parameter: .enablePush, value: 0))
+                    var connectionConfig = NIOHTTP2Handler.ConnectionConfiguration()
+                    connectionConfig.initialSettings = settings
+                    try sync.addHandler(NIOHTTP2Handler(mode: .client, connectionConfiguration: connectionConfig))
+                    let h = HTTP2StreamsHandler(
+                        scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, ready: ready,
+                        onUnusable: { error in state.markUnusable(error) })
+                    try sync.addHandler(h)
+                    box.value = h
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+        } catch {
+            ready.fail(TransportError(.connect, "connect failed"))
+            return .failure(TransportError(.connect, "cannot connect to \(endpoint): \(error)", unprocessed: true))
+        }
+        let timer = loop.scheduleTask(in: .milliseconds(timeoutMs)) {
+            ready.fail(TransportError(.connect, "handshake with \(endpoint) timed out", unprocessed: true))
+            channel.close(promise: nil)
+        }
+        do {
+            try await ready.futureResult.get()
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            channel.close(promise: nil)
+            var e = HTTP2StreamsHandler.map(error)
+            e.unprocessed = true
+            if e.kind != .tls, e.kind != .protocolViolation { e.kind = .connect }
+            e.message = "\(endpoint): \(e.message)"
+            return .failure(e)
+        }
+        return .success(HTTP2Connection(channel: channel, handler: box, box: state, clock: clock))
+    }
+
+    /// Sends one request; answers by `deadline` at the latest (then `.timeout`, RST_STREAM sent).
+    package func execute(_ request: HTTP2Request, deadline: EventTime) async -> Result<HTTP2Response, TransportError> {
+        let reserved: Result<HTTP2StreamID, TransportError> = box.state.withLock { s in
+            if let e = s.unusable { return .failure(TransportError(e.kind, e.message, unprocessed: true)) }
+            let id = s.nextStreamID
+            if id > Int32.max - 2 {
+                s.unusable = TransportError(.closed, "stream ids exhausted", unprocessed: true)
+                return .failure(s.unusable!)
+            }
+            s.nextStreamID += 2
+            return .success(HTTP2StreamID(id))
+        }
+        let stream: HTTP2Stream
+        switch reserved {
+        case .failure(let e): return .failure(e)
+        case .success(let id): stream = HTTP2Stream(streamID: id, request: request, deadline: deadline)
+        }
+        if Task.isCancelled { return .failure(TransportError(.cancelled, "cancelled", unprocessed: true)) }
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in
+                stream.continuation = continuation
+                enqueue { $0.pending.append(stream) }
+            }
+        } onCancel: {
+            enqueue { $0.cancelled.append(stream) }
+        }
+    }
+
+    private func enqueue(_ change: (inout Submissions) -> Void) {
+        let schedule = box.state.withLock { s -> Bool in
+            change(&s)
+            if s.drainScheduled { return false }
+            s.drainScheduled = true
+            return true
+        }
+        if schedule {
+            channel.eventLoop.execute { self.drain() }
+        }
+    }
+
+    private func drain() {
+        let (batch, cancelled) = box.state.withLock { s in
+            s.drainScheduled = false
+            defer { s.pending.removeAll(keepingCapacity: true); s.cancelled.removeAll() }
+            return (s.pending, s.cancelled)
+        }
+        guard let h = handler.value else {
+            let e = TransportError(.closed, "connection closed", unprocessed: true)
+            batch.forEach { $0.complete(.failure(e)) }
+            cancelled.forEach { $0.complete(.failure(e)) }
+            return
+        }
+        h.write(batch, clock: clock, systemClock: systemClock)
+        cancelled.forEach { h.cancel($0) }
+    }
+
+    /// Takes no new requests; closes once the ones in flight are answered (certificate reload).
+    package func retire() {
+        box.state.withLock { s in
+            if s.unusable == nil { s.unusable = TransportError(.closed, "connection retired", unprocessed: true) }
+        }
+        channel.eventLoop.execute { self.handler.value?.retire() }
+    }
+
+    package func close() async {
+        box.state.withLock { s in
+            if s.unusable == nil { s.unusable = TransportError(.closed, "connection closed", unprocessed: true) }
+        }
+        try? await channel.close()
+    }
+
+    /// The submission state, shared with the handler's GOAWAY/close callback.
+    private final class SubmissionsBox: Sendable {
+        let state = Mutex(Submissions())
+
+        func markUnusable(_ error: TransportError) {
+            state.withLock { if $0.unusable == nil { $0.unusable = error } }
+        }
+    }
+}

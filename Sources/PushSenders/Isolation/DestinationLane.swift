@@ -1,0 +1,125 @@
+import PushContract
+import Synchronization
+
+/// Everything one destination (APNs certificate/app, Firebase project, generic host) owns:
+/// a concurrency limit, a bounded waiting queue and a breaker, so trouble on one destination
+/// never takes capacity or time from another.
+package final class DestinationLane: Sendable {
+    private struct Waiter {
+        var id: Int
+        var continuation: UnsafeContinuation<Bool, Never>
+    }
+
+    private struct State {
+        var inFlight = 0
+        var waiters: [Waiter] = []
+        var nextWaiter = 0
+        var breaker: CircuitBreaker
+    }
+
+    package let name: String
+    private let maxConcurrent: Int
+    private let maxQueue: Int
+    private let clock: any PushClock
+    private let state: Mutex<State>
+
+    package init(name: String, maxConcurrent: Int, maxQueue: Int, tuning: SenderTuning, clock: any PushClock) {
+        self.name = name
+        self.maxConcurrent = max(1, maxConcurrent)
+        self.maxQueue = max(0, maxQueue)
+        self.clock = clock
+        state = Mutex(State(breaker: CircuitBreaker(threshold: tuning.breakerThreshold, openMs: tuning.breakerOpenMs, maxOpenMs: tuning.breakerMaxOpenMs)))
+    }
+
+    package enum Entry: Sendable, Hashable {
+        case admitted
+        /// Queue full: the caller reports `dropped`.
+        case queueFull
+        /// The deadline passed while waiting.
+        case expired
+    }
+
+    /// Takes a slot, waiting in the bounded queue if all are busy; `release()` must follow `.admitted`.
+    package func enter(deadline: EventTime) async -> Entry {
+        enum Fast { case go, full, wait(Int) }
+        let fast: Fast = state.withLock { s in
+            if s.inFlight < maxConcurrent, s.waiters.isEmpty {
+                s.inFlight += 1
+                return .go
+            }
+            if s.waiters.count >= maxQueue { return .full }
+            s.nextWaiter += 1
+            return .wait(s.nextWaiter)
+        }
+        let id: Int
+        switch fast {
+        case .go: return .admitted
+        case .full: return .queueFull
+        case .wait(let n): id = n
+        }
+        // Only queued requests pay for a timer: it drops them at their deadline.
+        let timer = Task { [clock] in
+            do { try await clock.sleep(until: deadline) } catch { return }
+            self.expire(id)
+        }
+        let admitted = await withUnsafeContinuation { (c: UnsafeContinuation<Bool, Never>) in
+            let immediate: Bool? = state.withLock { s in
+                if s.inFlight < maxConcurrent, s.waiters.isEmpty {
+                    s.inFlight += 1
+                    return true
+                }
+                if clock.now() >= deadline { return false }
+                s.waiters.append(Waiter(id: id, continuation: c))
+                return nil
+            }
+            if let immediate { c.resume(returning: immediate) }
+        }
+        timer.cancel()
+        return admitted ? .admitted : .expired
+    }
+
+    private func expire(_ id: Int) {
+        let c = state.withLock { s -> UnsafeContinuation<Bool, Never>? in
+            guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.waiters.remove(at: i).continuation
+        }
+        c?.resume(returning: false)
+    }
+
+    /// Frees a slot, handing it straight to the oldest waiter.
+    package func release() {
+        let next = state.withLock { s -> UnsafeContinuation<Bool, Never>? in
+            if !s.waiters.isEmpty { return s.waiters.removeFirst().continuation }
+            s.inFlight -= 1
+            return nil
+        }
+        next?.resume(returning: true)
+    }
+
+    package func admit() -> CircuitBreaker.Admission {
+        let now = clock.now()
+        return state.withLock { $0.breaker.admit(now: now) }
+    }
+
+    package func record(_ health: ProviderHealth) {
+        let now = clock.now()
+        state.withLock { s in
+            switch health {
+            case .healthy: s.breaker.recordSuccess()
+            case .failing(let reason): s.breaker.recordFailure(reason, now: now)
+            case .unknown: s.breaker.recordNeutral()
+            }
+        }
+    }
+
+    package var breakerState: CircuitBreaker.State { state.withLock { $0.breaker.state } }
+    package var lastFailure: String? { state.withLock { $0.breaker.lastFailure } }
+    package var queued: Int { state.withLock { $0.waiters.count } }
+}
+
+/// What one attempt says about the destination (not about the push).
+package enum ProviderHealth: Sendable, Hashable {
+    case healthy
+    case failing(String)
+    case unknown
+}

@@ -1,0 +1,110 @@
+import Logging
+import NIOSSL
+import PushContract
+import PushPolicy
+
+/// APNs over HTTP/2: `POST /3/device/<token>` with a client certificate from
+/// `apple-certificate-dir` or, failing that, an ES256 provider token of the app's team.
+package final class APNsSender: Sendable {
+    private let options: PushNotificationOptions
+    private let production: HTTP2Endpoint
+    private let development: HTTP2Endpoint
+    package let certificates: APNsCertificateStore?
+    private let signers: [String: APNsTokenSigner]
+    /// Server-only TLS (no client certificate) for token-authenticated connections.
+    private let tokenTLS: NIOSSLContext
+    private let pools: PoolRegistry
+    private let lanes: LaneRegistry
+    private let delivery: Delivery
+
+    package init(options: PushNotificationOptions, fleet: PushFleetOptions, certificates: APNsCertificateStore?,
+                 signers: [APNsTokenSigner], tokenTLS: NIOSSLContext, pools: PoolRegistry, lanes: LaneRegistry,
+                 delivery: Delivery) throws(SenderConfigError) {
+        guard let prod = HTTP2Endpoint(url: fleet.applePushURI) else {
+            throw SenderConfigError(key: "apple-push-uri", value: fleet.applePushURI, problem: "not an http(s) URL")
+        }
+        guard let dev = HTTP2Endpoint(url: fleet.appleDevPushURI) else {
+            throw SenderConfigError(key: "apple-dev-push-uri", value: fleet.appleDevPushURI, problem: "not an http(s) URL")
+        }
+        self.options = options
+        production = prod
+        development = dev
+        self.certificates = certificates
+        var byTeam: [String: APNsTokenSigner] = [:]
+        for s in signers where byTeam[s.teamId] == nil { byTeam[s.teamId] = s }
+        self.signers = byTeam
+        self.tokenTLS = tokenTLS
+        self.pools = pools
+        self.lanes = lanes
+        self.delivery = delivery
+    }
+
+    private enum Credential {
+        case certificate(APNsCertificate)
+        case token(APNsTokenSigner)
+    }
+
+    package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+        let provider = r.destination.provider
+        let payload: PushPayload
+        do {
+            payload = try APNsPayload.build(r, options: options, now: delivery.clock.now())
+        } catch {
+            return SendOutcome(result: .failed, reason: "invalid APNs payload: \(error)", provider: provider)
+        }
+        let app = r.destination.apnsCertificateKey ?? ""
+        guard credential(app: app, team: r.destination.apnsTeamId) != nil else {
+            return SendOutcome(result: .failed, reason: "no APNs certificate or token key for \(app)", provider: provider)
+        }
+        let endpoint = provider == "apns.dev" ? development : production
+        let path = endpoint.path + (payload.path ?? "")
+        return await delivery.run(provider: provider, lane: lanes.lane("apns:" + app), deadline: deadline) { _, attemptDeadline, _ in
+            // Looked up per attempt: a certificate reloaded during retries is used at once.
+            guard let credential = credential(app: app, team: r.destination.apnsTeamId) else {
+                return AttemptVerdict(.failed, reason: "no APNs certificate or token key for \(app)", health: .unknown)
+            }
+            var headers = payload.headers.map { (name: $0.name, value: $0.value) }
+            let pool: HTTP2ConnectionPool
+            var bearer: String?
+            switch credential {
+            case .certificate(let cert):
+                pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(endpoint)", endpoint: endpoint) { cert.tls }
+            case .token(let signer):
+                let token = signer.token()
+                bearer = token
+                headers.append((name: "authorization", value: "bearer " + token))
+                pool = pools.pool("apns.token:\(signer.teamId).\(signer.keyId)|\(endpoint)", endpoint: endpoint) { tokenTLS }
+            }
+            let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
+            switch await pool.execute(request, deadline: attemptDeadline) {
+            case .failure(let e):
+                return .transport(e)
+            case .success(let response):
+                var v = ProviderAnswers.apns(response)
+                if v.action == .reauthenticate {
+                    if case .token(let signer) = credential, let bearer, signer.refresh(rejected: bearer) {
+                        return v
+                    }
+                    v.action = .failed
+                    if bearer != nil { v.reason = (v.reason ?? "") + " (token younger than 20 minutes: not re-signed)" }
+                }
+                return v
+            }
+        }
+    }
+
+    private func credential(app: String, team: String?) -> Credential? {
+        if let cert = certificates?.certificate(app) { return .certificate(cert) }
+        if let team, let signer = signers[team] { return .token(signer) }
+        return nil
+    }
+
+    /// Retires the connections of certificates whose file changed or disappeared.
+    package func reloadCertificates() {
+        guard let certificates else { return }
+        let change = certificates.reload()
+        for (name, fingerprint) in change.replaced {
+            pools.retire(prefix: "apns.cert:\(name)|\(fingerprint)|")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import NIOSSL
+import PushContract
+import PushPolicy
+
+/// FCM v1 (`firebase-service-accounts`, OAuth2 bearer) and legacy (`firebase-projects-api-keys`,
+/// `key=`) over HTTP/2 to `firebase-uri`.
+///
+/// Legacy is documented as shut down by Google in July 2024; it stays for private gateways
+/// that still speak it.
+package final class FirebaseSender: Sendable {
+    private let endpoint: HTTP2Endpoint
+    private let accounts: [String: FirebaseAccessTokens]
+    private let legacyKeys: [String: String]
+    private let tls: NIOSSLContext?
+    private let pools: PoolRegistry
+    private let lanes: LaneRegistry
+    private let delivery: Delivery
+
+    package init(fleet: PushFleetOptions, accounts: [String: FirebaseAccessTokens], legacyKeys: [String: String],
+                 tls: NIOSSLContext?, pools: PoolRegistry, lanes: LaneRegistry, delivery: Delivery) throws(SenderConfigError) {
+        guard let endpoint = HTTP2Endpoint(url: fleet.firebaseURI) else {
+            throw SenderConfigError(key: "firebase-uri", value: fleet.firebaseURI, problem: "not an http(s) URL")
+        }
+        if let both = accounts.keys.sorted().first(where: { legacyKeys[$0] != nil }) {
+            throw SenderConfigError(key: "firebase-service-accounts", value: both,
+                                    problem: "project \(both) is also in firebase-projects-api-keys; list each project once")
+        }
+        self.endpoint = endpoint
+        self.accounts = accounts
+        self.legacyKeys = legacyKeys
+        self.tls = tls
+        self.pools = pools
+        self.lanes = lanes
+        self.delivery = delivery
+    }
+
+    package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+        let provider = r.destination.provider
+        let project = r.destination.firebaseProject ?? r.destination.param
+        let now = delivery.clock.now()
+        let lane = lanes.lane("fcm:" + project)
+        let pool = pools.pool("fcm:\(project)|\(endpoint)", endpoint: endpoint) { tls }
+        let minimum429 = delivery.tuning.fcmTooManyRequestsMinimumMs
+        if let tokens = accounts[project] {
+            let payload: PushPayload
+            do { payload = try FirebasePayload.v1(r, now: now) } catch {
+                return SendOutcome(result: .failed, reason: "invalid FCM payload: \(error)", provider: provider)
+            }
+            let path = endpoint.path + "/v1/projects/\(tokens.account.projectId)/messages:send"
+            return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
+                let bearer: String
+                switch await tokens.token() {
+                case .success(let t): bearer = t
+                case .failure(let e): return AttemptVerdict(.failed, reason: e.description, health: .failing(e.description))
+                }
+                var headers = payload.headers.map { (name: $0.name, value: $0.value) }
+                headers.append((name: "authorization", value: "Bearer " + bearer))
+                let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
+                switch await pool.execute(request, deadline: attemptDeadline) {
+                case .failure(let e): return .transport(e)
+                case .success(let response):
+                    let v = ProviderAnswers.fcm(response, tooManyRequestsMinimumMs: minimum429)
+                    if v.action == .reauthenticate { tokens.invalidate(bearer) }
+                    return v
+                }
+            }
+        }
+        if let key = legacyKeys[project] {
+            let payload: PushPayload
+            do { payload = try FirebasePayload.legacy(r, now: now) } catch {
+                return SendOutcome(result: .failed, reason: "invalid FCM payload: \(error)", provider: provider)
+            }
+            var headers = payload.headers.map { (name: $0.name, value: $0.value) }
+            headers.append((name: "authorization", value: "key=" + key))
+            let request = HTTP2Request(method: "POST", path: endpoint.path + (payload.path ?? "/fcm/send"), headers: headers, body: payload.body)
+            return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
+                switch await pool.execute(request, deadline: attemptDeadline) {
+                case .failure(let e): return .transport(e)
+                case .success(let response):
+                    var v = ProviderAnswers.fcmLegacy(response, tooManyRequestsMinimumMs: minimum429)
+                    // A server key cannot be refreshed.
+                    if v.action == .reauthenticate { v.action = .failed; v.health = .failing(v.reason ?? "401") }
+                    return v
+                }
+            }
+        }
+        return SendOutcome(result: .failed, reason: "no Firebase service account or API key for project \(project)", provider: provider)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import PushContract
+import PushPolicy
+import PushSenders
+import Synchronization
+
+/// Sender throughput and latency against `nghttpd` (TLS, loopback), with `h2load` against the
+/// same server in the same run as the machine's reference.
+///
+/// Three figures: the bare transport (`HTTP2Connection.execute`, one connection, `streams` in
+/// flight), the whole sender (`PushSenders.send` through the generic HTTP/2 sender: template,
+/// lane, breaker, retry loop, transport) and p50/p99 latency at a fixed request rate.
+enum SenderBenchmark {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func run(requests: Int = 200_000, streams: Int = 100, fixedRate: Int = 5_000, fixedSeconds: Int = 5,
+                    nghttpd: String = "/usr/sbin/nghttpd", h2load: String = "/usr/bin/h2load") async throws -> [String: Double] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir + "/htdocs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("ok".utf8).write(to: URL(fileURLWithPath: dir + "/htdocs/push"))
+        let body = String(repeating: "x", count: 200)
+        try Data(body.utf8).write(to: URL(fileURLWithPath: dir + "/body"))
+        try shell("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                       "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                       "-addext", "subjectAltName=IP:127.0.0.1"])
+        let port = 20_000 + Int(getpid() % 20_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: nghttpd)
+        server.arguments = ["-d", dir + "/htdocs", "--address=127.0.0.1", String(port), dir + "/key.pem", dir + "/cert.pem"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        let url = "https://127.0.0.1:\(port)/push"
+        try await waitForServer(url: url, caFile: dir + "/cert.pem")
+
+        // Reference: h2load, one connection, `streams` concurrent streams, same POST body.
+        let h2 = try shell(h2load, ["-n", String(requests), "-c", "1", "-m", String(streams), "-d", dir + "/body", url])
+        guard let h2Rate = parseH2loadRate(h2) else { throw Failure(description: "cannot read h2load's rate:\n\(h2)") }
+
+        var fleet = PushFleetOptions()
+        fleet.tlsCAFile = dir + "/cert.pem"
+        let endpoint = HTTP2Endpoint(url: url)!
+        let tls = try TLSSetup.context(caFile: fleet.tlsCAFile)
+        let connection: HTTP2Connection
+        switch await HTTP2Connection.connect(to: endpoint, tls: tls, clock: SystemClock(), timeoutMs: 5000) {
+        case .success(let c): connection = c
+        case .failure(let e): throw Failure(description: "connect: \(e)")
+        }
+        let request = HTTP2Request(method: "POST", path: "/push", headers: [(name: "content-type", value: "application/json")], body: Array(body.utf8))
+        let transportRate = try await throughput(requests: requests, concurrency: streams) {
+            let r = await connection.execute(request, deadline: SystemClock().now().adding(seconds: 30))
+            if case .success(let response) = r, response.status == 200 { return true }
+            return false
+        }
+
+        // The whole sender: generic HTTP/2 sender on the same server.
+        var config = PushFleetConfig()
+        config.pushfleet = fleet
+        config.pushNotification.externalPushURI = url + "?token=$token"
+        config.pushNotification.externalPushMethod = .post
+        config.pushNotification.maxQueueSize = requests
+        var tuning = SenderTuning()
+        tuning.maxConcurrentPerDestination = streams
+        let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "bench"), tuning: tuning)
+        let push = PushRequest(destination: PushDestination(provider: "fcm", token: "benchtoken", param: "123", prid: "benchtoken"),
+                               pushType: .message, ttl: 60, payload: PayloadInputs(callId: "bench", body: body))
+        let senderRate = try await throughput(requests: requests, concurrency: streams) {
+            await senders.send(push, deadline: SystemClock().now().adding(seconds: 30)).result == .sent
+        }
+
+        // Latency at a fixed rate through the whole sender.
+        let latencies = try await fixedRateLatencies(rate: fixedRate, seconds: fixedSeconds) {
+            await senders.send(push, deadline: SystemClock().now().adding(seconds: 30)).result == .sent
+        }
+        await senders.shutdown()
+        await connection.close()
+        let sorted = latencies.sorted()
+        func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        return [
+            "h2load_requests_per_second": h2Rate,
+            "transport_requests_per_second": transportRate,
+            "transport_ratio_to_h2load": transportRate / h2Rate,
+            "sender_requests_per_second": senderRate,
+            "sender_ratio_to_h2load": senderRate / h2Rate,
+            "fixed_rate_requests_per_second": Double(fixedRate),
+            "fixed_rate_p50_ms": percentile(0.50),
+            "fixed_rate_p99_ms": percentile(0.99),
+            "requests": Double(requests),
+            "streams": Double(streams),
+        ]
+    }
+
+    /// `concurrency` workers each send their share back to back; rate over the whole run.
+    static func throughput(requests: Int, concurrency: Int, _ one: @escaping @Sendable () async -> Bool) async throws -> Double {
+        let failures = Tally()
+        let start = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                let share = requests / concurrency + (worker < requests % concurrency ? 1 : 0)
+                group.addTask {
+                    for _ in 0..<share where await !one() {
+                        failures.count.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        let failed = failures.count.load(ordering: .relaxed)
+        guard failed == 0 else { throw Failure(description: "\(failed) of \(requests) requests failed") }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Double(requests) / seconds
+    }
+
+    /// Starts one request every 1/rate s (in 1 ms ticks) and records each latency in ms.
+    static func fixedRateLatencies(rate: Int, seconds: Int, _ one: @escaping @Sendable () async -> Bool) async throws -> [Double] {
+        let samples = Samples()
+        let failures = Tally()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let total = rate * seconds
+        await withTaskGroup(of: Void.self) { group in
+            var issued = 0
+            while issued < total {
+                let due = min(total, Int(Double((clock.now - start).components.seconds) * Double(rate)
+                    + Double((clock.now - start).components.attoseconds) / 1e18 * Double(rate)) + 1)
+                while issued < due {
+                    issued += 1
+                    group.addTask {
+                        let t0 = clock.now
+                        let ok = await one()
+                        let d = clock.now - t0
+                        if !ok { failures.count.add(1, ordering: .relaxed) }
+                        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+                        samples.values.withLock { $0.append(ms) }
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            await group.waitForAll()
+        }
+        let failed = failures.count.load(ordering: .relaxed)
+        guard failed == 0 else { throw Failure(description: "\(failed) fixed-rate requests failed") }
+        return samples.values.withLock { $0 }
+    }
+
+    static func waitForServer(url: String, caFile: String) async throws {
+        let endpoint = HTTP2Endpoint(url: url)!
+        let tls = try TLSSetup.context(caFile: caFile)
+        for _ in 0..<100 {
+            if case .success(let c) = await HTTP2Connection.connect(to: endpoint, tls: tls, clock: SystemClock(), timeoutMs: 1000) {
+                await c.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "nghttpd did not start on \(url)")
+    }
+
+    /// `finished in 1.02s, 196078.43 req/s, …`
+    static func parseH2loadRate(_ output: String) -> Double? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("finished in") }) else { return nil }
+        let parts = line.split(separator: ",")
+        guard parts.count > 1 else { return nil }
+        return Double(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+    }
+
+    @discardableResult
+    static func shell(_ path: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw Failure(description: "\(path) failed: \(text)") }
+        return text
+    }
+}
+
+private final class Tally: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+private final class Samples: Sendable {
+    let values = Mutex<[Double]>([])
+}

@@ -1,0 +1,65 @@
+import Foundation
+import PushContract
+import PushPolicy
+@testable import PushSenders
+
+let t0 = EventTime(millisecondsSince1970: 1_780_000_000_000)
+
+struct Timeout: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Waits for a condition with a deadline (never a fixed sleep to synchronise).
+func eventually(_ what: String, within: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let end = ContinuousClock.now + within
+    while !condition() {
+        if ContinuousClock.now > end { throw Timeout(description: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(2))
+    }
+}
+
+/// A fresh temporary directory, removed by the caller's `defer`.
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-senders-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func write(_ text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+}
+
+let apnsToken = String(repeating: "ab", count: 32)
+
+func apnsRequest(token: String = apnsToken, provider: String = "apns", bundle: String = "org.linphone.phone", voip: Bool = true,
+                 team: String = "ABCD1234") -> PushRequest {
+    let topic = voip ? bundle + ".voip" : bundle
+    let release = provider == "apns.dev" ? ".dev" : ".prod"
+    let d = PushDestination(provider: provider, token: token, param: "\(team).\(bundle).voip", prid: token, apnsTopic: topic,
+                            apnsCertificateKey: topic + release, apnsTeamId: team)
+    return PushRequest(destination: d, pushType: voip ? .voip : .message, ttl: 90,
+                       payload: PayloadInputs(callId: "call-1", fromURI: "sip:alice@example.org", locKey: "IC_MSG", locArgs: "alice"))
+}
+
+func fcmRequest(token: String = "fcm-token-1", project: String = "1234") -> PushRequest {
+    let d = PushDestination(provider: "fcm", token: token, param: project, prid: token, firebaseProject: project)
+    return PushRequest(destination: d, pushType: .background, ttl: 90, payload: PayloadInputs(callId: "call-2", fromURI: "sip:bob@example.org"))
+}
+
+/// Short timings so failure paths finish quickly on a real clock.
+func quickTuning() -> SenderTuning {
+    var t = SenderTuning()
+    t.attemptTimeoutMs = 2_000
+    t.backoffBaseMs = 10
+    t.backoffCapMs = 40
+    t.maxAttempts = 4
+    t.connectTimeoutMs = 2_000
+    t.reconnectBaseMs = 1
+    t.reconnectCapMs = 5
+    t.certificatePollMs = 3_600_000
+    return t
+}
+
+func response(_ status: Int, _ body: String = "", headers: [(name: String, value: String)] = []) -> HTTP2Response {
+    HTTP2Response(status: status, headers: headers, body: Array(body.utf8))
+}

@@ -29,8 +29,8 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
+        let level = event.level, message = event.message, extra = event.metadata
         var out: [UInt8] = []
         out.reserveCapacity(256)
         func field(_ name: String, _ value: String) {

@@ -95,6 +95,33 @@ public struct KafkaAdmin: Sendable {
         }
     }
 
+    /// A consumer group's committed offsets, read without joining the group (OffsetFetch only).
+    /// nil = nothing committed for that partition.
+    public func committedOffsets(group: String, topic: String, partitions: Int32, timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: Int64?] {
+        let configuration: KafkaConfiguration
+        switch backend {
+        case .cluster(let c): configuration = c
+        case .embedded(let broker): configuration = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        }
+        let conf = try configuration.makeConf(defaults: [("enable.auto.commit", "false")], overrides: [("group.id", group)])
+        let handle = KafkaHandle(pointer: try makeHandle(RD_KAFKA_CONSUMER, conf: conf))
+        let ms = milliseconds(timeout)
+        let result: Result<[Int32: Int64?], KafkaError> = await offload("kafka-committed-offsets") {
+            defer { rd_kafka_destroy(handle.pointer) }
+            let list = makePartitionList((0..<partitions).map { (KafkaTopicPartition(topic: topic, partition: $0), nil) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_committed(handle.pointer, list, ms)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err, context: "committed offsets of group \(group)")) }
+            var out: [Int32: Int64?] = [:]
+            for i in 0..<Int(list.pointee.cnt) {
+                let e = list.pointee.elems[i]
+                out[e.partition] = e.offset >= 0 ? e.offset : nil
+            }
+            return .success(out)
+        }
+        return try result.get()
+    }
+
     /// Problems of the existing topics against the specs: missing topic, partition count,
     /// differing configs (only keys named in the spec are compared). Empty = all good.
     public func verify(_ specs: [KafkaTopicSpec], timeout: Duration = .seconds(30)) async throws(KafkaError) -> [String] {

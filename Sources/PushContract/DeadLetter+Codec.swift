@@ -1,4 +1,5 @@
-/// JSON body of `dead-letter` (CONTRACT §2.6); `key`/`value` are base64 and absent for null.
+/// JSON body of `dead-letter` (CONTRACT §2.6); `key`/`value` are base64 and absent for null;
+/// `keySize`/`valueSize` give the original size when only the first bytes are carried.
 extension DeadLetter {
     init(header: RecordHeader, _ r: JSONObjectReader) throws(ContractError) {
         let source = try r.object("source")
@@ -10,7 +11,9 @@ extension DeadLetter {
                 offset: try source.integer("offset", in: 0...Int64.max)),
             error: try r.string("error"),
             key: try Self.base64(r, "key"),
-            value: try Self.base64(r, "value"))
+            value: try Self.base64(r, "value"),
+            keySize: try r.optionalInteger("keySize", in: Int64(DeadLetter.maxKeyBytes + 1)...Int64(Int32.max)).map { Int($0) },
+            valueSize: try r.optionalInteger("valueSize", in: Int64(DeadLetter.maxValueBytes + 1)...Int64(Int32.max)).map { Int($0) })
     }
 
     private static func base64(_ r: JSONObjectReader, _ name: StaticString) throws(ContractError) -> [UInt8]? {
@@ -36,6 +39,8 @@ extension RecordEncoder {
         w.member("error", letter.error)
         w.member("key", letter.key.map(Base64.encode))
         w.member("value", letter.value.map(Base64.encode))
+        w.member("keySize", letter.keySize)
+        w.member("valueSize", letter.valueSize)
         w.endObject()
         return w.bytes
     }

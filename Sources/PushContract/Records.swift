@@ -331,13 +331,36 @@ public struct DeadLetter: Sendable, Hashable {
     public var error: String
     public var key: [UInt8]?
     public var value: [UInt8]?
+    /// Original size of the key when `key` holds only its first bytes (see `capturing`).
+    public var keySize: Int?
+    /// Original size of the value when `value` holds only its first bytes.
+    public var valueSize: Int?
 
-    public init(header: RecordHeader, source: RecordSource, error: String, key: [UInt8]?, value: [UInt8]?) {
+    public init(header: RecordHeader, source: RecordSource, error: String, key: [UInt8]?, value: [UInt8]?,
+                keySize: Int? = nil, valueSize: Int? = nil) {
         self.header = header
         self.source = source
         self.error = error
         self.key = key
         self.value = value
+        self.keySize = keySize
+        self.valueSize = valueSize
+    }
+
+    /// Largest original key / value a dead letter carries whole: base64 makes bytes 4/3 larger,
+    /// and the dead letter itself must stay within the 64 KiB record limit.
+    public static let maxKeyBytes = 1024
+    public static let maxValueBytes = 44 * 1024
+
+    /// A dead letter for an input, keeping its bytes whole when they fit and otherwise their
+    /// first bytes plus the original size; `source` always locates the complete input.
+    /// (An oversized input is one reason to dead-letter, so it cannot be copied whole.)
+    public static func capturing(header: RecordHeader, source: RecordSource, error: String, key: [UInt8]?, value: [UInt8]?) -> DeadLetter {
+        DeadLetter(
+            header: header, source: source, error: error,
+            key: key.map { Array($0.prefix(maxKeyBytes)) }, value: value.map { Array($0.prefix(maxValueBytes)) },
+            keySize: key.flatMap { $0.count > maxKeyBytes ? $0.count : nil },
+            valueSize: value.flatMap { $0.count > maxValueBytes ? $0.count : nil })
     }
 }
 

@@ -250,7 +250,7 @@ actor PartitionLane {
     }
 
     private func deadLetter(_ message: KafkaMessage, error: String, now: EventTime) -> DeadLetter {
-        DeadLetter(
+        DeadLetter.capturing(
             header: RecordHeader(id: "dl.\(message.topic.prefix(80)).\(message.partition).\(message.offset)", time: now),
             source: RecordSource(topic: message.topic, partition: message.partition, offset: message.offset),
             error: error, key: message.key, value: message.value)

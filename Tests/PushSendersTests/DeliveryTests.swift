@@ -41,9 +41,11 @@ import Testing
 
     @Test func exponentialBackoffWithJitterThenSuccess() async throws {
         let clock = ManualClock(now: t0)
-        let delivery = Delivery(clock: clock, tuning: Self.tuning(), seed: 42)
+        var tuning = Self.tuning()
+        tuning.breakerThreshold = 10
+        let delivery = Delivery(clock: clock, tuning: tuning, seed: 42)
         let script = Script([Self.unavailable, Self.unavailable, Self.unavailable])
-        let l = lane("a", clock: clock)
+        let l = lane("a", clock: clock, tuning: tuning)
         let task = Task { await delivery.run(provider: "apns", lane: l, deadline: t0.adding(seconds: 600)) { _, _, _ in script.next() } }
         var delays: [Int64] = []
         for _ in 0..<3 {

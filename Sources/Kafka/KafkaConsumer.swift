@@ -238,21 +238,21 @@ final class ConsumerCore: @unchecked Sendable {
         closed.signal()  // later callers pass straight through
     }
 
+    /// The polling loop. Batches are built from `rd_kafka_consumer_poll` calls (the first waits
+    /// up to 100 ms, the rest do not wait) rather than `rd_kafka_consume_batch_queue`: in
+    /// librdkafka 2.0.x the batch API is documented to skip offsets around rebalances and
+    /// pause/resume (fixed in 2.1.0), and cooperative rebalancing pauses partitions. Per-message
+    /// poll calls stay on this thread, so there is still no async hop per message.
     private func run(handle: KafkaHandle, batchSize: Int) {
         let rk = handle.pointer
-        let queue = rd_kafka_queue_get_consumer(rk)
-        var buffer = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: batchSize)
         var converter = MessageConverter()
+        var messages: [KafkaMessage] = []
         while !isStopping {
             let revocationsBefore = revocations.load(ordering: .acquiring)
-            let n = buffer.withUnsafeMutableBufferPointer {
-                rd_kafka_consume_batch_queue(queue, 100, $0.baseAddress, batchSize)
-            }
-            guard n > 0 else { continue }
-            var messages: [KafkaMessage] = []
-            messages.reserveCapacity(n)
-            for i in 0..<n {
-                guard let raw = buffer[i] else { continue }
+            messages.removeAll(keepingCapacity: true)
+            var wait: Int32 = 100
+            while messages.count < batchSize, let raw = rd_kafka_consumer_poll(rk, wait) {
+                wait = 0
                 defer { rd_kafka_message_destroy(raw) }
                 let err = raw.pointee.err
                 if err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -273,13 +273,12 @@ final class ConsumerCore: @unchecked Sendable {
         }
         // Leaves the group; serves the final revoke through the rebalance callback.
         rd_kafka_consumer_close(rk)
-        rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(rk)
         channel.finish()
         closed.signal()
     }
 
-    /// Runs on the polling thread, inside `rd_kafka_consume_batch_queue` or `consumer_close`.
+    /// Runs on the polling thread, inside `rd_kafka_consumer_poll` or `consumer_close`.
     func rebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
         let list = topicPartitions(partitions)

@@ -161,12 +161,13 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             let started = ContinuousClock.now
             do {
                 let core = try await restore(partition: tp.partition)
-                let consumer = self.consumer.withLock { $0 }
                 let lane = PartitionLane(
                     partition: tp, core: core, clock: clock, senders: senders, producer: producer, topics: topics,
                     logger: logger
-                ) { offset in
-                    do { try consumer?.storeOffsets([tp: offset]) } catch {
+                ) { [weak self] offset in
+                    // Looked up at each store: the first assignment can run before `run()` has
+                    // published the consumer it is creating.
+                    do { try self?.consumer.withLock({ $0 })?.storeOffsets([tp: offset]) } catch {
                         Logger(label: "pushfleet.worker").warning("offset store failed", metadata: ["partition": "\(tp)", "error": "\(error)"])
                     }
                 }

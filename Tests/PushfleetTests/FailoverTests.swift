@@ -95,9 +95,20 @@ struct FailoverTests {
         try await fleet.waitForAssignment(of: [a2, b2], timeout: .seconds(40))
         try await traffic.value
         let tokens = sent.all
-        try await waitUntil("a push for every one of the \(tokens.count) calls", timeout: .seconds(40)) {
+        do {
+            try await waitUntil("a push for every one of the \(tokens.count) calls", timeout: .seconds(40)) {
+                let pushed = Set(Self.pushesByToken(fleet.apns.requests).keys)
+                return tokens.allSatisfy { pushed.contains($0) }
+            }
+        } catch {
             let pushed = Set(Self.pushesByToken(fleet.apns.requests).keys)
-            return tokens.allSatisfy { pushed.contains($0) }
+            let missing = Set((0..<tokens.count).filter { !pushed.contains(Self.token(10_000 + $0)) }.map { "roll-\($0)" })
+            let outcomes = try await fleet.outcomes().filter { missing.contains($0.callId ?? "") }
+            let events = try await fleet.read("pushfleet.events")
+            let located = events.filter { m in missing.contains { id in m.valueString.contains("\"callId\":\"\(id)\"") } }.map { "\($0.partition)@\($0.offset)" }
+            Issue.record("missing \(missing.count): \(missing.sorted().prefix(10)) at \(located); their outcomes: \(outcomes.prefix(10).map { "\($0.callId ?? "") \($0.result.rawValue) \($0.reason ?? "")" })")
+            for w in [a, a2, b, b2] { print("---- worker log\n" + w.errors.text.suffix(3000)) }
+            throw error
         }
         let counts = Self.pushesByToken(fleet.apns.requests)
         let duplicates = tokens.map { (counts[$0]?.count ?? 0) - 1 }.reduce(0, +)

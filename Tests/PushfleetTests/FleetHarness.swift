@@ -222,3 +222,7 @@ enum Router {
         .callEnded(CallEnded(header: RecordHeader(id: "\(call)-end-\(UUID().uuidString.prefix(6))", time: now()), callId: call, reason: reason))
     }
 }
+
+extension KafkaMessage {
+    var valueString: String { String(decoding: value ?? [], as: UTF8.self) }
+}

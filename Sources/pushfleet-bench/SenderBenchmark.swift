@@ -54,6 +54,7 @@ enum SenderBenchmark {
         let transportRate = try await throughput(requests: requests, concurrency: streams) {
             let r = await connection.execute(request, deadline: SystemClock().now().adding(seconds: 30))
             if case .success(let response) = r, response.status == 200 { return true }
+            FailureSample.note("\(r)")
             return false
         }
 
@@ -110,7 +111,7 @@ enum SenderBenchmark {
         }
         let elapsed = ContinuousClock.now - start
         let failed = failures.count.load(ordering: .relaxed)
-        guard failed == 0 else { throw Failure(description: "\(failed) of \(requests) requests failed") }
+        guard failed == 0 else { throw Failure(description: "\(failed) of \(requests) requests failed; first: \(FailureSample.first ?? "?")") }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return Double(requests) / seconds
     }
@@ -191,4 +192,11 @@ private final class Tally: Sendable {
 
 private final class Samples: Sendable {
     let values = Mutex<[Double]>([])
+}
+
+/// The first failure of a run, so a failed benchmark says why.
+enum FailureSample {
+    private static let sample = Mutex<String?>(nil)
+    static func note(_ text: String) { sample.withLock { if $0 == nil { $0 = text } } }
+    static var first: String? { sample.withLock { $0 } }
 }

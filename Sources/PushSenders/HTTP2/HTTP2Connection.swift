@@ -101,35 +101,37 @@ package final class HTTP2Connection: Sendable {
 
     /// Sends one request; answers by `deadline` at the latest (then `.timeout`, RST_STREAM sent).
     package func execute(_ request: HTTP2Request, deadline: EventTime) async -> Result<HTTP2Response, TransportError> {
-        let reserved: Result<HTTP2StreamID, TransportError> = box.state.withLock { s in
-            if let e = s.unusable { return .failure(TransportError(e.kind, e.message, unprocessed: true)) }
-            let id = s.nextStreamID
-            if id > Int32.max - 2 {
-                s.unusable = TransportError(.closed, "stream ids exhausted", unprocessed: true)
-                return .failure(s.unusable!)
-            }
-            s.nextStreamID += 2
-            return .success(HTTP2StreamID(id))
-        }
-        let stream: HTTP2Stream
-        switch reserved {
-        case .failure(let e): return .failure(e)
-        case .success(let id): stream = HTTP2Stream(streamID: id, request: request, deadline: deadline)
-        }
         if Task.isCancelled { return .failure(TransportError(.cancelled, "cancelled", unprocessed: true)) }
+        let stream = HTTP2Stream(request: request, deadline: deadline)
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 stream.continuation = continuation
-                enqueue { $0.pending.append(stream) }
+                let refused: TransportError? = box.state.withLock { s in
+                    if let e = s.unusable { return TransportError(e.kind, e.message, unprocessed: true) }
+                    guard s.nextStreamID <= Int32.max - 2 else {
+                        s.unusable = TransportError(.closed, "stream ids exhausted", unprocessed: true)
+                        return s.unusable
+                    }
+                    stream.streamID = HTTP2StreamID(s.nextStreamID)
+                    s.nextStreamID += 2
+                    s.pending.append(stream)
+                    return nil
+                }
+                if let refused {
+                    stream.continuation = nil
+                    continuation.resume(returning: .failure(refused))
+                } else {
+                    scheduleDrain()
+                }
             }
         } onCancel: {
-            enqueue { $0.cancelled.append(stream) }
+            box.state.withLock { $0.cancelled.append(stream) }
+            scheduleDrain()
         }
     }
 
-    private func enqueue(_ change: (inout Submissions) -> Void) {
+    private func scheduleDrain() {
         let schedule = box.state.withLock { s -> Bool in
-            change(&s)
             if s.drainScheduled { return false }
             s.drainScheduled = true
             return true

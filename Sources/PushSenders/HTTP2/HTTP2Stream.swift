@@ -8,7 +8,9 @@ import PushContract
 /// connection's lock, and from then on read and mutated only on that event loop (completion,
 /// timers and cancellation all hop there), so no two threads ever touch it at once.
 final class HTTP2Stream: @unchecked Sendable {
-    let streamID: HTTP2StreamID
+    /// Assigned under the connection's lock in the same step that queues the stream, so ids
+    /// reach the wire in increasing order (HTTP/2 refuses a smaller new id).
+    var streamID: HTTP2StreamID
     let request: HTTP2Request
     let deadline: EventTime
     /// Non-nil until the stream completes; resumed exactly once, on the event loop.
@@ -20,8 +22,8 @@ final class HTTP2Stream: @unchecked Sendable {
     var timer: Scheduled<Void>?
     var sleeper: Task<Void, Never>?
 
-    init(streamID: HTTP2StreamID, request: HTTP2Request, deadline: EventTime) {
-        self.streamID = streamID
+    init(request: HTTP2Request, deadline: EventTime) {
+        self.streamID = .rootStream
         self.request = request
         self.deadline = deadline
     }

@@ -8,14 +8,19 @@ import PushContract
 /// Drives HTTP/2 at frame level: one handler for the whole connection, no child channel per
 /// stream.
 ///
-/// Why frame level: measured on a 2-core machine over loopback TLS, one child channel per
-/// request (`NIOHTTP2Handler.StreamMultiplexer`) tops out near 33k requests/s, a fifth of what
-/// h2load gets from the same server; most of that time goes to creating, activating and closing
-/// a `Channel` and its pipeline for a request that is two frames out and two frames back. Here a
-/// request is a dictionary entry, its HEADERS and DATA frames are written in batches with one
-/// flush, and the answer completes a continuation. `NIOHTTP2Handler` still does the protocol
-/// work (HPACK, stream states, flow control, SETTINGS, the concurrent-stream limit, which it
-/// buffers for us), so we own no framing code.
+/// Why frame level: one child channel per request (`NIOHTTP2Handler.StreamMultiplexer`) spends
+/// most of its time creating, activating and closing a `Channel` and pipeline for a request that
+/// is two frames out and two frames back. Here a request is a dictionary entry, its HEADERS and
+/// DATA frames are written in batches with one flush, and the answer completes a continuation.
+/// `NIOHTTP2Handler` still does the protocol work (HPACK, stream states, flow control, SETTINGS,
+/// the peer's concurrent-stream limit, which it buffers for us), so we own no framing code.
+///
+/// Measured (2 shared cores, loopback TLS, one connection, 100 streams, `nghttpd`, release
+/// build, load average 3.5 from other builds): this transport ~23k requests/s, the whole sender
+/// ~21k/s, h2load ~194k/s against the same server in the same run (0.12×). A profile is spread
+/// over NIOHTTP2's own state machine, header validation and ARC traffic rather than this file,
+/// so reaching 0.5× needs libnghttp2 as the framing/HPACK engine under NIO's TCP + TLS — the
+/// next step, not done yet.
 ///
 /// - Important: every method runs on the channel's event loop.
 final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler {

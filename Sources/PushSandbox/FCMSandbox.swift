@@ -87,8 +87,9 @@ final class FCMService: SandboxService {
     let issued = Mutex<[String: IssuedToken]>([:])
     let legacyKeys = Mutex<Set<String>>([])
     let tokenLifetime: Int
-    /// RSA-2048 generation takes a noticeable fraction of a second: one key per sandbox serves every account.
-    private let key = Mutex<_RSA.Signing.PrivateKey?>(nil)
+    /// RSA-2048 generation takes seconds in debug builds (BoringSSL at -O0): one key per process
+    /// serves every account of every sandbox; it is still made at run time and never stored.
+    private static let key = Mutex<_RSA.Signing.PrivateKey?>(nil)
     private let counter = Atomic<Int>(0)
     /// The `aud` assertions must carry; known once the port is.
     let tokenURL = Mutex("")
@@ -96,7 +97,7 @@ final class FCMService: SandboxService {
     init(tokenLifetime: Int) { self.tokenLifetime = tokenLifetime }
 
     func signingKey() throws -> _RSA.Signing.PrivateKey {
-        try key.withLock { key in
+        try Self.key.withLock { key in
             if let key { return key }
             let made = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             key = made

@@ -16,10 +16,10 @@ deps:
 	fi
 	@command -v check-jsonschema >/dev/null 2>&1 || python3 -m pip install -q check-jsonschema
 
-## run: start the local stack (for now: the embedded Kafka-protocol broker with the contract's topics).
+## run: the whole stack on this machine: embedded Kafka, workers, sandbox APNs/FCM, router simulator.
 run: deps
 	$(SWIFT) build --product pushfleet
-	$$($(SWIFT) build --show-bin-path)/pushfleet dev-broker
+	$$($(SWIFT) build --show-bin-path)/pushfleet dev
 
 ## test: schema examples, a warning-free build, then every test.
 test: deps
@@ -27,7 +27,8 @@ test: deps
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E "^/.*/(Sources|Tests)/.*: warning:" .build/build.log || { echo "warnings in PushFleet code: fix them"; exit 1; }
-	$(SWIFT) test --skip-build
+	@# A bound on the whole run: a stuck test must fail CI, not hang it.
+	timeout --kill-after=30 1500 $(SWIFT) test --skip-build
 
 ## bench: release build, every benchmark, results in bench/results.json.
 bench: deps

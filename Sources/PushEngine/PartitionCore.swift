@@ -155,7 +155,7 @@ public struct PartitionCore: Sendable {
                 retransmissionsLeft: ringing ? 0 : max(0, policy.options.retransmissionCount),
                 ringingUntil: ringing ? e.header.time.adding(seconds: forkTimeout) : nil,
                 finalReason: nil, event: bytes)
-            if now > Self.expiry(of: record, request: request) {
+            if now > expiry(of: record, request: request) {
                 actions.append(.outcome(outcome(record, request: request, attempt: 1, result: .dropped,
                                                 reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
                 record.phase = .done
@@ -275,7 +275,7 @@ public struct PartitionCore: Sendable {
                     inFlight.insert(top.key)
                     continue
                 }
-                let expiry = Self.expiry(of: s, request: request)
+                let expiry = expiry(of: s, request: request)
                 if now > expiry {
                     actions.append(.outcome(outcome(s, request: request, attempt: s.attempt + 1, result: .dropped,
                                                     reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
@@ -377,9 +377,12 @@ public struct PartitionCore: Sendable {
 
     /// The instant after which the push is useless: the event time plus its TTL; for ringing
     /// pushes (TTL 0, "now or never") the end of the call's fork timeout.
-    static func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
+    func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
         if let until = s.ringingUntil { return until }
-        return s.eventTime.adding(seconds: max(request.ttl, request.delay))
+        // TTL 0 tells the provider not to store the push; it is still worth sending while the
+        // call rings (a single remote alert with no repetition, a call with fork timeout 0).
+        let lifetime = request.ttl > 0 ? request.ttl : policy.router.callForkTimeout
+        return s.eventTime.adding(seconds: max(lifetime, request.delay))
     }
 
     /// Turns a schedule into a `done` marker kept for `doneRetentionMs`, without its event.

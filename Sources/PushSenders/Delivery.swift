@@ -47,9 +47,18 @@ package struct Delivery: Sendable {
                 return outcome(.failed, last, attempts: attempts, reason: "\(last.reason ?? "failed"); deadline passed")
             }
             if case .reject(let until) = lane.admit() {
+                // The breaker protects the provider and the other destinations, not this push:
+                // while its deadline allows, wait for the half-open probe instead of failing
+                // (a VoIP push with 30 s left must survive a 5 s outage of one connection).
                 let why = lane.lastFailure.map { ": \($0)" } ?? ""
-                return outcome(.failed, last, attempts: attempts,
-                               reason: "circuit open for \(lane.name) until \(until.rfc3339)\(why)")
+                guard until < deadline else {
+                    return outcome(.failed, last, attempts: attempts,
+                                   reason: "circuit open for \(lane.name) until \(until.rfc3339)\(why)")
+                }
+                do { try await clock.sleep(until: until) } catch {
+                    return outcome(.failed, last, attempts: attempts, reason: "cancelled while the circuit was open\(why)")
+                }
+                continue
             }
             attempts += 1
             let attemptDeadline = min(deadline, now.adding(milliseconds: tuning.attemptTimeoutMs))

@@ -235,3 +235,16 @@ struct PartitionCoreTests {
         #expect(b.pendingCount == 0)
     }
 }
+
+@Suite("Partition core: TTL 0")
+struct TTLZeroTests {
+    @Test("a single remote alert (no repetition, TTL 0) read late is still sent while the call rings")
+    func singleRemoteAlert() throws {
+        var core = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 }
+        let actions = core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0.adding(seconds: 2))
+        #expect(actions.sends.first?.request.pushType == .ringing)
+        #expect(actions.sends.first?.request.ttl == 0)
+        var late = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 }
+        #expect(late.apply(unanswered("e2", uri: Contacts.iosRemote), now: t0.adding(seconds: 31)).outcomes.first?.result == .dropped)
+    }
+}

@@ -142,7 +142,8 @@ import Testing
             #expect(o.result == .failed)
         }
         let calls = failing.calls.load(ordering: .relaxed)
-        let rejected = await delivery.run(provider: "apns", lane: sick, deadline: t0.adding(seconds: 60)) { _, _, _ in failing.next() }
+        // A push whose deadline ends before the breaker may probe fails at once…
+        let rejected = await delivery.run(provider: "apns", lane: sick, deadline: t0.adding(seconds: 5)) { _, _, _ in failing.next() }
         #expect(rejected.result == .failed)
         #expect(rejected.attempts == 0)
         #expect(rejected.reason?.hasPrefix("circuit open for apns:org.sick.prod") == true)
@@ -151,10 +152,15 @@ import Testing
         // The other app is untouched, at once.
         let fine = Script([])
         #expect(await delivery.run(provider: "apns", lane: healthy, deadline: t0.adding(seconds: 60)) { _, _, _ in fine.next() }.result == .sent)
-        // After the open period one probe goes through and closes the breaker.
+        // …one with time left waits for the half-open probe instead of failing, then goes through
+        // and closes the breaker.
+        let waiting = Task { await delivery.run(provider: "apns", lane: sick, deadline: t0.adding(seconds: 60)) { _, _, _ in fine.next() } }
+        try await eventually("the push waits for the breaker's probe time") { clock.sleeperCount == 1 }
+        #expect(clock.nextDeadline == t0.adding(seconds: 10))
         clock.advance(by: 10_000)
-        let probe = await delivery.run(provider: "apns", lane: sick, deadline: t0.adding(seconds: 60)) { _, _, _ in fine.next() }
+        let probe = await waiting.value
         #expect(probe.result == .sent)
+        #expect(probe.attempts == 1)
         #expect(sick.breakerState == .closed(failures: 0))
     }
 

@@ -49,11 +49,11 @@ func fcmRequest(token: String = "fcm-token-1", project: String = "1234") -> Push
 /// Short timings so failure paths finish quickly on a real clock.
 func quickTuning() -> SenderTuning {
     var t = SenderTuning()
-    t.attemptTimeoutMs = 2_000
+    t.attemptTimeoutMs = 8_000  // debug builds on 2 shared cores: a TLS handshake can take seconds
     t.backoffBaseMs = 10
     t.backoffCapMs = 40
     t.maxAttempts = 4
-    t.connectTimeoutMs = 2_000
+    t.connectTimeoutMs = 8_000
     t.reconnectBaseMs = 1
     t.reconnectCapMs = 5
     t.certificatePollMs = 3_600_000

@@ -30,7 +30,7 @@ struct EndToEndTests {
         // Android call: an FCM v1 push with an OAuth token the sandbox issued.
         try await fleet.publish([Router.unanswered("android-call", uri: Router.android())])
         let fcm = try await fleet.fcm.waitForRequests(count: 1, timeout: .seconds(10))[0]
-        #expect(fcm.path == "/v1/projects/pushfleet-e2e/messages:send")
+        #expect(fcm.path == "/v1/projects/pushfleet-sandbox/messages:send")
         #expect(fcm.header("authorization")?.hasPrefix("Bearer ") == true)
         #expect(fcm.bodyText.contains("\"token\":\"fcm-token-1\""))
         #expect(fleet.fcm.tokenRequests.count == 1)

@@ -19,10 +19,11 @@ final class FleetHarness: @unchecked Sendable {
     var workers: [ChildProcess] = []
     let producer: KafkaProducer
 
-    static let fcmProject = "123456789"
+    static let fcmProject = SandboxFleetFiles.firebaseProject
     static let topics = ["pushfleet.events", "pushfleet.registrations", "pushfleet.state", "pushfleet.outcomes", "pushfleet.dead-letter"]
 
-    init(partitions: Int32 = 4, pushNotification: [String: String] = [:], router: [String: String] = [:]) async throws {
+    init(partitions: Int32 = 4, pushNotification: [String: String] = [:], router: [String: String] = [:],
+         pushfleet: [String: String] = [:]) async throws {
         self.partitions = partitions
         broker = try EmbeddedKafkaBroker(brokers: 1)
         for topic in Self.topics {
@@ -36,48 +37,10 @@ final class FleetHarness: @unchecked Sendable {
         try await fcm.start()
 
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-e2e-\(UUID().uuidString.prefix(8))")
-        let apn = directory.appendingPathComponent("apn")
-        try FileManager.default.createDirectory(at: apn, withIntermediateDirectories: true)
-        try ca.writeCertificate(to: directory.appendingPathComponent("ca.pem").path)
-        for (file, topic) in [("org.linphone.phone.dev", "org.linphone.phone"), ("org.linphone.phone.voip.dev", "org.linphone.phone.voip"),
-                              ("org.linphone.phone.prod", "org.linphone.phone"), ("org.linphone.phone.voip.prod", "org.linphone.phone.voip")] {
-            try ca.issueClientCredential(topic: topic).combinedPEM.write(to: apn.appendingPathComponent("\(file).pem"), atomically: true, encoding: .utf8)
-        }
-        let serviceAccount = directory.appendingPathComponent("service-account.json")
-        try fcm.makeServiceAccount(projectId: "pushfleet-e2e").write(to: serviceAccount, atomically: true, encoding: .utf8)
-
-        var push = ["enabled": "true", "apple-certificate-dir": apn.path,
-                    "firebase-service-accounts": "\(Self.fcmProject):\(serviceAccount.path)"]
-        push.merge(pushNotification) { $1 }
-        let config = """
-            [global]
-            # other Flexisip sections are ignored by PushFleet
-            transports=sip:*
-
-            [module::PushNotification]
-            \(push.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
-
-            [module::Router]
-            \(router.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
-
-            [kafka]
-            bootstrap-servers=\(broker.bootstrapServers)
-            rdkafka.fetch.wait.max.ms=5
-            rdkafka.session.timeout.ms=6000
-            rdkafka.heartbeat.interval.ms=200
-            rdkafka.max.poll.interval.ms=20000
-            rdkafka.topic.metadata.refresh.interval.ms=1000
-            rdkafka.reconnect.backoff.max.ms=500
-
-            [pushfleet]
-            apple-push-uri=\(apns.baseURL)
-            apple-dev-push-uri=\(apns.baseURL)
-            firebase-uri=\(fcm.baseURL)
-            tls-ca-file=\(directory.appendingPathComponent("ca.pem").path)
-            metrics-listen=
-            """
-        configPath = directory.appendingPathComponent("flexisip.conf").path
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let files = try SandboxFleetFiles(directory: directory, ca: ca, fcm: fcm)
+        try files.writeConfig(bootstrap: broker.bootstrapServers, apns: apns, fcm: fcm, pushNotification: pushNotification,
+                              router: router, pushfleet: pushfleet)
+        configPath = files.configFile
         var producerConfig = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "e2e-router")
         producerConfig.set("linger.ms", "1")
         producer = try KafkaProducer(configuration: producerConfig)

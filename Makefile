@@ -32,6 +32,7 @@ test: deps
 
 ## bench: release build, every benchmark, results in bench/results.json.
 bench: deps
+	@dpkg -s nghttp2-server nghttp2-client >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nghttp2-server nghttp2-client >/dev/null; }
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --output bench/results.json
 

@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "pushfleet-bench",
             dependencies: [
-                "Kafka", "PushContract", "PushPolicy", "PushSenders",
+                "Kafka", "PushContract", "PushPolicy", "PushSenders", "PushEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

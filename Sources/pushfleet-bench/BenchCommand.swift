@@ -127,6 +127,38 @@ struct BenchCommand: AsyncParsableCommand {
         results.add("decode.branch.unanswered", unit: "records/s (one core)", value: decode.recordsPerSecond, reference: nil,
                     note: "\(decode.bytesPerRecord)-byte record; target ≥ 200,000/s")
 
+        // Engine scale: restore vs kcat (one state partition; the embedded broker keeps ~5 MiB
+        // per partition, so the restore count is what fits), memory and timer lateness.
+        let restoreCount = quick ? 1_000 : 3_500
+        let restore = try await EngineBenchmark.restore(count: restoreCount, broker: broker, kcat: kcat)
+        results.add("restore.kcat", unit: "records/s", value: restore.kcat, reference: nil,
+                    note: "kcat -C -e on the same state partition, process start to exit (\(restoreCount) records of \(restore.bytes) B)")
+        results.add("restore", unit: "schedules/s", value: restore.ours, reference: restore.kcat,
+                    note: "partition reader + decode + schedule heap, as on assignment; target ≥ 0.5× kcat")
+        let memoryCount = quick ? 10_000 : 100_000
+        let bytes = try EngineBenchmark.memoryPerSchedule(count: memoryCount)
+        results.add("memory.per_schedule", unit: "bytes", value: bytes, reference: nil,
+                    note: "RSS growth / \(memoryCount) restored ringing schedules; target ≤ 1024")
+        let pending = quick ? 10_000 : 100_000
+        let lateness = try await EngineBenchmark.timerLateness(count: pending, seconds: quick ? 3 : 12)
+        results.add("timers.lateness.p50", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.5), reference: nil,
+                    note: "\(pending) pending ringing schedules (5 s interval), \(lateness.count) firings")
+        results.add("timers.lateness.p99", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.99), reference: nil,
+                    note: "target ≤ 20 ms")
+
+        // Senders: HTTP/2 throughput vs h2load against the same nghttpd (when installed).
+        if !quick, FileManager.default.isExecutableFile(atPath: "/usr/sbin/nghttpd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") {
+            let s = try await SenderBenchmark.run()
+            results.add("http2.h2load", unit: "requests/s", value: s["h2load_requests_per_second"] ?? 0, reference: nil,
+                        note: "h2load → nghttpd, TLS, one connection, 100 streams")
+            results.add("http2.transport", unit: "requests/s", value: s["transport_requests_per_second"] ?? 0,
+                        reference: s["h2load_requests_per_second"], note: "our HTTP/2 client → same nghttpd; target ≥ 0.5× h2load")
+            results.add("http2.sender", unit: "requests/s", value: s["sender_requests_per_second"] ?? 0,
+                        reference: s["h2load_requests_per_second"], note: "whole sender path (generic HTTP/2)")
+            results.add("http2.fixed_rate.p99", unit: "ms", value: s["fixed_rate_p99_ms"] ?? 0, reference: nil,
+                        note: "at \(Int(s["fixed_rate_requests_per_second"] ?? 0)) requests/s; p50 \(String(format: "%.2f", s["fixed_rate_p50_ms"] ?? 0)) ms")
+        }
+
         print(results.table())
         try results.write(to: output)
         print("results written to \(output)")

@@ -1,0 +1,125 @@
+import Foundation
+import Kafka
+import PushContract
+import PushEngine
+import PushPolicy
+import PushSenders
+
+/// Scale figures of the worker engine: restore rate against kcat, memory per pending schedule,
+/// and timer lateness with many pending ringing repetitions.
+enum EngineBenchmark {
+    static let policy: BranchPolicy = {
+        var options = PushNotificationOptions()
+        options.enabled = true
+        options.callRemotePushInterval = 5
+        var router = RouterOptions()
+        router.callForkTimeout = 3600
+        return try! BranchPolicy(options: options, router: router)
+    }()
+
+    /// A pending ringing schedule, encoded as the state topic holds it.
+    static func stateRecord(_ i: Int, now: EventTime) -> (key: String, value: [UInt8]) {
+        let token = String(format: "%064x", i)
+        let event = BranchUnanswered(
+            header: RecordHeader(id: "bench-\(i)", time: now), callId: "bench-call-\(i)@example.org", branch: "b1", method: "INVITE",
+            requestUri: "sip:alice@192.0.2.1;pn-provider=apns;pn-param=ABCD1234.org.linphone.phone;pn-prid=\(token)",
+            from: SIPAddress(uri: "sip:bob@example.org", displayName: "Bob"), to: SIPAddress(uri: "sip:alice@example.org"))
+        let bytes = RecordEncoder.encode(RouterEvent.branchUnanswered(event))
+        guard case .push(let requests) = policy.decide(event) else { fatalError("bench event must push") }
+        let key = requests[0].dedupKey
+        let record = ScheduleRecord(
+            header: RecordHeader(id: event.header.id, time: now), key: key, callId: event.callId, branch: "b1",
+            eventTime: now, requestIndex: 0, provider: "apns", pushType: .ringing, phase: .pending, attempt: 1,
+            nextAt: now.adding(milliseconds: Int64(i % 5000)), retransmissionsLeft: 0,
+            ringingUntil: now.adding(seconds: 3600), finalReason: nil, event: bytes)
+        return (key, RecordEncoder.encode(record))
+    }
+
+    /// Produces `count` schedules into one partition, then restores them like a worker (partition
+    /// reader + latest value per key + core) and times kcat reading the same partition.
+    static func restore(count: Int, broker: EmbeddedKafkaBroker, kcat: String) async throws -> (ours: Double, kcat: Double, bytes: Int) {
+        let topic = "bench.state"
+        try broker.createTopic(KafkaTopicSpec(name: topic, partitions: 1, configs: ["cleanup.policy": "compact"]))
+        let config = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "bench-restore")
+        let producer = try KafkaProducer(configuration: config)
+        let now = SystemClock().now()
+        var total = 0
+        for chunk in stride(from: 0, to: count, by: 5000) {
+            let records = (chunk..<min(count, chunk + 5000)).map { i -> KafkaProducerRecord in
+                let (key, value) = stateRecord(i, now: now)
+                total += value.count
+                return KafkaProducerRecord(topic: topic, partition: 0, key: Array(key.utf8), value: value)
+            }
+            for result in await producer.sendBatch(records) { _ = try result.get() }
+        }
+        let started = ContinuousClock.now
+        let latest = Latest()
+        try await KafkaPartitionReader(configuration: config).read(KafkaTopicPartition(topic: topic, partition: 0)) { latest.apply($0) }
+        var core = PartitionCore(partition: 0, policy: policy)
+        for (key, value) in latest.values { try core.restore(key: key, value: value) }
+        let ours = Double(count) / (ContinuousClock.now - started).seconds
+        guard core.pendingCount == count else { throw BenchError("restored \(core.pendingCount) of \(count)") }
+        let kcatRun = try streamProcess(kcat, ["-b", broker.bootstrapServers, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-q", "-f", "%k %s\n"])
+        return (ours, Double(count) / kcatRun.wall, total / count)
+    }
+
+    /// Resident memory added by `count` restored schedules, per schedule.
+    static func memoryPerSchedule(count: Int) throws -> Double {
+        let now = SystemClock().now()
+        let encoded = (0..<count).map { stateRecord($0, now: now) }
+        let before = residentBytes()
+        var core = PartitionCore(partition: 0, policy: policy)
+        for (key, value) in encoded { try core.restore(key: key, value: value) }
+        let after = residentBytes()
+        withExtendedLifetime(core) {}
+        return Double(after - before) / Double(count)
+    }
+
+    /// Fires `count` pending ringing schedules (5 s interval, spread over the first 5 s) with the
+    /// core's timer heap and the system clock for `seconds`, answering each push at once;
+    /// returns the lateness (fire time − due time) of every push, in milliseconds.
+    static func timerLateness(count: Int, seconds: Int) async throws -> [Double] {
+        let clock = SystemClock()
+        let start = clock.now().adding(milliseconds: 500)
+        var core = PartitionCore(partition: 0, policy: policy)
+        for i in 0..<count {
+            let (key, value) = stateRecord(i, now: start)
+            try core.restore(key: key, value: value)
+        }
+        var lateness: [Double] = []
+        lateness.reserveCapacity(count * (seconds / 5 + 1))
+        let end = start.adding(seconds: seconds)
+        while clock.now() < end {
+            guard let next = core.nextDeadline else { break }
+            try await clock.sleep(until: next)
+            let now = clock.now()
+            for action in core.fireDue(now: now) {
+                guard case .send(let order) = action else { continue }
+                lateness.append(Double(now.millisecondsSince1970 - order.dueAt.millisecondsSince1970))
+                _ = core.completed(order, outcome: SendOutcome(result: .sent, status: 200, provider: "apns"), now: now)
+            }
+        }
+        return lateness
+    }
+
+    static func residentBytes() -> Int {
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        let pages = Int(statm.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+    }
+}
+
+/// Latest value per key, filled on the partition reader's thread.
+private final class Latest: @unchecked Sendable {
+    // @unchecked: `apply` runs on the reader's single thread; `values` is read after it returned.
+    var values: [String: [UInt8]?] = [:]
+    func apply(_ batch: [KafkaMessage]) {
+        for m in batch { values[String(decoding: m.key ?? [], as: UTF8.self)] = m.value }
+    }
+}

@@ -149,7 +149,7 @@ public enum RecordEncoder {
 
 extension Array where Element == UInt8 {
     /// `withUnsafeBytes` that keeps the typed error (the stdlib's version rethrows `any Error`).
-    fileprivate func withContractBytes<R>(_ body: (UnsafeRawBufferPointer) throws(ContractError) -> R) throws(ContractError) -> R {
+    package func withContractBytes<R>(_ body: (UnsafeRawBufferPointer) throws(ContractError) -> R) throws(ContractError) -> R {
         let result = withUnsafeBytes { raw in Result { () throws(ContractError) -> R in try body(raw) } }
         return try result.get()
     }

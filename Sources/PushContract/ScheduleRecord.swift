@@ -99,8 +99,7 @@ extension RecordDecoder {
     }
 
     public static func decodeSchedule(_ bytes: [UInt8]) throws(ContractError) -> ScheduleRecord {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(ContractError) -> ScheduleRecord in try decodeSchedule(raw) } }
-        return try result.get()
+        try bytes.withContractBytes { (raw) throws(ContractError) in try decodeSchedule(raw) }
     }
 }
 

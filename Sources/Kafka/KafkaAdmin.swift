@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 
 /// A topic to create or verify.
 public struct KafkaTopicSpec: Sendable, Hashable {
@@ -155,8 +156,17 @@ private final class AdminClient: Sendable {
         handle = KafkaHandle(pointer: try makeHandle(RD_KAFKA_PRODUCER, conf: conf))
     }
 
+    /// `rd_kafka_destroy` waits for the client's threads and outstanding requests: never on the
+    /// cooperative pool, where the last reference may drop.
     deinit {
-        rd_kafka_destroy(handle.pointer)
+        let handle = self.handle
+        let context = self.context
+        let thread = Thread {
+            rd_kafka_destroy(handle.pointer)
+            withExtendedLifetime(context) {}
+        }
+        thread.name = "kafka-admin-teardown"
+        thread.start()
     }
 
     func createTopics(_ specs: [KafkaTopicSpec], timeout: Duration) async throws(KafkaError) -> [String: KafkaAdmin.CreateResult] {

@@ -30,9 +30,12 @@ public struct EngineTopics: Sendable, Hashable {
 /// - Important: every schedule change is produced to the state partition (same number) before
 ///   the offset of the input that caused it is stored; offsets advance only over inputs whose
 ///   writes (state, outcomes, dead letters) were all acknowledged, in input order.
-actor PartitionLane {
+actor PartitionLane<Core: LaneCore> {
     let partition: KafkaTopicPartition
-    private var core: PartitionCore
+    /// Where this lane's state records go: the events partition's number for schedules, the
+    /// registrations partition's number modulo the state partition count for wake-up markers.
+    private let statePartition: Int32
+    private var core: Core
     private let clock: any PushClock
     private let senders: any PushSending
     private let producer: KafkaProducer
@@ -55,9 +58,10 @@ actor PartitionLane {
         var done: Bool
     }
 
-    init(partition: KafkaTopicPartition, core: PartitionCore, clock: any PushClock, senders: any PushSending,
+    init(partition: KafkaTopicPartition, statePartition: Int32, core: Core, clock: any PushClock, senders: any PushSending,
          producer: KafkaProducer, topics: EngineTopics, logger: Logger, storeOffset: @escaping @Sendable (Int64) -> Void) {
         self.partition = partition
+        self.statePartition = statePartition
         self.core = core
         self.clock = clock
         self.senders = senders
@@ -80,17 +84,7 @@ actor PartitionLane {
         let now = clock.now()
         var actions: [CoreAction] = []
         for message in messages {
-            guard let value = message.value else {
-                actions.append(.deadLetter(deadLetter(message, error: "$: record value is null (tombstones are not events)", now: now)))
-                continue
-            }
-            do {
-                let event = try RouterEventDecoder.decode(value)
-                EngineMetrics.counter(EngineMetrics.events, [("type", event.type)]).increment()
-                actions.append(contentsOf: core.handle(event, bytes: value, now: now))
-            } catch {
-                actions.append(.deadLetter(deadLetter(message, error: error.description, now: now)))
-            }
+            actions.append(contentsOf: core.handle(message, now: now))
         }
         actions.append(contentsOf: core.fireDue(now: now))
         perform(actions, offset: last.offset)
@@ -144,7 +138,7 @@ actor PartitionLane {
     }
 
     private func stateRecord(key: String, _ record: ScheduleRecord?) -> KafkaProducerRecord {
-        KafkaProducerRecord(topic: topics.state, partition: partition.partition, key: Array(key.utf8),
+        KafkaProducerRecord(topic: topics.state, partition: statePartition, key: Array(key.utf8),
                             value: record.map { RecordEncoder.encode($0) })
     }
 
@@ -170,7 +164,7 @@ actor PartitionLane {
             if record.topic == topics.state, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) {
                 // Re-send the *current* state of the key: an older value must never land after
                 // a newer one that may have been acknowledged meanwhile.
-                retry.append(stateRecord(key: key, core.schedules[key]))
+                retry.append(stateRecord(key: key, core.currentState(key: key)))
             } else {
                 retry.append(record)
             }
@@ -247,13 +241,6 @@ actor PartitionLane {
     private func rearm() {
         guard let sleeper, let next = core.nextDeadline, next < sleeper.deadline else { return }
         sleeper.task.cancel()
-    }
-
-    private func deadLetter(_ message: KafkaMessage, error: String, now: EventTime) -> DeadLetter {
-        DeadLetter.capturing(
-            header: RecordHeader(id: "dl.\(message.topic.prefix(80)).\(message.partition).\(message.offset)", time: now),
-            source: RecordSource(topic: message.topic, partition: message.partition, offset: message.offset),
-            error: error, key: message.key, value: message.value)
     }
 }
 

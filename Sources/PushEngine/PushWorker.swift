@@ -30,7 +30,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private let clock: any PushClock
     private let logger: Logger
     private let producer: KafkaProducer
-    private let lanes = Mutex<[Int32: PartitionLane]>([:])
+    private let eventLanes = Mutex<[Int32: PartitionLane<PartitionCore>]>([:])
+    private let registrationLanes = Mutex<[Int32: PartitionLane<RegistrationCore>]>([:])
+    /// Partition count of the state topic (wake-up markers of registrations partition N live in
+    /// state partition N modulo it).
+    private let statePartitionCount = Mutex<Int32>(1)
     private let consumer = Mutex<KafkaConsumer?>(nil)
     /// Partitions being restored right now (the worker is not ready while any is).
     private let restoring = Mutex<Int>(0)
@@ -65,7 +69,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     }
 
     /// Partitions whose schedules are restored and which take records (for `/ready`).
-    public var assignedPartitions: [Int32] { lanes.withLock { $0.keys.sorted() } }
+    public var assignedPartitions: [Int32] { eventLanes.withLock { $0.keys.sorted() } }
+
+    /// Register wake-up is on (`register-wakeup-interval` > 0): the worker also owns partitions
+    /// of the registrations topic.
+    private var wakeUpEnabled: Bool { policy.options.registerWakeupInterval > 0 }
 
     /// Consuming, and every assigned partition's state restored (`/ready`).
     public var isReady: Bool {
@@ -75,7 +83,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     /// Schedules held in memory across the owned partitions.
     public func pendingSchedules() async -> Int {
         var total = 0
-        for lane in lanes.withLock({ Array($0.values) }) { total += await lane.pendingSchedules }
+        for lane in eventLanes.withLock({ Array($0.values) }) { total += await lane.pendingSchedules }
         return total
     }
 
@@ -84,7 +92,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     public func run() async throws {
         try await checkTopics()
         let consumer = try KafkaConsumer(
-            configuration: kafka.filtered(for: .consumer), options: KafkaConsumerOptions(groupId: groupId, topics: [topics.events]),
+            configuration: kafka.filtered(for: .consumer),
+            options: KafkaConsumerOptions(groupId: groupId, topics: [topics.events] + (wakeUpEnabled ? [topics.registrations] : [])),
             rebalanceHandler: self)
         self.consumer.withLock { $0 = consumer }
         logger.info("worker started", metadata: ["group": "\(groupId)", "events": "\(topics.events)"])
@@ -96,11 +105,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
                     recordLag(consumer, batch)
                 case .assigned(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "assigned")]).increment()
-                    EngineMetrics.gauge(EngineMetrics.assigned).record(lanes.withLock { $0.count })
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
                     logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.partition))"])
                 case .revoked(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "revoked")]).increment()
-                    EngineMetrics.gauge(EngineMetrics.assigned).record(lanes.withLock { $0.count })
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
                     logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.partition))"])
                 case .error(let error):
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
@@ -123,6 +132,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private func checkTopics() async throws {
         let events = try await producer.partitionCount(topic: topics.events)
         let state = try await producer.partitionCount(topic: topics.state)
+        statePartitionCount.withLock { $0 = Int32(state) }
+        if wakeUpEnabled { _ = try await producer.partitionCount(topic: topics.registrations) }
         guard events == state else {
             throw WorkerStartError("\(topics.state) has \(state) partitions but \(topics.events) has \(events): they must be equal (state of events partition N lives in state partition N)")
         }
@@ -143,53 +154,94 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
 
     private func dispatch(_ batch: [KafkaMessage]) async {
         // A batch mixes partitions; each partition's records keep their order.
-        var byPartition: [Int32: [KafkaMessage]] = [:]
-        for message in batch { byPartition[message.partition, default: []].append(message) }
-        for (partition, messages) in byPartition {
-            guard let lane = lanes.withLock({ $0[partition] }) else { continue }
-            await lane.handle(messages)
+        var byPartition: [KafkaTopicPartition: [KafkaMessage]] = [:]
+        for message in batch { byPartition[message.topicPartition, default: []].append(message) }
+        for (tp, messages) in byPartition {
+            if tp.topic == topics.events {
+                guard let lane = eventLanes.withLock({ $0[tp.partition] }) else { continue }
+                await lane.handle(messages)
+            } else if let lane = registrationLanes.withLock({ $0[tp.partition] }) {
+                await lane.handle(messages)
+            }
         }
     }
 
     // MARK: - KafkaRebalanceHandler
 
     public func prepare(assigned: [KafkaTopicPartition]) async {
-        let events = assigned.filter { $0.topic == topics.events }
-        restoring.withLock { $0 += events.count }
-        for tp in events {
+        restoring.withLock { $0 += assigned.count }
+        for tp in assigned {
             defer { restoring.withLock { $0 -= 1 } }
             let started = ContinuousClock.now
             do {
-                let core = try await restore(partition: tp.partition)
-                let lane = PartitionLane(
-                    partition: tp, core: core, clock: clock, senders: senders, producer: producer, topics: topics,
-                    logger: logger
-                ) { [weak self] offset in
-                    // Looked up at each store: the first assignment can run before `run()` has
-                    // published the consumer it is creating.
-                    do { try self?.consumer.withLock({ $0 })?.storeOffsets([tp: offset]) } catch {
-                        Logger(label: "pushfleet.worker").warning("offset store failed", metadata: ["partition": "\(tp)", "error": "\(error)"])
-                    }
+                let count: Int
+                if tp.topic == topics.events {
+                    let core = try await restore(partition: tp.partition)
+                    count = core.pendingCount
+                    let lane = makeLane(tp, statePartition: tp.partition, core: core)
+                    await lane.start()
+                    eventLanes.withLock { $0[tp.partition] = lane }
+                } else {
+                    let core = try await restoreRegistrations(partition: tp.partition)
+                    count = core.pendingCount
+                    let lane = makeLane(tp, statePartition: tp.partition % statePartitionCount.withLock { $0 }, core: core)
+                    await lane.start()
+                    registrationLanes.withLock { $0[tp.partition] = lane }
                 }
-                await lane.start()
-                lanes.withLock { $0[tp.partition] = lane }
                 EngineMetrics.timer(EngineMetrics.restoreDuration).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                EngineMetrics.counter(EngineMetrics.restoredSchedules).increment(by: core.pendingCount)
-                logger.info("partition restored", metadata: [
-                    "partition": "\(tp.partition)", "schedules": "\(core.pendingCount)",
-                    "seconds": "\(ContinuousClock.now - started)"])
+                EngineMetrics.counter(EngineMetrics.restoredSchedules).increment(by: count)
+                logger.info(tp.topic == topics.events ? "partition restored" : "registrations partition restored", metadata: [
+                    "partition": "\(tp.partition)", "schedules": "\(count)", "seconds": "\(ContinuousClock.now - started)"])
             } catch {
                 // Without its state the partition must not be processed: leave it to the group.
-                logger.error("restore failed; partition not taken", metadata: ["partition": "\(tp.partition)", "error": "\(error)"])
+                logger.error("restore failed; partition not taken", metadata: ["partition": "\(tp)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func makeLane<Core: LaneCore>(_ tp: KafkaTopicPartition, statePartition: Int32, core: Core) -> PartitionLane<Core> {
+        PartitionLane(
+            partition: tp, statePartition: statePartition, core: core, clock: clock, senders: senders, producer: producer,
+            topics: topics, logger: logger
+        ) { [weak self] offset in
+            // Looked up at each store: the first assignment can run before `run()` has
+            // published the consumer it is creating.
+            do { try self?.consumer.withLock({ $0 })?.storeOffsets([tp: offset]) } catch {
+                Logger(label: "pushfleet.worker").warning("offset store failed", metadata: ["partition": "\(tp)", "error": "\(error)"])
             }
         }
     }
 
     public func finish(revoked: [KafkaTopicPartition]) async {
-        for tp in revoked where tp.topic == topics.events {
-            guard let lane = lanes.withLock({ $0.removeValue(forKey: tp.partition) }) else { continue }
-            await lane.drain(timeout: drainTimeout)
+        for tp in revoked {
+            if tp.topic == topics.events {
+                guard let lane = eventLanes.withLock({ $0.removeValue(forKey: tp.partition) }) else { continue }
+                await lane.drain(timeout: drainTimeout)
+            } else if let lane = registrationLanes.withLock({ $0.removeValue(forKey: tp.partition) }) {
+                await lane.drain(timeout: drainTimeout)
+            }
         }
+    }
+
+    /// Rebuilds a registrations partition: the whole table (latest binding per key), then the
+    /// wake-ups already sent, from the state partition that holds its markers.
+    private func restoreRegistrations(partition: Int32) async throws -> RegistrationCore {
+        let reader = KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
+        let table = LatestValues()
+        try await reader.read(KafkaTopicPartition(topic: topics.registrations, partition: partition)) { table.apply($0) }
+        var core = RegistrationCore(partition: partition, options: policy.options, now: clock.now())
+        let now = clock.now()
+        for (key, value) in table.values {
+            _ = core.handle(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
+        }
+        let state = LatestValues()
+        let statePartition = partition % statePartitionCount.withLock { $0 }
+        try await reader.read(KafkaTopicPartition(topic: topics.state, partition: statePartition)) { state.apply($0) }
+        let prefix = RegistrationCore.markerKey(partition: partition, binding: "")
+        for (key, value) in state.values where key.hasPrefix(prefix) {
+            if let marker = try? RecordDecoder.decodeSchedule(value) { core.restoreMarker(marker) }
+        }
+        return core
     }
 
     /// Rebuilds a partition's schedules from its state partition.
@@ -198,7 +250,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         try await KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
             .read(KafkaTopicPartition(topic: topics.state, partition: partition)) { batch in latest.apply(batch) }
         var core = PartitionCore(partition: partition, policy: policy, timing: timing)
-        for (key, value) in latest.values {
+        for (key, value) in latest.values where !key.hasPrefix("wakeup|") {
             do {
                 try core.restore(key: key, value: value)
             } catch {

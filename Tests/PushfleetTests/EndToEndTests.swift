@@ -85,4 +85,34 @@ struct EndToEndTests {
         #expect(try await worker.waitForExit(timeout: .seconds(20)) == 0)
         #expect(worker.errors.text.contains("worker stopped"))
     }
+
+    @Test("register wake-up: at the first tick, a binding past its threshold gets one background push")
+    func registerWakeUp() async throws {
+        let fleet = try await FleetHarness(partitions: 2, pushNotification: ["register-wakeup-interval": "1", "register-wakeup-threshold": "50"])
+        defer { Task { await fleet.stop() } }
+        let worker = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [worker])
+        try await waitUntil("registrations partitions restored", timeout: .seconds(20)) {
+            worker.errors.text.components(separatedBy: "registrations partition restored").count - 1 == 2
+        }
+        func registration(_ name: String, contact: String, age: Int, expires: Int) -> RouterEvent {
+            .registrationUpdated(RegistrationUpdated(
+                header: RecordHeader(id: "reg-\(name)", time: Router.now()), aor: "sip:\(name)@example.org", contact: contact,
+                instanceId: "<urn:uuid:\(name)>", callId: "register-\(name)", expires: expires, updatedAt: Router.now(offsetMs: Int64(-age) * 1000)))
+        }
+        try await fleet.publish([
+            registration("due", contact: Router.android(token: "wake-me"), age: 200, expires: 300),          // past 50 %, valid 100 s more
+            registration("fresh", contact: Router.android(token: "not-yet"), age: 0, expires: 3600),         // not due
+            registration("voip-only", contact: Router.iosVoip(), age: 200, expires: 300),                    // skipped, as Flexisip
+        ])
+        let outcomes = try await fleet.waitForOutcomes("the first wake-up tick", timeout: .seconds(90)) { outcomes in
+            outcomes.contains { $0.pushType == .wakeup && $0.result == .sent } && outcomes.contains { $0.pushType == .wakeup && $0.result == .skipped }
+        }
+        let sent = outcomes.filter { $0.pushType == .wakeup && $0.result == .sent }
+        #expect(sent.count == 1)
+        #expect(sent.first?.registration == "sip:due@example.org|<urn:uuid:due>")
+        #expect(fleet.fcm.requests.filter { $0.bodyText.contains("wake-me") }.count == 1)
+        #expect(!fleet.fcm.requests.contains { $0.bodyText.contains("not-yet") })
+        #expect(outcomes.first { $0.result == .skipped && $0.pushType == .wakeup }?.reason?.contains("only a VoIP token") == true)
+    }
 }

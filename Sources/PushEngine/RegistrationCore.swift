@@ -1,0 +1,151 @@
+import HeapModule
+import Kafka
+import PushContract
+import PushPolicy
+import PushSenders
+
+/// Register wake-up for one partition of the registrations topic, with no I/O.
+///
+/// The partition is a table (compacted, key per binding, tombstone removes): every binding is
+/// indexed by its wake-up time `updatedAt + threshold% × expires` in a min-heap, so a tick costs
+/// time proportional to the bindings due, not to all bindings (Flexisip scans every Redis key on
+/// every tick). Ticks come every `register-wakeup-interval` minutes; a due binding that has not
+/// expired gets one Background push per registration version (its `updatedAt`): a new
+/// `registration.updated` resets it, a tombstone removes it. Sent wake-ups are recorded as
+/// `push.schedule` records (`pushType` wakeup, phase done, key `wakeup|<partition>|<binding>`) in
+/// the state topic, so a worker that takes the partition over does not send them again.
+struct RegistrationCore: Sendable {
+    let partition: Int32
+    let options: PushNotificationOptions
+    private(set) var nextTick: EventTime
+
+    private struct Binding: Sendable {
+        var registration: RegistrationUpdated
+        var wakeAt: EventTime
+        var expiresAt: EventTime
+    }
+
+    private struct Due: Comparable, Sendable {
+        var at: EventTime
+        var key: String
+        static func < (a: Due, b: Due) -> Bool { a.at < b.at }
+    }
+
+    private var bindings: [String: Binding] = [:]
+    /// Registration versions (`updatedAt`) already woken, by binding key.
+    private var woken: [String: EventTime] = [:]
+    private var markers: [String: ScheduleRecord] = [:]
+    private var due = Heap<Due>()
+    private var inFlight: Set<String> = []
+
+    init(partition: Int32, options: PushNotificationOptions, now: EventTime) {
+        self.partition = partition
+        self.options = options
+        nextTick = now.adding(seconds: max(1, options.registerWakeupInterval) * 60)
+    }
+
+    var pendingCount: Int { bindings.count }
+    var nextDeadline: EventTime? { bindings.isEmpty ? nil : nextTick }
+
+    static func markerKey(partition: Int32, binding: String) -> String { "wakeup|\(partition)|\(binding)" }
+
+    /// Restores a sent wake-up read back from the state topic.
+    mutating func restoreMarker(_ record: ScheduleRecord) {
+        woken[record.callId] = record.eventTime
+        markers[record.key] = record
+    }
+
+    mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
+        let key = String(decoding: message.key ?? [], as: UTF8.self)
+        guard let value = message.value else {
+            // Tombstone: the binding is gone, and so is its wake-up marker.
+            bindings[key] = nil
+            woken[key] = nil
+            let markerKey = Self.markerKey(partition: partition, binding: key)
+            guard markers.removeValue(forKey: markerKey) != nil else { return [] }
+            return [.state(key: markerKey, nil)]
+        }
+        let event: RouterEvent
+        do {
+            event = try RouterEventDecoder.decode(value)
+        } catch {
+            return [deadLetter(message, error: error.description, now: now)]
+        }
+        guard case .registrationUpdated(let registration) = event else {
+            return [deadLetter(message, error: "type: \"\(event.type)\" does not belong on the registrations topic (send it to the events topic)", now: now)]
+        }
+        EngineMetrics.counter(EngineMetrics.events, [("type", event.type)]).increment()
+        let binding = Binding(registration: registration, wakeAt: WakeUpPolicy.wakeAt(registration, options: options),
+                              expiresAt: WakeUpPolicy.expiresAt(registration))
+        bindings[key] = binding
+        due.insert(Due(at: binding.wakeAt, key: key))
+        return []
+    }
+
+    /// At each tick, wakes every binding past its threshold that has not expired and was not
+    /// woken for this registration version.
+    mutating func fireDue(now: EventTime) -> [CoreAction] {
+        guard now >= nextTick else { return [] }
+        let interval = Int64(max(1, options.registerWakeupInterval)) * 60_000
+        // Missed ticks (a stalled worker) collapse into this one.
+        let behind = now.millisecondsSince1970 - nextTick.millisecondsSince1970
+        nextTick = nextTick.adding(milliseconds: (behind / interval + 1) * interval)
+        var actions: [CoreAction] = []
+        var keep: [Due] = []
+        while let top = due.min, top.at <= now {
+            _ = due.popMin()
+            guard let binding = bindings[top.key], binding.wakeAt == top.at else { continue }  // stale entry
+            let version = binding.registration.updatedAt
+            if woken[top.key] == version || inFlight.contains(top.key) { continue }
+            guard now < binding.expiresAt else { continue }  // expired: no longer a registration to keep
+            switch WakeUpPolicy.decide(binding.registration, options: options) {
+            case .skipped(let reason):
+                woken[top.key] = version
+                actions.append(.outcome(outcome(top.key, binding.registration, result: .skipped, reason: reason, now: now)))
+            case .push(let requests):
+                inFlight.insert(top.key)
+                actions.append(.send(SendOrder(
+                    key: top.key, attempt: 1, request: requests[0], deadline: min(binding.expiresAt, now.adding(seconds: 30)),
+                    dueAt: top.at, eventId: binding.registration.header.id, callId: binding.registration.callId, branch: "",
+                    eventTime: version, requestIndex: 0)))
+            }
+            keep.append(top)
+        }
+        // Entries not woken because a send is in flight stay indexed for the next tick.
+        for entry in keep where inFlight.contains(entry.key) { due.insert(entry) }
+        return actions
+    }
+
+    mutating func completed(_ order: SendOrder, outcome sent: SendOutcome, now: EventTime) -> [CoreAction] {
+        inFlight.remove(order.key)
+        var actions: [CoreAction] = []
+        let registration = bindings[order.key]?.registration
+        var o = PushOutcome(
+            header: RecordHeader(id: String(order.eventId.prefix(100)) + ".wakeup", time: now), eventId: order.eventId,
+            registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: 1, result: sent.result,
+            status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
+            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970))
+        if o.registration == nil { o.registration = order.key }
+        actions.append(.outcome(o))
+        guard let registration, registration.updatedAt == order.eventTime else { return actions }
+        woken[order.key] = registration.updatedAt
+        let markerKey = Self.markerKey(partition: partition, binding: order.key)
+        let marker = ScheduleRecord(
+            header: RecordHeader(id: registration.header.id, time: now), key: markerKey, callId: order.key, branch: "register",
+            eventTime: registration.updatedAt, requestIndex: 0, provider: sent.provider, pushType: .wakeup, phase: .done,
+            attempt: 1, nextAt: WakeUpPolicy.expiresAt(registration), retransmissionsLeft: 0, ringingUntil: nil,
+            finalReason: nil, event: [])
+        markers[markerKey] = marker
+        actions.append(.state(key: markerKey, marker))
+        return actions
+    }
+
+    func currentState(key: String) -> ScheduleRecord? { markers[key] }
+
+    private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
+        PushOutcome(header: RecordHeader(id: String(r.header.id.prefix(100)) + ".wakeup", time: now), eventId: r.header.id,
+                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason)
+    }
+}
+
+extension RegistrationCore: LaneCore {}

@@ -14,7 +14,7 @@ import PushSenders
 /// `registration.updated` resets it, a tombstone removes it. Sent wake-ups are recorded as
 /// `push.schedule` records (`pushType` wakeup, phase done, key `wakeup|<partition>|<binding>`) in
 /// the state topic, so a worker that takes the partition over does not send them again.
-struct RegistrationCore: Sendable {
+package struct RegistrationCore: Sendable {
     let partition: Int32
     let options: PushNotificationOptions
     private(set) var nextTick: EventTime
@@ -38,7 +38,7 @@ struct RegistrationCore: Sendable {
     private var due = Heap<Due>()
     private var inFlight: Set<String> = []
 
-    init(partition: Int32, options: PushNotificationOptions, now: EventTime) {
+    package init(partition: Int32, options: PushNotificationOptions, now: EventTime) {
         self.partition = partition
         self.options = options
         nextTick = now.adding(seconds: max(1, options.registerWakeupInterval) * 60)
@@ -55,7 +55,7 @@ struct RegistrationCore: Sendable {
         markers[record.key] = record
     }
 
-    mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
+    package mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
         let key = String(decoding: message.key ?? [], as: UTF8.self)
         guard let value = message.value else {
             // Tombstone: the binding is gone, and so is its wake-up marker.
@@ -84,7 +84,7 @@ struct RegistrationCore: Sendable {
 
     /// At each tick, wakes every binding past its threshold that has not expired and was not
     /// woken for this registration version.
-    mutating func fireDue(now: EventTime) -> [CoreAction] {
+    package mutating func fireDue(now: EventTime) -> [CoreAction] {
         guard now >= nextTick else { return [] }
         let interval = Int64(max(1, options.registerWakeupInterval)) * 60_000
         // Missed ticks (a stalled worker) collapse into this one.

@@ -146,6 +146,13 @@ struct BenchCommand: AsyncParsableCommand {
         results.add("timers.lateness.p99", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.99), reference: nil,
                     note: "target ≤ 20 ms")
 
+        // Register wake-up: a tick's CPU time follows the bindings due, not all bindings.
+        let small = try EngineBenchmark.wakeUpTick(total: 1_000, due: 100)
+        let large = try EngineBenchmark.wakeUpTick(total: quick ? 20_000 : 100_000, due: 100)
+        results.add("wakeup.tick.100_of_1k", unit: "ms CPU", value: small, reference: nil, note: "1,000 bindings, 100 due")
+        results.add("wakeup.tick.100_of_\(quick ? "20k" : "100k")", unit: "ms CPU", value: large, reference: small,
+                    note: "same 100 due among many more bindings; ≈ 1× = proportional to the due ones")
+
         // Senders: HTTP/2 throughput vs h2load against the same nghttpd (when installed).
         if !quick, FileManager.default.isExecutableFile(atPath: "/usr/sbin/nghttpd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") {
             let s = try await SenderBenchmark.run()

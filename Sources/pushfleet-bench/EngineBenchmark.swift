@@ -102,6 +102,33 @@ enum EngineBenchmark {
         return lateness
     }
 
+    /// CPU time of one register wake-up tick with `total` bindings of which `due` are due.
+    static func wakeUpTick(total: Int, due: Int) throws -> Double {
+        var options = PushNotificationOptions()
+        options.enabled = true
+        options.registerWakeupInterval = 1
+        let t0 = SystemClock().now()
+        var core = RegistrationCore(partition: 0, options: options, now: t0)
+        for i in 0..<total {
+            let r = RouterEvent.registrationUpdated(RegistrationUpdated(
+                header: RecordHeader(id: "r\(i)", time: t0), aor: "sip:u\(i)@example.org",
+                contact: "sip:u\(i)@192.0.2.1;pn-provider=fcm;pn-param=123;pn-prid=t\(i)", instanceId: nil, callId: "c\(i)",
+                expires: i < due ? 100 : 86_400, updatedAt: t0))
+            _ = core.handle(KafkaMessage(topic: "r", partition: 0, offset: Int64(i), key: Array("k\(i)".utf8), value: RecordEncoder.encode(r)), now: t0)
+        }
+        let start = threadCPUSeconds()
+        let actions = core.fireDue(now: t0.adding(seconds: 60))
+        let seconds = threadCPUSeconds() - start
+        guard actions.count == due else { fatalError("expected \(due) wake-ups, got \(actions.count)") }
+        return seconds * 1000
+    }
+
+    static func threadCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
     static func residentBytes() -> Int {
         let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
         let pages = Int(statm.split(separator: " ").dropFirst().first ?? "0") ?? 0

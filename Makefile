@@ -21,12 +21,13 @@ run: deps
 	$(SWIFT) build --product pushfleet
 	$$($(SWIFT) build --show-bin-path)/pushfleet dev-broker
 
-## test: schema examples, a warning-free build, then every test.
+## test: schema examples, a warning-free build, the deployment artifacts, then every test.
 test: deps
 	scripts/check-schemas.sh
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E "^/.*/(Sources|Tests)/.*: warning:" .build/build.log || { echo "warnings in PushFleet code: fix them"; exit 1; }
+	PUSHFLEET_BIN=$$($(SWIFT) build --show-bin-path)/pushfleet scripts/check-deploy.sh
 	$(SWIFT) test --skip-build
 
 ## bench: release build, every benchmark, results in bench/results.json.

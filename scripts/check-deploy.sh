@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the deployment artifacts (docker-compose.yml, ops/k8s, ops/prometheus, ops/grafana)
 # with the tools operators use, installing the missing ones (Debian docker-compose and
-# prometheus for promtool, kubernetes-validate from PyPI). No Docker engine is needed.
+# prometheus for promtool, kubernetes-validate from PyPI; curl and promtool are also what
+# Tests/PushfleetTests/DeployArtifactsTests.swift runs). No Docker engine is needed.
 # With PUSHFLEET_BIN pointing at a built `pushfleet`, the shipped flexisip.conf files are also
 # loaded by the real parser (`pushfleet config check`).
 # Prints one summary line: `deploy: N passed, M failed`; exits 1 when anything failed.
@@ -12,6 +13,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 missing=""
 command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the metrics test scrapes with it
 if [ -n "$missing" ]; then
     echo "installing:$missing"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

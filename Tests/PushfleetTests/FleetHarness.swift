@@ -22,7 +22,10 @@ final class FleetHarness: @unchecked Sendable {
     static let fcmProject = "123456789"
     static let topics = ["pushfleet.events", "pushfleet.registrations", "pushfleet.state", "pushfleet.outcomes", "pushfleet.dead-letter"]
 
-    init(partitions: Int32 = 4, pushNotification: [String: String] = [:], router: [String: String] = [:]) async throws {
+    /// `metricsListen` is `[pushfleet] metrics-listen` (empty: no endpoint; `127.0.0.1:0`: a free
+    /// port, which the worker logs).
+    init(partitions: Int32 = 4, pushNotification: [String: String] = [:], router: [String: String] = [:],
+         metricsListen: String = "") async throws {
         self.partitions = partitions
         broker = try EmbeddedKafkaBroker(brokers: 1)
         for topic in Self.topics {
@@ -74,7 +77,7 @@ final class FleetHarness: @unchecked Sendable {
             apple-dev-push-uri=\(apns.baseURL)
             firebase-uri=\(fcm.baseURL)
             tls-ca-file=\(directory.appendingPathComponent("ca.pem").path)
-            metrics-listen=
+            metrics-listen=\(metricsListen)
             """
         configPath = directory.appendingPathComponent("flexisip.conf").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)

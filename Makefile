@@ -21,12 +21,13 @@ run: deps
 	$(SWIFT) build --product pushfleet
 	$$($(SWIFT) build --show-bin-path)/pushfleet dev
 
-## test: schema examples, a warning-free build, then every test.
+## test: schema examples, a warning-free build, the deployment artifacts, then every test.
 test: deps
 	scripts/check-schemas.sh
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E "^/.*/(Sources|Tests)/.*: warning:" .build/build.log || { echo "warnings in PushFleet code: fix them"; exit 1; }
+	PUSHFLEET_BIN=$$($(SWIFT) build --show-bin-path)/pushfleet scripts/check-deploy.sh
 	@# A bound on the whole run: a stuck test must fail CI, not hang it.
 	timeout --kill-after=30 1500 $(SWIFT) test --skip-build
 

@@ -22,8 +22,10 @@ final class FleetHarness: @unchecked Sendable {
     static let fcmProject = SandboxFleetFiles.firebaseProject
     static let topics = ["pushfleet.events", "pushfleet.registrations", "pushfleet.state", "pushfleet.outcomes", "pushfleet.dead-letter"]
 
+    /// `metricsListen` is `[pushfleet] metrics-listen` (empty: no endpoint; `127.0.0.1:0`: a free
+    /// port, which the worker logs).
     init(partitions: Int32 = 4, pushNotification: [String: String] = [:], router: [String: String] = [:],
-         pushfleet: [String: String] = [:]) async throws {
+         pushfleet: [String: String] = [:], metricsListen: String = "") async throws {
         self.partitions = partitions
         broker = try EmbeddedKafkaBroker(brokers: 1)
         for topic in Self.topics {
@@ -39,7 +41,7 @@ final class FleetHarness: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-e2e-\(UUID().uuidString.prefix(8))")
         let files = try SandboxFleetFiles(directory: directory, ca: ca, fcm: fcm)
         try files.writeConfig(bootstrap: broker.bootstrapServers, apns: apns, fcm: fcm, pushNotification: pushNotification,
-                              router: router, pushfleet: pushfleet)
+                              router: router, pushfleet: pushfleet.merging(["metrics-listen": metricsListen]) { $1 })
         configPath = files.configFile
         var producerConfig = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "e2e-router")
         producerConfig.set("linger.ms", "1")

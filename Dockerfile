@@ -1,0 +1,44 @@
+# PushFleet worker image: `pushfleet` built with the Swift toolchain and a static Swift standard
+# library, run on Debian slim with librdkafka as the only extra library.
+#
+#   docker build -t pushfleet .
+#   docker run --rm -v $PWD/flexisip.conf:/etc/pushfleet/flexisip.conf:ro pushfleet
+#
+# Validated in CI only through `docker-compose config` (no Docker engine there): see ops/README.md.
+
+# Same toolchain line as development (Swift 6.3, Debian 12), so the build matches `make test`.
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${SWIFT_IMAGE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Tests/ too: SwiftPM wants the directory of every declared target, test targets included.
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product pushfleet --static-swift-stdlib \
+ && install -D "$(swift build -c release --show-bin-path)/pushfleet" /out/pushfleet \
+ && strip /out/pushfleet
+
+FROM ${RUNTIME_IMAGE}
+# librdkafka1 is the only shared library beyond glibc/libstdc++ that the static build needs
+# (`ldd pushfleet`); ca-certificates for the providers' and Kafka's TLS.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin pushfleet \
+ && install -d -o pushfleet -g pushfleet /etc/pushfleet /var/lib/pushfleet-sandbox
+COPY --from=build /out/pushfleet /usr/local/bin/pushfleet
+USER 10001:10001
+ENV PUSHFLEET_CONFIG=/etc/pushfleet/flexisip.conf
+# metrics-listen must be reachable from outside the container (e.g. 0.0.0.0:9464).
+EXPOSE 9464
+# No curl in the image: bash's /dev/tcp asks /health and checks the status line.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PUSHFLEET_METRICS_PORT:-9464} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/pushfleet"]
+CMD ["worker"]

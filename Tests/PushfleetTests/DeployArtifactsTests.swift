@@ -1,0 +1,184 @@
+import Foundation
+import Kafka
+import PushContract
+import Testing
+
+/// The operator-facing surface of a running worker: `/metrics` passes `promtool check metrics`,
+/// every metric that ops/prometheus and ops/grafana query is exported, and `/health` and
+/// `/ready` answer. A dashboard or alert on a metric the worker does not export would stay
+/// silently empty, so this fails instead.
+@Suite("Deploy artifacts against a real worker", .serialized, .timeLimit(.minutes(2)))
+struct DeployArtifactsTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("a worker's /metrics lints clean and exports every metric of the alert rules and dashboards; /health and /ready answer 200")
+    func exportedMetrics() async throws {
+        let promtool = try Self.tool("promtool", install: "Debian package prometheus")
+        let curl = try Self.tool("curl", install: "Debian package curl")
+        let fleet = try await FleetHarness(partitions: 4, pushNotification: ["filter": "from.uri.domain != 'blocked.example'"],
+                                           metricsListen: "127.0.0.1:0")
+        defer { Task { await fleet.stop() } }
+        let worker = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [worker])
+        let base = "http://127.0.0.1:\(try Self.metricsPort(worker.errors.text))"
+
+        // One input of each kind, so that every labelled series exists: pushes to both
+        // providers, a skip, a response, an end, a registration and a dead letter.
+        try await fleet.publish([
+            Router.unanswered("m-voip", uri: Router.iosVoip()),
+            Router.unanswered("m-android", uri: Router.android()),
+            .branchUnanswered(BranchUnanswered(
+                header: RecordHeader(id: "m-blocked", time: Router.now()), callId: "m-blocked", branch: "b1", method: "INVITE",
+                requestUri: Router.iosVoip(), from: SIPAddress(uri: "sip:spam@blocked.example"), to: SIPAddress(uri: "sip:alice@example.org"))),
+            Router.response("m-voip", status: 180),
+            Router.ended("m-android", .cancelled),
+            .registrationUpdated(RegistrationUpdated(
+                header: RecordHeader(id: "m-reg", time: Router.now()), aor: "sip:alice@example.org", contact: Router.android(),
+                instanceId: "<urn:uuid:0e0e0e0e-1111-2222-3333-555555555555>", callId: "reg-1", expires: 3600, updatedAt: Router.now())),
+        ])
+        try await fleet.publishRaw([KafkaProducerRecord(topic: "pushfleet.events", key: Array("m-bad".utf8), value: Array("{not json".utf8))])
+        try await fleet.waitForOutcomes("pushes to APNs and FCM and the filter skip") { outcomes in
+            outcomes.contains { $0.callId == "m-voip" && $0.result == .sent } && outcomes.contains { $0.callId == "m-android" && $0.result == .sent }
+                && outcomes.contains { $0.callId == "m-blocked" && $0.result == .skipped }
+        }
+        _ = try await waitForValue("the dead letter") { try await fleet.deadLetters().isEmpty ? nil : true }
+
+        // The counters are updated after the outcome is written: poll until the last ones show.
+        let exposition = try await waitForValue("every queried metric in /metrics") { () -> String? in
+            let (status, body) = try await Self.get(curl, base + "/metrics")
+            guard status == 200 else { throw TestFailure("/metrics answered \(status)") }
+            return Self.missing(Self.queriedMetrics(), from: body).isEmpty ? body : nil
+        }
+        #expect(Self.missing(Self.queriedMetrics(), from: exposition).isEmpty)
+
+        let (lint, lintOut, lintErr) = try await run(promtool, ["check", "metrics"], stdin: exposition)
+        #expect(lint == 0, "promtool check metrics: \(lintOut)\(lintErr)")
+
+        // What the series say, not only that they exist.
+        #expect(Self.sample("pushfleet_assigned_partitions", in: exposition) == 4, "one worker owns all 4 partitions")
+        #expect(Self.sample(#"pushfleet_pushes_total{provider="apns",push_type="voip",result="sent"}"#, in: exposition) == 1)
+        #expect(Self.sample(#"pushfleet_skips_total{reason="filter"}"#, in: exposition) == 1)
+        #expect(Self.sample("pushfleet_dead_letters_total", in: exposition) == 1)
+        #expect(Self.sample("pushfleet_restore_duration_seconds_count", in: exposition) == 4, "one restore per partition")
+
+        // Every exported pushfleet metric is documented for operators.
+        let operations = try String(contentsOf: Self.packageRoot.appendingPathComponent("docs/operations.md"), encoding: .utf8)
+        let undocumented = Self.exportedNames(exposition).filter { !operations.contains("`\($0)`") }
+        #expect(undocumented.isEmpty, "exported but not in docs/operations.md: \(undocumented)")
+
+        #expect(try await Self.get(curl, base + "/health").status == 200)
+        #expect(try await Self.get(curl, base + "/ready").status == 200, "ready once every assigned partition is restored")
+        #expect(try await Self.get(curl, base + "/nothing").status == 404)
+    }
+
+    @Test("metric names are read out of PromQL, with histogram suffixes folded")
+    func metricNameParsing() {
+        let names = Self.metricNames(in: #"""
+            histogram_quantile(0.99, sum by (le) (rate(pushfleet_send_latency_seconds_bucket{job=~"$job"}[5m])))
+            / rate(pushfleet_restore_duration_seconds_sum[15m]) + pushfleet:consumer_lag:max_by_partition
+            "legendFormat": "pushfleet_x"
+            """#)
+        #expect(names == ["pushfleet_restore_duration_seconds", "pushfleet_send_latency_seconds", "pushfleet_x"])
+        // A name absent from an exposition, a histogram present only through its series.
+        let exposition = """
+            # TYPE pushfleet_send_latency_seconds histogram
+            pushfleet_send_latency_seconds_bucket{le="0.1"} 1
+            pushfleet_events_total{type="branch.unanswered"} 3
+            """
+        #expect(Self.missing(["pushfleet_send_latency_seconds", "pushfleet_events_total", "pushfleet_gone_total"], from: exposition)
+                == ["pushfleet_gone_total"])
+    }
+
+    // MARK: - Helpers
+
+    /// Names queried by the alert rules and dashboards (recording rules' `pushfleet:` names excluded).
+    static func queriedMetrics() throws -> Set<String> {
+        var names = Set<String>()
+        for folder in ["ops/prometheus", "ops/grafana"] {
+            let url = packageRoot.appendingPathComponent(folder)
+            for file in try FileManager.default.contentsOfDirectory(atPath: url.path) where file.hasSuffix(".yml") || file.hasSuffix(".json") {
+                names.formUnion(metricNames(in: try String(contentsOf: url.appendingPathComponent(file), encoding: .utf8)))
+            }
+        }
+        guard names.count >= 10 else { throw TestFailure("only \(names.count) metric names found in ops/: \(names.sorted())") }
+        return names
+    }
+
+    /// `pushfleet_[a-z_]+` tokens, with `_bucket`, `_sum` and `_count` removed (histogram series).
+    static func metricNames(in text: String) -> Set<String> {
+        let regex = /pushfleet_[a-z_]+/
+        return Set(text.matches(of: regex).map { match in
+            var name = String(match.output)
+            for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+                name.removeLast(suffix.count)
+            }
+            return name
+        })
+    }
+
+    /// Metric family names of an exposition (the `# TYPE` lines and the sample lines).
+    static func exportedNames(_ exposition: String) -> Set<String> {
+        var names = Set<String>()
+        for line in exposition.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.first == "#", fields.count >= 3, fields[1] == "TYPE" {
+                names.insert(String(fields[2]))
+            } else if let first = fields.first, !first.hasPrefix("#") {
+                names.insert(String(first.prefix { $0 != "{" }))
+            }
+        }
+        return Set(names.filter { $0.hasPrefix("pushfleet_") }.map { name in
+            ["_bucket", "_sum", "_count"].first { name.hasSuffix($0) }.map { String(name.dropLast($0.count)) } ?? name
+        })
+    }
+
+    static func missing(_ wanted: Set<String>, from exposition: String) -> [String] {
+        let exported = exportedNames(exposition)
+        return wanted.subtracting(exported).sorted()
+    }
+
+    /// The value of the sample whose name and labels are exactly `series`.
+    static func sample(_ series: String, in exposition: String) -> Double? {
+        for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+
+    /// The port the worker bound for `metrics-listen=127.0.0.1:0`, from its log line
+    /// `metrics endpoint listening address=[IPv4]127.0.0.1/127.0.0.1:PORT`.
+    static func metricsPort(_ log: String) throws -> Int {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("metrics endpoint listening") }),
+              let address = line.split(separator: " ").first(where: { $0.hasPrefix("address=") }),
+              let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...].prefix { $0.isNumber }) else {
+            throw TestFailure("no metrics endpoint in the worker's log:\n\(log)")
+        }
+        return port
+    }
+
+    static func get(_ curl: String, _ url: String) async throws -> (status: Int, body: String) {
+        let (exit, out, err) = try await run(curl, ["-sS", "--max-time", "5", "-w", "\n%{http_code}", url])
+        guard exit == 0, let newline = out.lastIndex(of: "\n"), let status = Int(out[out.index(after: newline)...]) else {
+            throw TestFailure("curl \(url) failed (\(exit)): \(err)")
+        }
+        return (status, String(out[..<newline]))
+    }
+
+    /// An external tool on the PATH; `make test` installs it (scripts/check-deploy.sh).
+    static func tool(_ name: String, install: String) throws -> String {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+            .map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let path else { throw TestFailure("\(name) not found (\(install)): run scripts/check-deploy.sh or `make test`") }
+        return path
+    }
+}
+
+/// Polls until `produce` returns a value, or fails after `timeout`.
+func waitForValue<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ produce: @Sendable () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if let value = try await produce() { return value }
+        if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}

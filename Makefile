@@ -2,19 +2,28 @@
 # Each installs the missing system packages first (Debian/Ubuntu, apt; root or sudo).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev kcat pkg-config python3-pip
+APT_PACKAGES := librdkafka-dev libnghttp2-dev kcat pkg-config python3-pip
+# Only the benchmark needs these: nghttpd is its HTTP/2 server, h2load its reference client.
+BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps run test build bench bench-quick fuzz clean
+.PHONY: deps bench-deps apt-install run test build bench bench-quick fuzz clean
 
 ## deps: install the system packages PushFleet builds and tests with (only those missing).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+	@command -v check-jsonschema >/dev/null 2>&1 || python3 -m pip install -q check-jsonschema
+
+## bench-deps: deps plus the benchmark's HTTP/2 server and reference client.
+bench-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@command -v check-jsonschema >/dev/null 2>&1 || python3 -m pip install -q check-jsonschema
 
 ## run: the whole stack on this machine: embedded Kafka, workers, sandbox APNs/FCM, router simulator.
 run: deps
@@ -32,13 +41,12 @@ test: deps
 	timeout --kill-after=30 1500 $(SWIFT) test --skip-build
 
 ## bench: release build, every benchmark, results in bench/results.json.
-bench: deps
-	@dpkg -s nghttp2-server nghttp2-client >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nghttp2-server nghttp2-client >/dev/null; }
+bench: bench-deps
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --output bench/results.json
 
 ## bench-quick: the benchmark command in its short mode (keeps it working; no timings judged).
-bench-quick: deps
+bench-quick: bench-deps
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
 

@@ -39,6 +39,13 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // libnghttp2 (Debian libnghttp2-dev 1.52, the engine of h2load/nghttpd): HTTP/2 framing,
+        // HPACK and flow control under the senders' NIO TCP + TLS.
+        .systemLibrary(
+            name: "CNGHTTP2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
         .target(
             name: "Kafka",
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
@@ -63,12 +70,10 @@ let package = Package(
         .target(
             name: "PushSenders",
             dependencies: [
-                "PushPolicy", "PushContract",
+                "PushPolicy", "PushContract", "CNGHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),

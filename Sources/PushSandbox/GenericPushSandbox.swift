@@ -10,7 +10,8 @@ public final class GenericPushSandbox: Sendable {
     private let service: GenericService
     private let scheme: String
 
-    public init(version: HTTPVersion, tls: SandboxTLS) throws {
+    /// `maxConcurrentStreams` is the HTTP/2 stream limit announced in SETTINGS (clients must queue beyond it).
+    public init(version: HTTPVersion, tls: SandboxTLS, maxConcurrentStreams: Int = 1000) throws {
         let protocols: SandboxListenerConfiguration.Protocols
         switch (version, tls) {
         case (.http1, _): protocols = .http1
@@ -18,6 +19,7 @@ public final class GenericPushSandbox: Sendable {
         case (.http2, .tls): protocols = .http2OrHTTP1
         }
         var configuration = SandboxListenerConfiguration(protocols: protocols, tls: nil)
+        configuration.maxConcurrentStreams = maxConcurrentStreams
         if case .tls(let credential) = tls {
             configuration.tls = try credential.serverTLSContext(alpn: version == .http2 ? ["h2", "http/1.1"] : ["http/1.1"])
         }

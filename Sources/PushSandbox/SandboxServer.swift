@@ -21,6 +21,8 @@ struct SandboxListenerConfiguration: Sendable {
     var tls: NIOSSLContext?
     /// Mutual TLS: read the client certificate's UID into `RecordedRequest.clientCertificateTopic`.
     var readsClientCertificate = false
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS announced to clients.
+    var maxConcurrentStreams = 1000
 }
 
 /// The NIO side shared by all sandboxes: accepts connections, speaks HTTP/1.1 or HTTP/2, turns each
@@ -128,7 +130,7 @@ final class SandboxServer: Sendable {
     private func configureHTTP2(_ channel: any Channel, connection: SandboxConnection) throws {
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
         connectionConfiguration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maxConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]

@@ -186,6 +186,55 @@ enum SenderBenchmark {
     }
 }
 
+/// `pushfleet-bench --senders-only [--repetitions N] [--requests N] [--streams N] [--fixed-rate N]
+/// [--output FILE]`: only the sender benchmark, repeated (other processes share the cores, so
+/// each figure is reported as the median of the runs, with every sample), without Kafka.
+extension BenchCommand {
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.contains("--senders-only") else {
+            await main(nil)
+            return
+        }
+        do {
+            try await SenderBenchmark.sendersOnly(arguments)
+        } catch {
+            FileHandle.standardError.write(Data("pushfleet-bench --senders-only: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}
+
+extension SenderBenchmark {
+    static func sendersOnly(_ arguments: [String]) async throws {
+        func value(_ name: String, _ fallback: Int) throws -> Int {
+            guard let i = arguments.firstIndex(of: name) else { return fallback }
+            guard i + 1 < arguments.count, let n = Int(arguments[i + 1]), n > 0 else { throw Failure(description: "\(name) needs a positive number") }
+            return n
+        }
+        let repetitions = try value("--repetitions", 3)
+        let requests = try value("--requests", 200_000)
+        let streams = try value("--streams", 100)
+        let fixedRate = try value("--fixed-rate", 5_000)
+        var runs: [[String: Double]] = []
+        for i in 0..<repetitions {
+            let r = try await run(requests: requests, streams: streams, fixedRate: fixedRate)
+            print("run \(i + 1)/\(repetitions): " + r.keys.sorted().map { "\($0)=\(String(format: "%.3f", r[$0]!))" }.joined(separator: " "))
+            runs.append(r)
+        }
+        var summary: [String: Any] = ["repetitions": repetitions]
+        for key in runs[0].keys.sorted() {
+            let samples = runs.map { $0[key]! }
+            summary[key] = ["median": median(samples), "samples": samples]
+            print("median \(key): \(String(format: "%.3f", median(samples)))")
+        }
+        if let i = arguments.firstIndex(of: "--output"), i + 1 < arguments.count {
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: arguments[i + 1]))
+        }
+    }
+}
+
 private final class Tally: Sendable {
     let count = Atomic<Int>(0)
 }

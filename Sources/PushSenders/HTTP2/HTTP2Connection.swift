@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import PushContract
@@ -15,7 +14,6 @@ package final class HTTP2Connection: Sendable {
         var pending: [HTTP2Stream] = []
         var cancelled: [HTTP2Stream] = []
         var drainScheduled = false
-        var nextStreamID: Int32 = 1
         /// Why this connection takes no new requests (GOAWAY, closed, retired, ids exhausted).
         var unusable: TransportError?
     }
@@ -37,7 +35,8 @@ package final class HTTP2Connection: Sendable {
     /// False once the server said GOAWAY or the connection closed: the pool opens a new one.
     package var isUsable: Bool { box.state.withLock { $0.unusable == nil } }
 
-    /// Opens TCP, TLS (ALPN h2) or cleartext prior-knowledge h2, and waits for the handshake.
+    /// Opens TCP, TLS (ALPN h2) or cleartext prior-knowledge h2, and waits for the handshake and
+    /// the server's SETTINGS (so the first burst already respects its concurrent-stream limit).
     package static func connect(
         to endpoint: HTTP2Endpoint, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: any PushClock,
@@ -58,11 +57,6 @@ package final class HTTP2Connection: Sendable {
                     if let tls {
                         try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
-                    var settings = nioDefaultSettings
-                    settings.append(HTTP2Setting(parameter: .enablePush, value: 0))
-                    var connectionConfig = NIOHTTP2Handler.ConnectionConfiguration()
-                    connectionConfig.initialSettings = settings
-                    try sync.addHandler(NIOHTTP2Handler(mode: .client, connectionConfiguration: connectionConfig))
                     let h = HTTP2StreamsHandler(
                         scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, ready: ready,
                         onUnusable: { error in state.markUnusable(error) })
@@ -108,12 +102,6 @@ package final class HTTP2Connection: Sendable {
                 stream.continuation = continuation
                 let refused: TransportError? = box.state.withLock { s in
                     if let e = s.unusable { return TransportError(e.kind, e.message, unprocessed: true) }
-                    guard s.nextStreamID <= Int32.max - 2 else {
-                        s.unusable = TransportError(.closed, "stream ids exhausted", unprocessed: true)
-                        return s.unusable
-                    }
-                    stream.streamID = HTTP2StreamID(s.nextStreamID)
-                    s.nextStreamID += 2
                     s.pending.append(stream)
                     return nil
                 }

@@ -7,7 +7,7 @@ import Synchronization
 /// The one long-lived connection of a (credential, host) pair, reopened with backoff.
 ///
 /// One connection is enough: APNs and FCM allow hundreds to a thousand concurrent streams on
-/// it, and `NIOHTTP2Handler` queues streams beyond the server's limit. A dropped connection
+/// it, and nghttp2 queues streams beyond the server's limit. A dropped connection
 /// fails its open requests with retryable transport errors; the sender's retry loop resends
 /// them on the next connection instead of failing them en masse.
 package final class HTTP2ConnectionPool: Sendable {

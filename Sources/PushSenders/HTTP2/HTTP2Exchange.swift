@@ -1,6 +1,3 @@
-import NIOCore
-import NIOHPACK
-
 /// One request as the transport sends it: pseudo-headers already resolved.
 package struct HTTP2Request: Sendable {
     package var method: String
@@ -71,25 +68,6 @@ package struct TransportError: Error, Sendable, Hashable, CustomStringConvertibl
     package var description: String { message }
 }
 
-/// Largest response body kept; provider answers are a few hundred bytes, and staying under
-/// the initial 64 KiB stream window means no per-stream WINDOW_UPDATE is ever needed.
+/// Largest response body kept: provider answers are a few hundred bytes; anything longer is a
+/// broken or hostile server, and the stream is reset rather than buffered.
 package let maxResponseBodyBytes = 65_535 - 1
-
-extension HTTP2Request {
-    /// The HEADERS block: pseudo-headers first, as RFC 9113 requires.
-    func hpackHeaders(scheme: String, authority: String) -> HPACKHeaders {
-        var h = HPACKHeaders()
-        h.reserveCapacity(4 + headers.count + 1)
-        h.add(name: ":method", value: method)
-        h.add(name: ":scheme", value: scheme)
-        h.add(name: ":authority", value: authority)
-        h.add(name: ":path", value: path)
-        for field in headers {
-            h.add(name: field.name.lowercased(), value: field.value)
-        }
-        if !body.isEmpty {
-            h.add(name: "content-length", value: String(body.count))
-        }
-        return h
-    }
-}

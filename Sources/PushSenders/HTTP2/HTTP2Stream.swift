@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 import PushContract
 
 /// One request in flight on a connection.
@@ -8,22 +7,24 @@ import PushContract
 /// connection's lock, and from then on read and mutated only on that event loop (completion,
 /// timers and cancellation all hop there), so no two threads ever touch it at once.
 final class HTTP2Stream: @unchecked Sendable {
-    /// Assigned under the connection's lock in the same step that queues the stream, so ids
-    /// reach the wire in increasing order (HTTP/2 refuses a smaller new id).
-    var streamID: HTTP2StreamID
+    /// Given by nghttp2 when the request is submitted on the event loop (0 until then).
+    var streamID: Int32 = 0
     let request: HTTP2Request
     let deadline: EventTime
     /// Non-nil until the stream completes; resumed exactly once, on the event loop.
     var continuation: UnsafeContinuation<Result<HTTP2Response, TransportError>, Never>?
     var status: Int?
+    /// True while the headers of a 1xx interim answer arrive: they are dropped.
+    var inInterimHeaders = false
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
+    /// Request body bytes already handed to nghttp2.
+    var bodySent = 0
     var written = false
     var timer: Scheduled<Void>?
     var sleeper: Task<Void, Never>?
 
     init(request: HTTP2Request, deadline: EventTime) {
-        self.streamID = .rootStream
         self.request = request
         self.deadline = deadline
     }

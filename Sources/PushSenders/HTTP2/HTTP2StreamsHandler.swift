@@ -1,96 +1,131 @@
+import CNGHTTP2
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 import NIOSSL
 import NIOTLS
 import PushContract
 
-/// Drives HTTP/2 at frame level: one handler for the whole connection, no child channel per
-/// stream.
+/// Drives one HTTP/2 client connection with libnghttp2 as the protocol engine under NIO's TCP
+/// and TLS: decrypted bytes go into `nghttp2_session_mem_recv`, and what `nghttp2_session_mem_send`
+/// produces leaves as one `ByteBuffer` per flush. A request is a dictionary entry and one
+/// `nghttp2_submit_request`; its answer completes a continuation.
 ///
-/// Why frame level: one child channel per request (`NIOHTTP2Handler.StreamMultiplexer`) spends
-/// most of its time creating, activating and closing a `Channel` and pipeline for a request that
-/// is two frames out and two frames back. Here a request is a dictionary entry, its HEADERS and
-/// DATA frames are written in batches with one flush, and the answer completes a continuation.
-/// `NIOHTTP2Handler` still does the protocol work (HPACK, stream states, flow control, SETTINGS,
-/// the peer's concurrent-stream limit, which it buffers for us), so we own no framing code.
+/// Why nghttp2 and not swift-nio-http2: measured on 2 shared cores, loopback TLS, one connection,
+/// 100 streams, `nghttpd`, release build, swift-nio-http2 at frame level (no child channels)
+/// reached ~23k requests/s, 0.12× of `h2load` (~194k/s) against the same server in the same
+/// run, with the time spread over its state machine, header validation and ARC traffic. nghttp2
+/// is the engine of `h2load` itself (HPACK, stream states, flow control, the peer's
+/// concurrent-stream limit, which it queues for us); this handler's figures are in
+/// `docs/benchmarks.md`. There is one transport: keeping both doubled the failure paths to test.
 ///
-/// Measured (2 shared cores, loopback TLS, one connection, 100 streams, `nghttpd`, release
-/// build, load average 3.5 from other builds): this transport ~23k requests/s, the whole sender
-/// ~21k/s, h2load ~194k/s against the same server in the same run (0.12×). A profile is spread
-/// over NIOHTTP2's own state machine, header validation and ARC traffic rather than this file,
-/// so reaching 0.5× needs libnghttp2 as the framing/HPACK engine under NIO's TCP + TLS — the
-/// next step, not done yet.
+/// nghttp2 never sees a socket, and every call into it happens on the channel's event loop, so
+/// there is no lock on the hot path. Callbacks run inside `mem_recv`/`mem_send` and only record
+/// results; closing the channel happens after those calls return, never from a callback.
 ///
 /// - Important: every method runs on the channel's event loop.
 final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTP2Frame
-    typealias OutboundOut = HTTP2Frame
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    private var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    /// Receive windows we announce: responses are small but many, so the connection window is
+    /// opened wide once and nghttp2 refills both as bytes are consumed.
+    static let streamWindow: UInt32 = 1 << 20
+    static let connectionWindow: Int32 = 1 << 24
+    /// Response header fields kept per stream; a server sending more is hostile or broken.
+    static let maxResponseHeaders = 64
+
+    /// The `nghttp2_session *`; nil only if nghttp2 could not allocate one.
+    private var session: OpaquePointer?
+    private var streams: [Int32: HTTP2Stream] = [:]
     private var context: ChannelHandlerContext?
-    private let scheme: String
-    private let authority: String
+    private let headerBlock: NGHTTP2HeaderBlock
     private let expectsTLS: Bool
     private let ready: EventLoopPromise<Void>
+    /// The connection preface and our SETTINGS are out.
+    private var started = false
+    /// The server's SETTINGS arrived: its concurrent-stream limit is known, requests may go.
     private var isReady = false
     /// Set once GOAWAY arrives or the connection fails; streams then finish or fail, none start.
     private var closing: TransportError?
-    /// Connection-level receive window we keep open (the handler does not refill it in frame mode).
-    private let connectionWindow = 1 << 24
+    private var closeRequested = false
     /// Called on GOAWAY and close, so the pool stops handing out this connection.
     private let onUnusable: @Sendable (TransportError) -> Void
 
     init(scheme: String, authority: String, expectsTLS: Bool, ready: EventLoopPromise<Void>,
          onUnusable: @escaping @Sendable (TransportError) -> Void) {
-        self.scheme = scheme
-        self.authority = authority
+        self.headerBlock = NGHTTP2HeaderBlock(scheme: scheme, authority: authority)
         self.expectsTLS = expectsTLS
         self.ready = ready
         self.onUnusable = onUnusable
     }
 
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if !expectsTLS, context.channel.isActive { becomeReady(context) }
+        session = Self.makeSession(userData: Unmanaged.passUnretained(self).toOpaque())
+        if !expectsTLS, context.channel.isActive { start(context) }
+    }
+
+    private static func makeSession(userData: UnsafeMutableRawPointer) -> OpaquePointer? {
+        guard let callbacks = NGHTTP2Callbacks.make() else { return nil }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0 else { return nil }
+        defer { nghttp2_option_del(option) }
+        // Until the server's SETTINGS arrive (we wait for them anyway), assume RFC 9113's floor.
+        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        var session: OpaquePointer?
+        guard nghttp2_session_client_new2(&session, callbacks, userData, option) == 0 else { return nil }
+        return session
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if !expectsTLS { becomeReady(context) }
+        if !expectsTLS { start(context) }
         context.fireChannelActive()
     }
 
-    private func becomeReady(_ context: ChannelHandlerContext) {
-        guard !isReady else { return }
-        isReady = true
-        // Open the connection window wide once: responses are small but many.
-        let increment = connectionWindow - 65_535
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
-        ready.succeed(())
+    /// Sends the preface, our SETTINGS and the connection window; readiness waits for the
+    /// server's SETTINGS, so the first burst already respects its stream limit.
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        guard let session else {
+            fail(TransportError(.protocolViolation, "nghttp2 could not create a session"), context: context)
+            requestClose(context)
+            return
+        }
+        let settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: Self.streamWindow),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Self.connectionWindow)
+        flush(context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tls = event as? TLSUserEvent, case .handshakeCompleted(let proto) = tls {
             if proto == "h2" {
-                becomeReady(context)
+                start(context)
             } else {
                 fail(TransportError(.protocolViolation, "server did not negotiate HTTP/2 (ALPN: \(proto ?? "none"))"), context: context)
-                context.close(promise: nil)
+                requestClose(context)
             }
-        } else if let update = event as? NIOHTTP2WindowUpdatedEvent, update.streamID == .rootStream,
-                  let inbound = update.inboundWindowSize, inbound < connectionWindow / 2 {
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: connectionWindow - inbound))), promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// Writes a batch of new streams with a single flush.
+    // MARK: Requests
+
+    /// Submits a batch of new streams and writes all their frames with a single flush.
     func write(_ batch: [HTTP2Stream], clock: any PushClock, systemClock: Bool) {
-        guard let context else {
-            batch.forEach { $0.complete(.failure(TransportError(.closed, "connection closed", unprocessed: true))) }
+        guard let context, let session, isReady else {
+            let e = closing.map { TransportError($0.kind, $0.message, unprocessed: true) } ?? TransportError(.closed, "connection closed", unprocessed: true)
+            batch.forEach { $0.complete(.failure(e)) }
             return
         }
-        var wrote = false
         for stream in batch where stream.isPending {
             if let closing {
                 stream.complete(.failure(TransportError(closing.kind, closing.message, unprocessed: true)))
@@ -101,33 +136,32 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
                 stream.complete(.failure(TransportError(.timeout, "deadline passed before the request was written", unprocessed: true)))
                 continue
             }
-            streams[stream.streamID] = stream
+            if let problem = headerBlock.build(stream.request) {
+                stream.complete(.failure(TransportError(.protocolViolation, problem, unprocessed: true)))
+                continue
+            }
+            let hasBody = !stream.request.body.isEmpty
+            let id = headerBlock.withFields { fields, count -> Int32 in
+                guard hasBody else { return nghttp2_submit_request(session, nil, fields, count, nil, nil) }
+                var provider = NGHTTP2Callbacks.bodyProvider
+                return nghttp2_submit_request(session, nil, fields, count, &provider, nil)
+            }
+            guard id > 0 else {
+                let e = TransportError(.closed, "cannot start a stream: \(Self.libraryError(id))", unprocessed: true)
+                if id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue {
+                    closing = e
+                    onUnusable(e)
+                }
+                stream.complete(.failure(e))
+                continue
+            }
+            stream.streamID = id
+            streams[id] = stream
             stream.written = true
             arm(stream, remainingMs: remaining, clock: clock, systemClock: systemClock, loop: context.eventLoop)
-            let request = stream.request
-            let endStream = request.body.isEmpty
-            let headers = HTTP2Frame.FramePayload.Headers(headers: request.hpackHeaders(scheme: scheme, authority: authority), endStream: endStream)
-            let promise: EventLoopPromise<Void>? = endStream ? writeFailureHandler(stream, context) : nil
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .headers(headers))), promise: promise)
-            if !endStream {
-                var buffer = context.channel.allocator.buffer(capacity: request.body.count)
-                buffer.writeBytes(request.body)
-                let data = HTTP2Frame.FramePayload.Data(data: .byteBuffer(buffer), endStream: true)
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .data(data))), promise: writeFailureHandler(stream, context))
-            }
-            wrote = true
         }
-        if wrote { context.flush() }
-    }
-
-    /// A promise only for the last frame of a stream: a write the HTTP/2 state machine refuses
-    /// (stream limit after GOAWAY, closed channel) fails the request instead of leaving it waiting.
-    private func writeFailureHandler(_ stream: HTTP2Stream, _ context: ChannelHandlerContext) -> EventLoopPromise<Void> {
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenFailure { [weak self] error in
-            self?.finish(stream.streamID, .failure(TransportError(.closed, "write failed: \(error)", unprocessed: true)))
-        }
-        return promise
+        flush(context)
+        closeIfDone(context)
     }
 
     private func arm(_ stream: HTTP2Stream, remainingMs: Int64, clock: any PushClock, systemClock: Bool, loop: any EventLoop) {
@@ -149,73 +183,39 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private func timeOut(_ stream: HTTP2Stream) {
         guard stream.isPending, let context else { return }
         finish(stream.streamID, .failure(TransportError(.timeout, "no answer before the deadline")))
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .rstStream(.cancel))), promise: nil)
+        reset(stream.streamID, context: context)
     }
 
     /// No new streams; close when the open ones are answered.
     func retire() {
         if closing == nil { closing = TransportError(.closed, "connection retired", unprocessed: true) }
-        if streams.isEmpty { context?.close(promise: nil) }
+        if let context { closeIfDone(context) }
     }
 
     /// The caller's task was cancelled: answer it now and tell the server.
     func cancel(_ stream: HTTP2Stream) {
         guard stream.isPending else { return }
         let written = stream.written
-        finish(stream.streamID, .failure(TransportError(.cancelled, "cancelled", unprocessed: !written)))
-        stream.complete(.failure(TransportError(.cancelled, "cancelled", unprocessed: !written)))
-        if written, let context {
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: stream.streamID, payload: .rstStream(.cancel))), promise: nil)
-        }
+        let error = TransportError(.cancelled, "cancelled", unprocessed: !written)
+        finish(stream.streamID, .failure(error))
+        stream.complete(.failure(error))
+        if written, let context { reset(stream.streamID, context: context) }
     }
 
-    private func finish(_ id: HTTP2StreamID, _ result: Result<HTTP2Response, TransportError>) {
+    /// RST_STREAM(CANCEL) for a stream we gave up on (nghttp2 drops it if HEADERS never left).
+    private func reset(_ id: Int32, context: ChannelHandlerContext) {
+        guard let session, id > 0 else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+        flush(context)
+        closeIfDone(context)
+    }
+
+    private func finish(_ id: Int32, _ result: Result<HTTP2Response, TransportError>) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         stream.complete(result)
-        if closing != nil, streams.isEmpty { context?.close(promise: nil) }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.payload {
-        case .headers(let h):
-            guard let stream = streams[frame.streamID] else { return }
-            if let statusText = h.headers.first(name: ":status"), let status = Int(statusText) {
-                if status >= 100, status < 200 { return } // interim answer
-                stream.status = status
-            }
-            for (name, value, _) in h.headers where !name.hasPrefix(":") {
-                stream.headers.append((name: name, value: value))
-            }
-            if h.endStream { complete(frame.streamID, stream) }
-        case .data(let d):
-            guard let stream = streams[frame.streamID] else { return }
-            if case .byteBuffer(let buffer) = d.data {
-                if stream.body.count + buffer.readableBytes > maxResponseBodyBytes {
-                    finish(frame.streamID, .failure(TransportError(.protocolViolation, "response body larger than \(maxResponseBodyBytes) bytes")))
-                    context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.cancel))), promise: nil)
-                    return
-                }
-                stream.body.append(contentsOf: buffer.readableBytesView)
-            }
-            if d.endStream { complete(frame.streamID, stream) }
-        case .rstStream(let code):
-            // REFUSED_STREAM guarantees no processing (RFC 9113 §8.7).
-            finish(frame.streamID, .failure(TransportError(.reset, "stream reset by the server (\(code))", unprocessed: code == .refusedStream)))
-        case .goAway(let lastStreamID, let code, _):
-            let error = TransportError(.goAway, "server sent GOAWAY (\(code), last stream \(lastStreamID))", unprocessed: true)
-            if closing == nil { closing = error }
-            onUnusable(error)
-            for id in streams.keys where id > lastStreamID {
-                finish(id, .failure(error))
-            }
-            if streams.isEmpty { context.close(promise: nil) }
-        default:
-            break
-        }
-    }
-
-    private func complete(_ id: HTTP2StreamID, _ stream: HTTP2Stream) {
+    private func complete(_ id: Int32, _ stream: HTTP2Stream) {
         guard let status = stream.status else {
             finish(id, .failure(TransportError(.protocolViolation, "stream ended without a :status")))
             return
@@ -223,18 +223,171 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         finish(id, .success(HTTP2Response(status: status, headers: stream.headers, body: stream.body)))
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let streamError = error as? NIOHTTP2Errors.StreamError {
-            finish(streamError.streamID, .failure(TransportError(.protocolViolation, "HTTP/2 stream error: \(streamError.baseError)")))
+    // MARK: Bytes in and out
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, !closeRequested else { return }
+        let buffer = unwrapInboundIn(data)
+        let result = buffer.withUnsafeReadableBytes { raw -> Int in
+            guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
+            return nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), raw.count)
+        }
+        if result < 0 {
+            // Fatal for the session (flooding, a callback failure); nghttp2 queued a GOAWAY if it could.
+            fail(TransportError(.protocolViolation, "HTTP/2 connection error: \(Self.libraryError(result))"), context: context)
+            flush(context)
+            requestClose(context)
+        }
+    }
+
+    /// Everything the reads of this loop tick produced (SETTINGS ACK, WINDOW_UPDATE, RST_STREAM)
+    /// leaves in one write.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context)
+        closeIfDone(context)
+        context.fireChannelReadComplete()
+    }
+
+    /// Drains `nghttp2_session_mem_send` into one buffer and writes it with one flush.
+    private func flush(_ context: ChannelHandlerContext) {
+        guard let session, started, !closeRequested else { return }
+        var out: ByteBuffer?
+        while true {
+            var chunk: UnsafePointer<UInt8>?
+            let count = nghttp2_session_mem_send(session, &chunk)
+            if count < 0 {
+                fail(TransportError(.protocolViolation, "HTTP/2 send error: \(Self.libraryError(count))"), context: context)
+                requestClose(context)
+                return
+            }
+            guard count > 0, let chunk else { break }
+            if out == nil { out = context.channel.allocator.buffer(capacity: Swift.max(count, 16_384)) }
+            out!.writeBytes(UnsafeRawBufferPointer(start: chunk, count: count))
+        }
+        if let out { context.writeAndFlush(wrapOutboundOut(out), promise: nil) }
+    }
+
+    /// Closes once nothing is left to do: nghttp2 is finished with the session (after a GOAWAY
+    /// either way), or we are closing and the last stream is answered.
+    private func closeIfDone(_ context: ChannelHandlerContext) {
+        guard started, !closeRequested, let session else { return }
+        if nghttp2_session_want_read(session) == 0, nghttp2_session_want_write(session) == 0 {
+            fail(closing ?? TransportError(.protocolViolation, "HTTP/2 session ended by a protocol error"), context: context)
+            requestClose(context)
+        } else if closing != nil, streams.isEmpty {
+            requestClose(context)
+        }
+    }
+
+    private func requestClose(_ context: ChannelHandlerContext) {
+        guard !closeRequested else { return }
+        closeRequested = true
+        context.close(promise: nil)
+    }
+
+    // MARK: nghttp2 callbacks (inside mem_recv / mem_send: record, never close)
+
+    func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
+        let hd = frame.pointee.hd
+        switch UInt32(hd.type) {
+        case NGHTTP2_DATA.rawValue, NGHTTP2_HEADERS.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0, let stream = streams[hd.stream_id] {
+                complete(hd.stream_id, stream)
+            }
+        case NGHTTP2_RST_STREAM.rawValue:
+            let code = frame.pointee.rst_stream.error_code
+            // REFUSED_STREAM guarantees no processing (RFC 9113 §8.7).
+            finish(hd.stream_id, .failure(TransportError(.reset, "stream reset by the server (\(Self.protocolError(code)))",
+                                                          unprocessed: code == NGHTTP2_REFUSED_STREAM.rawValue)))
+        case NGHTTP2_GOAWAY.rawValue:
+            let last = frame.pointee.goaway.last_stream_id
+            let error = TransportError(.goAway, "server sent GOAWAY (\(Self.protocolError(frame.pointee.goaway.error_code)), last stream \(last))",
+                                       unprocessed: true)
+            if closing == nil { closing = error }
+            onUnusable(error)
+            // Streams above `last` were not processed: fail them now, for the retry loop.
+            for id in streams.keys where id > last {
+                finish(id, .failure(error))
+            }
+        case NGHTTP2_SETTINGS.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0, !isReady {
+                isReady = true
+                ready.succeed(())
+            }
+        default:
+            break
+        }
+    }
+
+    func headerReceived(_ frame: UnsafePointer<nghttp2_frame>, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
+        guard UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue, let stream = streams[frame.pointee.hd.stream_id] else { return }
+        if name.first == UInt8(ascii: ":") {
+            // nghttp2 has already checked that :status is three digits and comes first.
+            guard name.elementsEqual(":status".utf8), value.count == 3 else { return }
+            let status = value.reduce(0) { $0 * 10 + Int($1 &- 0x30) }
+            if status < 200 {
+                stream.inInterimHeaders = true // interim answer: wait for the final one
+            } else {
+                stream.inInterimHeaders = false
+                stream.status = status
+            }
             return
         }
-        let mapped = Self.map(error)
-        fail(mapped, context: context)
-        context.close(promise: nil)
+        guard !stream.inInterimHeaders, stream.headers.count < Self.maxResponseHeaders else { return }
+        stream.headers.append((name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+    }
+
+    func bodyReceived(_ id: Int32, _ data: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[id] else { return }
+        guard stream.body.count + data.count <= maxResponseBodyBytes else {
+            finish(id, .failure(TransportError(.protocolViolation, "response body larger than \(maxResponseBodyBytes) bytes")))
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+            return
+        }
+        stream.body.append(contentsOf: data)
+    }
+
+    /// A stream ended without its END_STREAM having completed it: a reset we sent (nghttp2's own
+    /// stream errors, such as a malformed response) or one the GOAWAY above already failed.
+    func streamClosed(_ id: Int32, errorCode: UInt32) {
+        guard streams[id] != nil else { return }
+        let refused = errorCode == NGHTTP2_REFUSED_STREAM.rawValue
+        let message = errorCode == 0 ? "stream closed without a complete answer" : "HTTP/2 stream error (\(Self.protocolError(errorCode)))"
+        finish(id, .failure(TransportError(.protocolViolation, message, unprocessed: refused)))
+    }
+
+    /// HEADERS nghttp2 did not send (GOAWAY received, session closing): never reached the server.
+    func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, libError: Int32) {
+        guard UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue else { return }
+        let kind = closing?.kind ?? .closed
+        finish(frame.pointee.hd.stream_id, .failure(TransportError(kind, "request not sent: \(Self.libraryError(libError))", unprocessed: true)))
+    }
+
+    /// Copies the next chunk of a request body; EOF with the last one.
+    func readBody(_ id: Int32, into buffer: UnsafeMutableBufferPointer<UInt8>, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let body = stream.request.body
+        let count = Swift.min(buffer.count, body.count - stream.bodySent)
+        if count > 0 {
+            body.withUnsafeBufferPointer { source in
+                buffer.baseAddress!.update(from: source.baseAddress! + stream.bodySent, count: count)
+            }
+        }
+        stream.bodySent += count
+        if stream.bodySent == body.count { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+        return count
+    }
+
+    // MARK: Connection failure
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(Self.map(error), context: context)
+        requestClose(context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         fail(TransportError(.closed, "connection closed by the server"), context: context)
+        closeRequested = true
         self.context = nil
         context.fireChannelInactive()
     }
@@ -253,6 +406,14 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         for (_, stream) in open {
             stream.complete(.failure(error))
         }
+    }
+
+    private static func libraryError(_ code: some BinaryInteger) -> String {
+        String(cString: nghttp2_strerror(Int32(truncatingIfNeeded: code)))
+    }
+
+    private static func protocolError(_ code: UInt32) -> String {
+        String(cString: nghttp2_http2_strerror(code))
     }
 
     static func map(_ error: any Error) -> TransportError {

@@ -1,0 +1,78 @@
+import CNGHTTP2
+
+/// The HEADERS block of one request as nghttp2 takes it (`nghttp2_nv` pointing into one byte
+/// arena), built in storage reused for every request of a connection.
+///
+/// Also the outbound header check nghttp2 does not do by itself: names are lower-cased and every
+/// field must pass nghttp2's own RFC 9113 validators, so a hostile value (CR, LF, NUL from a SIP
+/// message) fails its request instead of reaching the server.
+final class NGHTTP2HeaderBlock {
+    private var bytes: [UInt8] = []
+    private var fields: [(name: Range<Int>, value: Range<Int>)] = []
+    private var nv: [nghttp2_nv] = []
+    private let scheme: [UInt8]
+    private let authority: [UInt8]
+
+    init(scheme: String, authority: String) {
+        self.scheme = Array(scheme.utf8)
+        self.authority = Array(authority.utf8)
+        bytes.reserveCapacity(512)
+        fields.reserveCapacity(16)
+        nv.reserveCapacity(16)
+    }
+
+    /// Fills the block for `request`; the problem when a field is not valid HTTP/2.
+    func build(_ request: HTTP2Request) -> String? {
+        bytes.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        add(":method", request.method.utf8)
+        add(":scheme", scheme)
+        add(":authority", authority)
+        add(":path", request.path.utf8)
+        if !check(fields[0].value, nghttp2_check_header_value) || !check(fields[3].value, nghttp2_check_path) {
+            return "invalid request line: \(request.method) \(request.path)"
+        }
+        for field in request.headers {
+            let nameStart = bytes.count
+            for byte in field.name.utf8 {
+                bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+            }
+            let name = nameStart..<bytes.count
+            bytes.append(contentsOf: field.value.utf8)
+            let value = name.upperBound..<bytes.count
+            guard check(name, nghttp2_check_header_name), check(value, nghttp2_check_header_value) else {
+                return "invalid header field \(field.name)"
+            }
+            fields.append((name, value))
+        }
+        if !request.body.isEmpty {
+            add("content-length", String(request.body.count).utf8)
+        }
+        return nil
+    }
+
+    private func add(_ name: StaticString, _ value: some Sequence<UInt8>) {
+        let start = bytes.count
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        let mid = bytes.count
+        bytes.append(contentsOf: value)
+        fields.append((start..<mid, mid..<bytes.count))
+    }
+
+    private func check(_ range: Range<Int>, _ validator: (UnsafePointer<UInt8>?, Int) -> Int32) -> Bool {
+        bytes.withUnsafeBufferPointer { validator($0.baseAddress.map { $0 + range.lowerBound }, range.count) != 0 }
+    }
+
+    /// The `nghttp2_nv` array, valid only inside `body` (nghttp2 copies it on submit).
+    func withFields<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        bytes.withUnsafeMutableBufferPointer { arena in
+            let base = arena.baseAddress!
+            nv.removeAll(keepingCapacity: true)
+            for f in fields {
+                nv.append(nghttp2_nv(name: base + f.name.lowerBound, value: base + f.value.lowerBound,
+                                     namelen: f.name.count, valuelen: f.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            }
+            return nv.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+        }
+    }
+}

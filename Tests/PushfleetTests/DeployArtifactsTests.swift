@@ -47,9 +47,9 @@ struct DeployArtifactsTests {
         let exposition = try await waitForValue("every queried metric in /metrics") { () -> String? in
             let (status, body) = try await Self.get(curl, base + "/metrics")
             guard status == 200 else { throw TestFailure("/metrics answered \(status)") }
-            return Self.missing(Self.queriedMetrics(), from: body).isEmpty ? body : nil
+            return try Self.missing(Self.queriedMetrics(), from: body).isEmpty ? body : nil
         }
-        #expect(Self.missing(Self.queriedMetrics(), from: exposition).isEmpty)
+        #expect(try Self.missing(Self.queriedMetrics(), from: exposition).isEmpty)
 
         let (lint, lintOut, lintErr) = try await run(promtool, ["check", "metrics"], stdin: exposition)
         #expect(lint == 0, "promtool check metrics: \(lintOut)\(lintErr)")

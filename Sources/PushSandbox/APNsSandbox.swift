@@ -20,11 +20,12 @@ public final class APNsSandbox: Sendable {
 
     /// Validates like APNs: mutual TLS client certificate issued by `ca` (apns-topic must equal its UID or UID+".voip"),
     /// OR an `authorization: bearer <ES256 JWT>` whose `kid` is one of `tokenKeys` and `iss` the team id.
-    public init(ca: SandboxCertificateAuthority, tokenKeys: [String: (teamId: String, key: P256.Signing.PublicKey)] = [:]) throws {
-        let tls = try ca.issueServerCredential().serverTLSContext(alpn: ["h2"], clientCA: ca)
+    public init(ca: SandboxCertificateAuthority, tokenKeys: [String: (teamId: String, key: P256.Signing.PublicKey)] = [:],
+                listen: SandboxListen = .loopback) throws {
+        let tls = try ca.issueServerCredential(hosts: listen.certificateHosts).serverTLSContext(alpn: ["h2"], clientCA: ca)
         service = APNsService(tokenKeys: tokenKeys)
         server = SandboxServer(
-            configuration: SandboxListenerConfiguration(protocols: .http2, tls: tls, readsClientCertificate: true),
+            configuration: SandboxListenerConfiguration(protocols: .http2, tls: tls, listen: listen, readsClientCertificate: true),
             service: service
         )
     }

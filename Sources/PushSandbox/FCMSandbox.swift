@@ -17,10 +17,10 @@ public final class FCMSandbox: Sendable {
     private let server: SandboxServer
     private let service: FCMService
 
-    public init(ca: SandboxCertificateAuthority, tokenLifetime: Int = 3600) throws {
-        let tls = try ca.issueServerCredential().serverTLSContext(alpn: ["h2"])
+    public init(ca: SandboxCertificateAuthority, tokenLifetime: Int = 3600, listen: SandboxListen = .loopback) throws {
+        let tls = try ca.issueServerCredential(hosts: listen.certificateHosts).serverTLSContext(alpn: ["h2"])
         service = FCMService(tokenLifetime: tokenLifetime)
-        server = SandboxServer(configuration: SandboxListenerConfiguration(protocols: .http2, tls: tls), service: service)
+        server = SandboxServer(configuration: SandboxListenerConfiguration(protocols: .http2, tls: tls, listen: listen), service: service)
     }
 
     public func start() async throws {

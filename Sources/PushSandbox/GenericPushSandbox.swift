@@ -11,7 +11,7 @@ public final class GenericPushSandbox: Sendable {
     private let scheme: String
 
     /// `maxConcurrentStreams` is the HTTP/2 stream limit announced in SETTINGS (clients must queue beyond it).
-    public init(version: HTTPVersion, tls: SandboxTLS, maxConcurrentStreams: Int = 1000) throws {
+    public init(version: HTTPVersion, tls: SandboxTLS, maxConcurrentStreams: Int = 1000, listen: SandboxListen = .loopback) throws {
         let protocols: SandboxListenerConfiguration.Protocols
         switch (version, tls) {
         case (.http1, _): protocols = .http1
@@ -20,6 +20,7 @@ public final class GenericPushSandbox: Sendable {
         }
         var configuration = SandboxListenerConfiguration(protocols: protocols, tls: nil)
         configuration.maxConcurrentStreams = maxConcurrentStreams
+        configuration.listen = listen
         if case .tls(let credential) = tls {
             configuration.tls = try credential.serverTLSContext(alpn: version == .http2 ? ["h2", "http/1.1"] : ["http/1.1"])
         }

@@ -19,6 +19,8 @@ struct SandboxListenerConfiguration: Sendable {
 
     var protocols: Protocols
     var tls: NIOSSLContext?
+    /// Where to listen, and the name clients use (in `baseURL` and the server certificate).
+    var listen = SandboxListen.loopback
     /// Mutual TLS: read the client certificate's UID into `RecordedRequest.clientCertificateTopic`.
     var readsClientCertificate = false
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS announced to clients.
@@ -49,7 +51,7 @@ final class SandboxServer: Sendable {
     var port: Int { state.withLock { $0.port } }
     var connectionCount: Int { state.withLock { $0.accepted } }
 
-    func baseURL(scheme: String) -> String { "\(scheme)://127.0.0.1:\(port)" }
+    func baseURL(scheme: String) -> String { "\(scheme)://\(configuration.listen.hostname):\(port)" }
 
     func start() async throws {
         try state.withLock { state in
@@ -64,7 +66,7 @@ final class SandboxServer: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: configuration.listen.host, port: configuration.listen.port)
             .get()
         state.withLock { state in
             state.channel = channel
@@ -186,4 +188,25 @@ final class SandboxConnection: @unchecked Sendable {
         }
         return nil
     }
+}
+
+/// Where a sandbox listens. Tests use the loopback default (a free port); `pushfleet sandbox`
+/// listens on fixed ports of all interfaces for containers, under a host name of its own.
+public struct SandboxListen: Sendable, Hashable {
+    /// Address to bind.
+    public var host: String
+    /// 0 = a free port.
+    public var port: Int
+    /// The name clients connect to: in `baseURL` and in the server certificate.
+    public var hostname: String
+
+    public init(host: String, port: Int, hostname: String) {
+        self.host = host
+        self.port = port
+        self.hostname = hostname
+    }
+
+    public static let loopback = SandboxListen(host: "127.0.0.1", port: 0, hostname: "127.0.0.1")
+
+    var certificateHosts: [String] { Array(Set(["localhost", "127.0.0.1", hostname])).sorted() }
 }

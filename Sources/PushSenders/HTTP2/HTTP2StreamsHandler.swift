@@ -15,7 +15,7 @@ import PushContract
 /// run, with the time spread over its state machine, header validation and ARC traffic. nghttp2
 /// is the engine of `h2load` itself (HPACK, stream states, flow control, the peer's
 /// concurrent-stream limit, which it queues for us); this handler's figures are in
-/// `docs/benchmarks.md`. There is one transport: keeping both doubled the failure paths to test.
+/// `bench/README.md`. There is one transport: keeping both doubled the failure paths to test.
 ///
 /// nghttp2 never sees a socket, and every call into it happens on the channel's event loop, so
 /// there is no lock on the hot path. Callbacks run inside `mem_recv`/`mem_send` and only record

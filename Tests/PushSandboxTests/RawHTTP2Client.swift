@@ -53,8 +53,8 @@ final class RawHTTP2Client: Sendable {
         }.get()
         let headers: HPACKHeaders = [":method": "POST", ":path": path, ":scheme": "http", ":authority": "127.0.0.1"]
         stream.write(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
-        try await stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: body)), endStream: true))).get()
-        return try await outcome.futureResult.get()
+        try await stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: body)), endStream: true))).get(within: 10)
+        return try await outcome.futureResult.get(within: 10)
     }
 
     func close() async { try? await channel.close() }
@@ -102,4 +102,28 @@ private final class StreamRecorder: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}
     func channelInactive(context: ChannelHandlerContext) { finish(.closed) }
+}
+
+struct FutureTimeout: Error {}
+
+extension EventLoopFuture where Value: Sendable {
+    /// `get()` with a deadline: a stream or connection that never completes fails the test
+    /// instead of hanging the whole run (NIO futures cannot be cancelled).
+    func get(within seconds: Int64) async throws -> Value {
+        let settled = eventLoop.makePromise(of: Value.self)
+        let box = SettledFlag()
+        // Both callbacks run on this future's event loop, so the flag needs no lock.
+        whenComplete { result in
+            if !box.done { box.done = true; settled.completeWith(result) }
+        }
+        eventLoop.scheduleTask(in: .seconds(seconds)) {
+            if !box.done { box.done = true; settled.fail(FutureTimeout()) }
+        }
+        return try await settled.futureResult.get()
+    }
+}
+
+private final class SettledFlag: @unchecked Sendable {
+    // @unchecked: only touched on one event loop (see `get(within:)`).
+    var done = false
 }

@@ -9,13 +9,17 @@ import PushContract
 /// produces leaves as one `ByteBuffer` per flush. A request is a dictionary entry and one
 /// `nghttp2_submit_request`; its answer completes a continuation.
 ///
-/// Why nghttp2 and not swift-nio-http2: measured on 2 shared cores, loopback TLS, one connection,
-/// 100 streams, `nghttpd`, release build, swift-nio-http2 at frame level (no child channels)
-/// reached ~23k requests/s, 0.12× of `h2load` (~194k/s) against the same server in the same
-/// run, with the time spread over its state machine, header validation and ARC traffic. nghttp2
-/// is the engine of `h2load` itself (HPACK, stream states, flow control, the peer's
-/// concurrent-stream limit, which it queues for us); this handler's figures are in
-/// `docs/benchmarks.md`. There is one transport: keeping both doubled the failure paths to test.
+/// Why nghttp2 and not swift-nio-http2: measured with `pushfleet-bench --senders-only` (2 cores
+/// shared with other builds, loopback TLS, one connection, 100 streams, `nghttpd`, release
+/// build, `h2load` against the same server in each run). swift-nio-http2 at frame level (no
+/// child channels) reached ~23k requests/s, 0.12× of h2load (~194k/s), its time spread over its
+/// state machine, header validation and ARC traffic. With nghttp2 (the engine of h2load itself:
+/// HPACK, stream states, flow control, the peer's concurrent-stream limit, which it queues for
+/// us), two sets of 3 runs gave this transport median rates of 103k and 120k requests/s with
+/// median per-run ratios of 0.63× and 0.82× (h2load medians 161k and 152k; every run ≥ 0.58×),
+/// the whole generic sender 73k and 86k/s (0.48×, 0.58×), and p50 0.21 ms / p99 0.49 ms at a
+/// fixed 5,000 pushes/s. The rest is NIOSSL, the thread hop to Swift tasks and the sender. There is one
+/// transport: keeping both would double the failure paths to test for no gain.
 ///
 /// nghttp2 never sees a socket, and every call into it happens on the channel's event loop, so
 /// there is no lock on the hot path. Callbacks run inside `mem_recv`/`mem_send` and only record

@@ -7,7 +7,7 @@ APT_PACKAGES := librdkafka-dev libnghttp2-dev kcat pkg-config python3-pip
 BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps apt-install run test build bench bench-quick fuzz clean
+.PHONY: deps bench-deps apt-install run test build bench bench-senders bench-quick fuzz clean
 
 ## deps: install the system packages PushFleet builds and tests with (only those missing).
 deps:
@@ -44,6 +44,11 @@ test: deps
 bench: bench-deps
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --output bench/results.json
+
+## bench-senders: the HTTP/2 senders against nghttpd, h2load as the reference, 3 runs, medians.
+bench-senders: bench-deps
+	$(SWIFT) build -c release --product pushfleet-bench
+	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --senders-only --repetitions 3 --output bench/senders.json
 
 ## bench-quick: the benchmark command in its short mode (keeps it working; no timings judged).
 bench-quick: bench-deps

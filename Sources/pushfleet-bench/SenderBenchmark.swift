@@ -16,7 +16,8 @@ enum SenderBenchmark {
     }
 
     static func run(requests: Int = 200_000, streams: Int = 100, fixedRate: Int = 5_000, fixedSeconds: Int = 5,
-                    nghttpd: String = "/usr/sbin/nghttpd", h2load: String = "/usr/bin/h2load") async throws -> [String: Double] {
+                    nghttpd: String = "/usr/sbin/nghttpd", h2load: String = "/usr/bin/h2load",
+                    port: Int = 20_000 + Int(getpid() % 20_000)) async throws -> [String: Double] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-bench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir + "/htdocs", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -26,14 +27,18 @@ enum SenderBenchmark {
         try shell("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                                        "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
                                        "-addext", "subjectAltName=IP:127.0.0.1"])
-        let port = 20_000 + Int(getpid() % 20_000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: nghttpd)
         server.arguments = ["-d", dir + "/htdocs", "--address=127.0.0.1", String(port), dir + "/key.pem", dir + "/cert.pem"]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            // SIGKILL: children inherit this process's blocked signal mask (SIGTERM included), so
+            // `terminate()` left every nghttpd running.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         let url = "https://127.0.0.1:\(port)/push"
         try await waitForServer(url: url, caFile: dir + "/cert.pem")
 
@@ -218,7 +223,8 @@ extension SenderBenchmark {
         let fixedRate = try value("--fixed-rate", 5_000)
         var runs: [[String: Double]] = []
         for i in 0..<repetitions {
-            let r = try await run(requests: requests, streams: streams, fixedRate: fixedRate)
+            // A fresh port per run: the previous server's socket may linger.
+            let r = try await run(requests: requests, streams: streams, fixedRate: fixedRate, port: 20_000 + Int(getpid() % 19_000) + i)
             print("run \(i + 1)/\(repetitions): " + r.keys.sorted().map { "\($0)=\(String(format: "%.3f", r[$0]!))" }.joined(separator: " "))
             runs.append(r)
         }

@@ -13,7 +13,7 @@ import Testing
         let pool: HTTP2ConnectionPool
         let dir: String
 
-        init(maxConcurrentStreams: Int = 1000) async throws {
+        init(maxConcurrentStreams: Int = 1000, clock: any PushClock = SystemClock()) async throws {
             let ca = try SandboxCertificateAuthority.generate()
             sandbox = try GenericPushSandbox(version: .http2, tls: .tls(try ca.issueServerCredential()), maxConcurrentStreams: maxConcurrentStreams)
             try await sandbox.start()
@@ -21,7 +21,7 @@ import Testing
             try ca.writeCertificate(to: dir + "/ca.pem")
             let endpoint = HTTP2Endpoint(url: sandbox.baseURL)!
             pool = HTTP2ConnectionPool(endpoint: endpoint, tls: try TLSSetup.context(caFile: dir + "/ca.pem"),
-                                       group: MultiThreadedEventLoopGroup.singleton, clock: SystemClock(), tuning: quickTuning(),
+                                       group: MultiThreadedEventLoopGroup.singleton, clock: clock, tuning: quickTuning(),
                                        logger: .init(label: "test"))
         }
 
@@ -140,6 +140,47 @@ import Testing
         #expect(connection.isUsable)
         #expect(status(await connection.execute(post("/after"), deadline: deadline())) == 200)
         #expect(env.sandbox.connectionCount == 1)
+    }
+
+    @Test func staggeredDeadlinesEachFireOnTime() async throws {
+        let env = try await Env()
+        defer { Task { await env.close() } }
+        for i in 0..<3 { env.sandbox.script(path: "/h/\(i)", [.hang]) }
+        let connection = try await env.connection()
+        let start = ContinuousClock.now
+        // Submitted latest-deadline first, so the connection's one timer must be pulled earlier twice.
+        let results = await withTaskGroup(of: (Int, Result<HTTP2Response, TransportError>, Duration).self) { group in
+            for i in [2, 1, 0] {
+                group.addTask {
+                    let r = await connection.execute(self.post("/h/\(i)"), deadline: self.deadline(Int64(150 * (i + 1))))
+                    return (i, r, ContinuousClock.now - start)
+                }
+            }
+            group.addTask { (3, await connection.execute(self.post("/ok"), deadline: self.deadline()), ContinuousClock.now - start) }
+            var out: [Int: (Result<HTTP2Response, TransportError>, Duration)] = [:]
+            for await (i, r, d) in group { out[i] = (r, d) }
+            return out
+        }
+        #expect(status(results[3]!.0) == 200)
+        for i in 0..<3 {
+            let (r, elapsed) = results[i]!
+            #expect(error(r)?.kind == .timeout, "\(i)")
+            #expect(elapsed >= .milliseconds(150 * (i + 1) - 10) && elapsed < .milliseconds(150 * (i + 1) + 2_000), "\(i): \(elapsed)")
+        }
+        #expect(status(await connection.execute(post("/after"), deadline: deadline())) == 200)
+    }
+
+    @Test func testClockDeadlineNeedsNoWaiting() async throws {
+        let clock = ManualClock(now: SystemClock().now())
+        let env = try await Env(clock: clock)
+        defer { Task { await env.close() } }
+        env.sandbox.script(path: "/h", [.hang])
+        let connection = try await env.connection()
+        let hung = Task { await connection.execute(post("/h"), deadline: clock.now().adding(seconds: 3_600)) }
+        try await eventually("the stream's sleeper") { clock.sleeperCount == 1 }
+        clock.advance(by: 3_600_000)
+        #expect(error(await hung.value)?.kind == .timeout)
+        #expect(status(await connection.execute(post("/after"), deadline: clock.now().adding(seconds: 30))) == 200)
     }
 
     @Test func passedDeadlineIsNeverSent() async throws {

@@ -21,15 +21,11 @@ package final class HTTP2Connection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBoundBox<HTTP2StreamsHandler?>
     private let box: SubmissionsBox
-    private let clock: any PushClock
-    private let systemClock: Bool
 
-    private init(channel: any Channel, handler: NIOLoopBoundBox<HTTP2StreamsHandler?>, box: SubmissionsBox, clock: any PushClock) {
+    private init(channel: any Channel, handler: NIOLoopBoundBox<HTTP2StreamsHandler?>, box: SubmissionsBox) {
         self.channel = channel
         self.handler = handler
         self.box = box
-        self.clock = clock
-        self.systemClock = clock is SystemClock
     }
 
     /// False once the server said GOAWAY or the connection closed: the pool opens a new one.
@@ -58,7 +54,7 @@ package final class HTTP2Connection: Sendable {
                         try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
                     let h = HTTP2StreamsHandler(
-                        scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, ready: ready,
+                        scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, clock: clock, ready: ready,
                         onUnusable: { error in state.markUnusable(error) })
                     try sync.addHandler(h)
                     box.value = h
@@ -90,7 +86,7 @@ package final class HTTP2Connection: Sendable {
             e.message = "\(endpoint): \(e.message)"
             return .failure(e)
         }
-        return .success(HTTP2Connection(channel: channel, handler: box, box: state, clock: clock))
+        return .success(HTTP2Connection(channel: channel, handler: box, box: state))
     }
 
     /// Sends one request; answers by `deadline` at the latest (then `.timeout`, RST_STREAM sent).
@@ -100,16 +96,19 @@ package final class HTTP2Connection: Sendable {
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 stream.continuation = continuation
-                let refused: TransportError? = box.state.withLock { s in
-                    if let e = s.unusable { return TransportError(e.kind, e.message, unprocessed: true) }
+                // One lock round per request: queue it and learn whether the loop must be woken.
+                let (refused, wake) = box.state.withLock { s -> (TransportError?, Bool) in
+                    if let e = s.unusable { return (TransportError(e.kind, e.message, unprocessed: true), false) }
                     s.pending.append(stream)
-                    return nil
+                    if s.drainScheduled { return (nil, false) }
+                    s.drainScheduled = true
+                    return (nil, true)
                 }
                 if let refused {
                     stream.continuation = nil
                     continuation.resume(returning: .failure(refused))
-                } else {
-                    scheduleDrain()
+                } else if wake {
+                    channel.eventLoop.execute { self.drain() }
                 }
             }
         } onCancel: {
@@ -141,7 +140,7 @@ package final class HTTP2Connection: Sendable {
             cancelled.forEach { $0.complete(.failure(e)) }
             return
         }
-        h.write(batch, clock: clock, systemClock: systemClock)
+        h.write(batch)
         cancelled.forEach { h.cancel($0) }
     }
 

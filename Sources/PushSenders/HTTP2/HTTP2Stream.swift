@@ -1,4 +1,3 @@
-import NIOCore
 import PushContract
 
 /// One request in flight on a connection.
@@ -21,7 +20,6 @@ final class HTTP2Stream: @unchecked Sendable {
     /// Request body bytes already handed to nghttp2.
     var bodySent = 0
     var written = false
-    var timer: Scheduled<Void>?
     var sleeper: Task<Void, Never>?
 
     init(request: HTTP2Request, deadline: EventTime) {
@@ -31,12 +29,10 @@ final class HTTP2Stream: @unchecked Sendable {
 
     var isPending: Bool { continuation != nil }
 
-    /// Resumes the caller and disarms the timer; later calls do nothing.
+    /// Resumes the caller and stops a test clock's sleeper; later calls do nothing.
     func complete(_ result: Result<HTTP2Response, TransportError>) {
         guard let c = continuation else { return }
         continuation = nil
-        timer?.cancel()
-        timer = nil
         sleeper?.cancel()
         sleeper = nil
         c.resume(returning: result)

@@ -9,13 +9,18 @@ import PushContract
 /// produces leaves as one `ByteBuffer` per flush. A request is a dictionary entry and one
 /// `nghttp2_submit_request`; its answer completes a continuation.
 ///
-/// Why nghttp2 and not swift-nio-http2: measured on 2 shared cores, loopback TLS, one connection,
-/// 100 streams, `nghttpd`, release build, swift-nio-http2 at frame level (no child channels)
-/// reached ~23k requests/s, 0.12× of `h2load` (~194k/s) against the same server in the same
-/// run, with the time spread over its state machine, header validation and ARC traffic. nghttp2
-/// is the engine of `h2load` itself (HPACK, stream states, flow control, the peer's
-/// concurrent-stream limit, which it queues for us); this handler's figures are in
-/// `bench/README.md`. There is one transport: keeping both doubled the failure paths to test.
+/// Why nghttp2 and not swift-nio-http2: measured with `pushfleet-bench --senders-only` (2 cores
+/// shared with other builds, loopback TLS, one connection, 100 streams, `nghttpd`, release
+/// build, `h2load` against the same server in each run). swift-nio-http2 at frame level (no
+/// child channels) reached ~23k requests/s, 0.12× of h2load (~194k/s), its time spread over its
+/// state machine, header validation and ARC traffic. With nghttp2 (the engine of h2load itself:
+/// HPACK, stream states, flow control, the peer's concurrent-stream limit, which it queues for
+/// us), two sets of 3 runs gave this transport median rates of 103k and 120k requests/s with
+/// median per-run ratios of 0.63× and 0.82× (h2load medians 161k and 152k; every run ≥ 0.58×),
+/// the whole generic sender 73k and 86k/s (0.48×, 0.58×), and p50 0.21 ms / p99 0.49 ms at a
+/// fixed 5,000 pushes/s. The rest is NIOSSL, the thread hop to Swift tasks and the sender. There is one
+/// transport: keeping both would double the failure paths to test for no gain. Latest figures:
+/// `bench/README.md`.
 ///
 /// nghttp2 never sees a socket, and every call into it happens on the channel's event loop, so
 /// there is no lock on the hot path. Callbacks run inside `mem_recv`/`mem_send` and only record
@@ -47,12 +52,20 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Set once GOAWAY arrives or the connection fails; streams then finish or fail, none start.
     private var closing: TransportError?
     private var closeRequested = false
+    private let clock: any PushClock
+    /// Real time: one event-loop timer per connection for the earliest deadline (see `sweep`);
+    /// a test clock: one sleeping task per stream, so tests step time instead of waiting.
+    private let systemClock: Bool
+    private var deadlineTimer: Scheduled<Void>?
+    private var deadlineTimerAt = Int64.max
     /// Called on GOAWAY and close, so the pool stops handing out this connection.
     private let onUnusable: @Sendable (TransportError) -> Void
 
-    init(scheme: String, authority: String, expectsTLS: Bool, ready: EventLoopPromise<Void>,
+    init(scheme: String, authority: String, expectsTLS: Bool, clock: any PushClock, ready: EventLoopPromise<Void>,
          onUnusable: @escaping @Sendable (TransportError) -> Void) {
         self.headerBlock = NGHTTP2HeaderBlock(scheme: scheme, authority: authority)
+        self.clock = clock
+        self.systemClock = clock is SystemClock
         self.expectsTLS = expectsTLS
         self.ready = ready
         self.onUnusable = onUnusable
@@ -120,19 +133,19 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     // MARK: Requests
 
     /// Submits a batch of new streams and writes all their frames with a single flush.
-    func write(_ batch: [HTTP2Stream], clock: any PushClock, systemClock: Bool) {
+    func write(_ batch: [HTTP2Stream]) {
         guard let context, let session, isReady else {
             let e = closing.map { TransportError($0.kind, $0.message, unprocessed: true) } ?? TransportError(.closed, "connection closed", unprocessed: true)
             batch.forEach { $0.complete(.failure(e)) }
             return
         }
+        let now = clock.now().millisecondsSince1970
         for stream in batch where stream.isPending {
             if let closing {
                 stream.complete(.failure(TransportError(closing.kind, closing.message, unprocessed: true)))
                 continue
             }
-            let remaining = stream.deadline.millisecondsSince1970 - clock.now().millisecondsSince1970
-            guard remaining > 0 else {
+            guard stream.deadline.millisecondsSince1970 > now else {
                 stream.complete(.failure(TransportError(.timeout, "deadline passed before the request was written", unprocessed: true)))
                 continue
             }
@@ -158,32 +171,67 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             stream.streamID = id
             streams[id] = stream
             stream.written = true
-            arm(stream, remainingMs: remaining, clock: clock, systemClock: systemClock, loop: context.eventLoop)
+            arm(stream, now: now, loop: context.eventLoop)
         }
         flush(context)
         closeIfDone(context)
     }
 
-    private func arm(_ stream: HTTP2Stream, remainingMs: Int64, clock: any PushClock, systemClock: Bool, loop: any EventLoop) {
-        let handler = NIOLoopBound(self, eventLoop: loop)
-        let fire: @Sendable () -> Void = { handler.value.timeOut(stream) }
+    private func arm(_ stream: HTTP2Stream, now: Int64, loop: any EventLoop) {
         if systemClock {
-            // Real time: an event-loop timer, no task per request.
-            stream.timer = loop.scheduleTask(in: .milliseconds(remainingMs)) { fire() }
+            if stream.deadline.millisecondsSince1970 < deadlineTimerAt {
+                scheduleSweep(at: stream.deadline.millisecondsSince1970, now: now, loop: loop)
+            }
         } else {
-            // A test clock: sleep on it so tests step time instead of waiting.
+            let clock = self.clock
+            let handler = NIOLoopBound(self, eventLoop: loop)
             let deadline = stream.deadline
             stream.sleeper = Task {
                 do { try await clock.sleep(until: deadline) } catch { return }
-                loop.execute { fire() }
+                loop.execute { handler.value.timeOut([stream]) }
             }
         }
     }
 
-    private func timeOut(_ stream: HTTP2Stream) {
-        guard stream.isPending, let context else { return }
-        finish(stream.streamID, .failure(TransportError(.timeout, "no answer before the deadline")))
-        reset(stream.streamID, context: context)
+    /// One timer per connection, for the earliest deadline, instead of one per request: attempt
+    /// deadlines mostly grow with submission time, so arming is usually a comparison, and a
+    /// stream answered in time costs no timer work at all (a per-request NIO timer was ~10% of
+    /// the event loop's time, mostly inserting into and removing from its heap).
+    private func scheduleSweep(at deadline: Int64, now: Int64, loop: any EventLoop) {
+        deadlineTimer?.cancel()
+        deadlineTimerAt = deadline
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        deadlineTimer = loop.scheduleTask(in: .milliseconds(Swift.max(0, deadline - now))) { handler.value.sweep() }
+    }
+
+    /// Times out every stream whose deadline passed and re-arms for the next one.
+    private func sweep() {
+        deadlineTimer = nil
+        deadlineTimerAt = .max
+        guard let context else { return }
+        let now = clock.now().millisecondsSince1970
+        var expired: [HTTP2Stream] = []
+        var next = Int64.max
+        for stream in streams.values {
+            let deadline = stream.deadline.millisecondsSince1970
+            if deadline <= now { expired.append(stream) } else { next = Swift.min(next, deadline) }
+        }
+        timeOut(expired)
+        if next != .max { scheduleSweep(at: next, now: now, loop: context.eventLoop) }
+    }
+
+    private func timeOut(_ expired: [HTTP2Stream]) {
+        guard let context, let session else { return }
+        var reset = false
+        for stream in expired where stream.isPending {
+            finish(stream.streamID, .failure(TransportError(.timeout, "no answer before the deadline")))
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.streamID, NGHTTP2_CANCEL.rawValue)
+            reset = true
+        }
+        if reset {
+            flush(context)
+            closeIfDone(context)
+        }
     }
 
     /// No new streams; close when the open ones are answered.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Typed access to the members of one JSON object on a tape, with errors naming the JSON path.
 ///
 /// A JSON object whose members are read by name must not repeat a name ("duplicate member"):
@@ -8,12 +14,17 @@ package struct JSONObjectReader {
     package let index: Int
     /// Path of this object, `""` for the record itself.
     package let path: String
-    /// Members sorted by (fingerprint, name bytes), for lookups by binary search and for
+    /// Member fingerprints with their key's tape index, for lookups without touching the name
+    /// bytes: in record order for up to `linearMembers` members (a scan of a few integers beats
+    /// any search), sorted by (fingerprint, name bytes) above that, for binary search and for
     /// finding duplicates in O(m log m) even when hostile names share a fingerprint. Empty for
-    /// small objects, which are scanned instead (no allocation).
-    private var sorted: [Member] = []
-    private var isSmall = false
-    private static let smallObjectMembers = 8
+    /// objects of at most `tinyMembers` members, which are scanned without allocating.
+    private var members: [Member] = []
+    private var layout = Layout.tiny
+    private static let tinyMembers = 4
+    private static let linearMembers = 16
+
+    private enum Layout { case tiny, linear, sorted }
 
     private struct Member {
         var fingerprint: UInt64
@@ -37,52 +48,55 @@ package struct JSONObjectReader {
     }
 
     private mutating func buildIndex() throws(ContractError) {
-        if try checkSmallObject() { return }
-        var sorted: [Member] = []
-        sorted.reserveCapacity((Int(tape[index].next) - index) / 2)
-        defer { self.sorted = sorted }
-        let end = Int(tape[index].next)
-        var k = index + 1
-        while k < end {
-            let key = tape[k]
-            sorted.append(Member(fingerprint: tape.withStringBytes(key, Self.fingerprint), key: Int32(k)))
-            k = Int(tape[k + 1].next)
-        }
-        if sorted.count > 12 {
-            sorted.sort { isOrdered($0, $1) }
-        } else if sorted.count > 1 {
-            for a in 1..<sorted.count {  // insertion sort: records have few members
-                var b = a
-                let member = sorted[a]
-                while b > 0, isOrdered(member, sorted[b - 1]) {
-                    sorted[b] = sorted[b - 1]
-                    b -= 1
-                }
-                sorted[b] = member
-            }
-        }
-        for m in 1..<max(sorted.count, 1) where sorted[m].fingerprint == sorted[m - 1].fingerprint {
-            if compareNames(sorted[m].key, sorted[m - 1].key) == 0 { throw duplicateError(sorted[m].key) }
-        }
-    }
-
-    /// Pairwise duplicate check of an object with few members; false if it has more.
-    private mutating func checkSmallObject() throws(ContractError) -> Bool {
         let end = Int(tape[index].next)
         var count = 0
         var k = index + 1
         while k < end {
             count += 1
-            guard count <= Self.smallObjectMembers else { return false }
+            k = Int(tape[k + 1].next)
+        }
+        if count <= Self.tinyMembers {
+            try checkTinyObject(end: end)
+            return
+        }
+        var members: [Member] = []
+        members.reserveCapacity(count)
+        k = index + 1
+        while k < end {
+            members.append(Member(fingerprint: fingerprint(ofKey: k), key: Int32(k)))
+            k = Int(tape[k + 1].next)
+        }
+        defer { self.members = members }
+        if count <= Self.linearMembers {
+            layout = .linear
+            for a in 1..<count {
+                for b in 0..<a where members[a].fingerprint == members[b].fingerprint {
+                    if compareNames(members[a].key, members[b].key) == 0 { throw duplicateError(members[a].key) }
+                }
+            }
+            return
+        }
+        layout = .sorted
+        members.sort { isOrdered($0, $1) }
+        for m in 1..<count where members[m].fingerprint == members[m - 1].fingerprint {
+            if compareNames(members[m].key, members[m - 1].key) == 0 { throw duplicateError(members[m].key) }
+        }
+    }
+
+    /// Pairwise duplicate check of an object with a handful of members.
+    private func checkTinyObject(end: Int) throws(ContractError) {
+        var k = index + 1
+        while k < end {
+            let fp = fingerprint(ofKey: k)
             var earlier = index + 1
             while earlier < k {
-                if compareNames(Int32(earlier), Int32(k)) == 0 { throw duplicateError(Int32(k)) }
+                if fingerprint(ofKey: earlier) == fp, compareNames(Int32(earlier), Int32(k)) == 0 {
+                    throw duplicateError(Int32(k))
+                }
                 earlier = Int(tape[earlier + 1].next)
             }
             k = Int(tape[k + 1].next)
         }
-        isSmall = true
-        return true
     }
 
     private func duplicateError(_ key: Int32) -> ContractError {
@@ -97,6 +111,22 @@ package struct JSONObjectReader {
         return fp
     }
 
+    /// The fingerprint of the name at tape index `k`, without a closure for unescaped names.
+    /// A name is followed in the input by at least `":`, a value and a closing brace, so for
+    /// names of four bytes or more an 8-byte load stays inside the input; one load and a mask
+    /// replace the byte loop, giving the same value as `fingerprint(_:)`.
+    @inline(__always)
+    private func fingerprint(ofKey k: Int) -> UInt64 {
+        let token = tape[k]
+        guard !token.flag else { return tape.withStringBytes(token, Self.fingerprint) }
+        let start = Int(token.start), length = Int(token.end - token.start)
+        guard length >= 4, start + 8 <= tape.bytes.count else { return Self.fingerprint(tape.rawBytes(token)) }
+        let first8 = UInt64(bigEndian: tape.bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+        let kept = min(length, 6)
+        let first6 = (first8 >> 16) & ~((1 << UInt64(8 * (6 - kept))) &- 1)
+        return UInt64(min(length, 0xFFFF)) << 48 | first6
+    }
+
     private func isOrdered(_ a: Member, _ b: Member) -> Bool {
         a.fingerprint != b.fingerprint ? a.fingerprint < b.fingerprint : compareNames(a.key, b.key) < 0
     }
@@ -106,38 +136,53 @@ package struct JSONObjectReader {
     }
 
     private static func compare(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Int {
-        for j in 0..<min(x.count, y.count) where x[j] != y[j] { return x[j] < y[j] ? -1 : 1 }
-        return x.count - y.count
+        let n = min(x.count, y.count)
+        guard n > 0, let a = x.baseAddress, let b = y.baseAddress else { return x.count - y.count }
+        let order = memcmp(a, b, n)
+        return order != 0 ? Int(order) : x.count - y.count
+    }
+
+    /// Whether the name at tape index `k` (whose fingerprint matched) is `wanted`.
+    @inline(__always)
+    private func keyEquals(_ k: Int, _ wanted: UnsafeRawBufferPointer) -> Bool {
+        let token = tape[k]
+        guard !token.flag else { return tape.withStringBytes(token) { Self.compare($0, wanted) == 0 } }
+        return Self.compare(tape.rawBytes(token), wanted) == 0
     }
 
     /// Tape index of the value of member `name`, nil when absent.
     package func member(_ name: StaticString) -> Int? {
         let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        if isSmall {
+        let fp = Self.fingerprint(wanted)
+        switch layout {
+        case .tiny:
             let end = Int(tape[index].next)
             var k = index + 1
             while k < end {
-                let key = tape[k]
-                if (key.flag || Int(key.end - key.start) == wanted.count),
-                   tape.withStringBytes(key, { Self.compare($0, wanted) == 0 }) {
-                    return k + 1
-                }
+                if fingerprint(ofKey: k) == fp, keyEquals(k, wanted) { return k + 1 }
                 k = Int(tape[k + 1].next)
             }
             return nil
+        case .linear:
+            return members.withUnsafeBufferPointer { members in
+                for m in members where m.fingerprint == fp {
+                    if keyEquals(Int(m.key), wanted) { return Int(m.key) + 1 }
+                }
+                return nil
+            }
+        case .sorted:
+            var low = 0, high = members.count
+            while low < high {
+                let mid = (low + high) / 2
+                if members[mid].fingerprint < fp { low = mid + 1 } else { high = mid }
+            }
+            while low < members.count, members[low].fingerprint == fp {
+                let key = Int(members[low].key)
+                if keyEquals(key, wanted) { return key + 1 }
+                low += 1
+            }
+            return nil
         }
-        let fp = Self.fingerprint(wanted)
-        var low = 0, high = sorted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid].fingerprint < fp { low = mid + 1 } else { high = mid }
-        }
-        while low < sorted.count, sorted[low].fingerprint == fp {
-            let key = Int(sorted[low].key)
-            if tape.withStringBytes(tape[key], { Self.compare($0, wanted) == 0 }) { return key + 1 }
-            low += 1
-        }
-        return nil
     }
 
     private func required(_ name: StaticString) throws(ContractError) -> Int {

@@ -12,6 +12,9 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmark PushFleet's hot paths against kcat on this machine; write a results file."
     )
 
+    /// Size of each produced record in the consume part.
+    static let recordSize = 430
+
     @Option(help: "Records to produce and consume (430 bytes each).")
     var records: Int = 200_000
 
@@ -30,12 +33,18 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Path of kcat.")
     var kcat: String = "/usr/bin/kcat"
 
+    @Option(help: "Run only these parts (repeatable): \(BenchPart.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var only: [BenchPart] = []
+
+    /// Whether a part runs: all of them unless `--only` names some.
+    private func runs(_ part: BenchPart) -> Bool { only.isEmpty || only.contains(part) }
+
     mutating func run() async throws {
         if quick {
             records = min(records, 20_000)
             repetitions = 1
         }
-        let recordSize = 430
+        let recordSize = Self.recordSize
         let bytesPerPartition = records * (recordSize + 70) / Int(partitions)
         guard bytesPerPartition < 4_500_000 else {
             throw ValidationError("\(records) records over \(partitions) partitions exceed the embedded broker's ~5 MiB per partition; add partitions")
@@ -47,6 +56,32 @@ struct BenchCommand: AsyncParsableCommand {
 
         let broker = try EmbeddedKafkaBroker(brokers: 1)
         defer { broker.shutdown() }
+        if runs(.consume) { try await consume(broker: broker, into: &results) }
+        if runs(.decode) {
+            // Decode: branch.unanswered records per CPU-second on one thread.
+            let decode = DecodeBenchmark.run(iterations: quick ? 50_000 : 500_000)
+            results.add("decode.branch.unanswered", unit: "records/s (one core)", value: decode.recordsPerSecond, reference: nil,
+                        note: "\(decode.bytesPerRecord)-byte record; target ≥ 200,000/s")
+        }
+        if runs(.engine) { try await engine(broker: broker, into: &results) }
+        if runs(.wakeup) {
+            // Register wake-up: a tick's CPU time follows the bindings due, not all bindings.
+            let small = try EngineBenchmark.wakeUpTick(total: 1_000, due: 100)
+            let large = try EngineBenchmark.wakeUpTick(total: quick ? 20_000 : 100_000, due: 100)
+            results.add("wakeup.tick.100_of_1k", unit: "ms CPU", value: small, reference: nil, note: "1,000 bindings, 100 due")
+            results.add("wakeup.tick.100_of_\(quick ? "20k" : "100k")", unit: "ms CPU", value: large, reference: small,
+                        note: "same 100 due among many more bindings; ≈ 1× = proportional to the due ones")
+        }
+        if runs(.senders) { try await senders(into: &results) }
+
+        print(results.table())
+        try results.write(to: output)
+        print("results written to \(output)")
+    }
+
+    /// Produce, then consume the same topic with kcat and with our group consumer.
+    private func consume(broker: EmbeddedKafkaBroker, into results: inout BenchResults) async throws {
+        let recordSize = Self.recordSize
         let topic = "bench.consume"
         try broker.createTopic(KafkaTopicSpec(name: topic, partitions: partitions))
         let config = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "pushfleet-bench")
@@ -122,13 +157,11 @@ struct BenchCommand: AsyncParsableCommand {
         results.add("consume", unit: "records/s", value: ourMedian, reference: kcatMedian,
                     note: "KafkaConsumer group member, batches of 1000, offsets stored per batch; target ≥ 0.8× kcat", samples: ourRates)
 
-        // Decode: branch.unanswered records per CPU-second on one thread.
-        let decode = DecodeBenchmark.run(iterations: quick ? 50_000 : 500_000)
-        results.add("decode.branch.unanswered", unit: "records/s (one core)", value: decode.recordsPerSecond, reference: nil,
-                    note: "\(decode.bytesPerRecord)-byte record; target ≥ 200,000/s")
+    }
 
-        // Engine scale: restore vs kcat (one state partition; the embedded broker keeps ~5 MiB
-        // per partition, so the restore count is what fits), memory and timer lateness.
+    /// Engine scale: restore vs kcat (one state partition; the embedded broker keeps ~5 MiB
+    /// per partition, so the restore count is what fits), memory and timer lateness.
+    private func engine(broker: EmbeddedKafkaBroker, into results: inout BenchResults) async throws {
         let restoreCount = quick ? 1_000 : 3_500
         let restore = try await EngineBenchmark.restore(count: restoreCount, broker: broker, kcat: kcat)
         results.add("restore.kcat", unit: "records/s", value: restore.kcat, reference: nil,
@@ -145,15 +178,10 @@ struct BenchCommand: AsyncParsableCommand {
                     note: "\(pending) pending ringing schedules (5 s interval), \(lateness.count) firings")
         results.add("timers.lateness.p99", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.99), reference: nil,
                     note: "target ≤ 20 ms")
+    }
 
-        // Register wake-up: a tick's CPU time follows the bindings due, not all bindings.
-        let small = try EngineBenchmark.wakeUpTick(total: 1_000, due: 100)
-        let large = try EngineBenchmark.wakeUpTick(total: quick ? 20_000 : 100_000, due: 100)
-        results.add("wakeup.tick.100_of_1k", unit: "ms CPU", value: small, reference: nil, note: "1,000 bindings, 100 due")
-        results.add("wakeup.tick.100_of_\(quick ? "20k" : "100k")", unit: "ms CPU", value: large, reference: small,
-                    note: "same 100 due among many more bindings; ≈ 1× = proportional to the due ones")
-
-        // Senders: HTTP/2 throughput vs h2load against the same nghttpd (when installed).
+    /// Senders: HTTP/2 throughput vs h2load against the same nghttpd (when installed).
+    private func senders(into results: inout BenchResults) async throws {
         if !quick, FileManager.default.isExecutableFile(atPath: "/usr/sbin/nghttpd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") {
             let s = try await SenderBenchmark.run()
             results.add("http2.h2load", unit: "requests/s", value: s["h2load_requests_per_second"] ?? 0, reference: nil,
@@ -165,11 +193,12 @@ struct BenchCommand: AsyncParsableCommand {
             results.add("http2.fixed_rate.p99", unit: "ms", value: s["fixed_rate_p99_ms"] ?? 0, reference: nil,
                         note: "at \(Int(s["fixed_rate_requests_per_second"] ?? 0)) requests/s; p50 \(String(format: "%.2f", s["fixed_rate_p50_ms"] ?? 0)) ms")
         }
-
-        print(results.table())
-        try results.write(to: output)
-        print("results written to \(output)")
     }
+}
+
+/// The parts of the benchmark, for `--only`.
+enum BenchPart: String, CaseIterable, ExpressibleByArgument {
+    case consume, decode, engine, wakeup, senders
 }
 
 struct BenchError: Error, CustomStringConvertible {

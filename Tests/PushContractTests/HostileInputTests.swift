@@ -81,6 +81,29 @@ import Testing
         #expect(error == ContractError(field: "aaaaaaaaa17", problem: "duplicate member"))
     }
 
+    /// The reader indexes objects three ways by size (scan, fingerprint list, sorted list): a
+    /// duplicate is found in each, for short and long names, written plainly or with escapes,
+    /// and an escaped name is still found by lookup.
+    @Test(arguments: [0, 2, 3, 10, 14, 40])
+    func duplicatesAreFoundAtEverySize(extraMembers: Int) {
+        let extras = (0..<extraMembers).map { "\"x\($0)\":0" }
+        let base = [#""v":1"#, #""type":"call.ended""#, #""id":"e""#, #""time":"2025-01-01T00:00:00Z""#,
+                    #""callId":"c""#, #""reason":"timeout""#]
+        func json(_ members: [String]) -> [UInt8] { Array(("{" + members.joined(separator: ",") + "}").utf8) }
+        #expect(Self.outcome(json(base + extras)) == "accepted")
+        #expect(Self.outcome(json(base.map { $0.replacingOccurrences(of: #""callId""#, with: #""call\u0049d""#) } + extras)) == "accepted")
+        for duplicate in [#""callId":"d""#, #""call\u0049d":"d""#, #""v":1"#, #""x0":1"#] where extraMembers > 0 || !duplicate.contains("x0") {
+            let field = duplicate.contains("x0") ? "x0" : duplicate.contains("v\"") ? "v" : "callId"
+            #expect(decodeError(json(base + extras + [duplicate]))?.problem == "duplicate member", "\(duplicate) among \(base.count + extraMembers)")
+            #expect(decodeError(json(base + extras + [duplicate]))?.field == field)
+        }
+    }
+
+    @Test func duplicatesInNestedObjectsNameTheirPath() {
+        let json = #"{"v":1,"type":"branch.unanswered","id":"e","time":"2025-01-01T00:00:00Z","callId":"c","branch":"b","method":"INVITE","requestUri":"sip:a@b","from":{"uri":"sip:x@y","uri":"sip:z@y"},"to":{"uri":"sip:a@b"}}"#
+        #expect(decodeError(Array(json.utf8)) == ContractError(field: "from.uri", problem: "duplicate member"))
+    }
+
     @Test func errorMessagesEscapeHostileValues() {
         let json = #"{"v":1,"type":"\n\u0007evil","id":"e","time":"2025-01-01T00:00:00Z"}"#
         let error = decodeError(Array(json.utf8))

@@ -5,7 +5,18 @@ package enum JSONEscaping {
 
     package static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 { appendEscaped(b, to: &out) }
+        var s = s
+        s.withUTF8 { bytes in
+            // Runs of bytes that need no escape are copied at once; this writes every state
+            // record (with its base64 event) and outcome.
+            var runStart = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
+                appendEscaped(b, to: &out)
+                runStart = i + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+        }
         out.append(UInt8(ascii: "\""))
     }
 

@@ -83,11 +83,21 @@ public struct SIPHeaders: Sendable, Hashable {
 
 extension String {
     /// ASCII case-insensitive comparison, enough for SIP header names and tokens.
-    @inlinable
+    /// Runs for every URI parameter and header lookup of every push decision, so it compares
+    /// contiguous UTF-8 (native strings are) rather than through generic iterators.
     package func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = self.utf8, b = other.utf8
-        guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where x != y {
+        guard utf8.count == other.utf8.count else { return false }
+        let fast = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in Self.asciiCaseInsensitiveEqual(a, b) }
+        }
+        if let result = fast ?? nil { return result }
+        return Self.asciiCaseInsensitiveEqual(Array(utf8), Array(other.utf8))
+    }
+
+    private static func asciiCaseInsensitiveEqual<C: RandomAccessCollection<UInt8>>(_ a: C, _ b: C) -> Bool where C.Index == Int {
+        for i in a.indices {
+            let x = a[i], y = b[i - a.startIndex + b.startIndex]
+            guard x != y else { continue }
             let lx = (x >= 65 && x <= 90) ? x | 0x20 : x
             let ly = (y >= 65 && y <= 90) ? y | 0x20 : y
             if lx != ly { return false }

@@ -174,26 +174,28 @@ public struct PushParameters: Sendable, Hashable {
         }
     }
 
-    /// `TEAMID.bundle.id.SERVICES`; no recognised suffix means `remote`.
+    /// `TEAMID.bundle.id.SERVICES`; no recognised suffix means `remote`. Split on UTF-8 bytes
+    /// (every delimiter is ASCII): this runs for every push decision.
     static func parseAPNsParam(_ param: String) throws(PushParameterError) -> (APNsApp, [PushService]) {
-        guard let firstDot = param.firstIndex(of: "."),
-              !param[..<firstDot].isEmpty, param.index(after: firstDot) < param.endIndex else {
+        let u = param.utf8
+        guard let firstDot = u.firstIndex(of: UInt8(ascii: ".")),
+              firstDot != u.startIndex, u.index(after: firstDot) < u.endIndex else {
             throw PushParameterError(parameter: "pn-param", reason: "invalid syntax, expected TEAMID.bundle.id[.services]")
         }
-        let teamId = String(param[..<firstDot])
-        let rest = param[param.index(after: firstDot)...]
-        if let lastDot = rest.lastIndex(of: "."), rest.startIndex < lastDot,
-           let services = parseServices(rest[rest.index(after: lastDot)...]) {
-            return (APNsApp(teamId: teamId, bundleId: String(rest[..<lastDot])), services)
+        let teamId = String(Substring(u[..<firstDot]))
+        let rest = u[u.index(after: firstDot)...]
+        if let lastDot = rest.lastIndex(of: UInt8(ascii: ".")), rest.startIndex < lastDot,
+           let services = parseServices(Substring(rest[rest.index(after: lastDot)...])) {
+            return (APNsApp(teamId: teamId, bundleId: String(Substring(rest[..<lastDot]))), services)
         }
-        return (APNsApp(teamId: teamId, bundleId: String(rest)), [.remote])
+        return (APNsApp(teamId: teamId, bundleId: String(Substring(rest))), [.remote])
     }
 
     /// `remote`, `voip`, `remote&voip`…; nil when the segment is not a services list.
     static func parseServices(_ segment: Substring) -> [PushService]? {
         var services: [PushService] = []
-        for part in segment.split(separator: "&") {
-            guard let service = PushService(rawValue: String(part)) else { return nil }
+        for part in segment.utf8.split(separator: UInt8(ascii: "&")) {
+            guard let service = PushService(rawValue: String(Substring(part))) else { return nil }
             if !services.contains(service) { services.append(service) }
         }
         return services.isEmpty ? nil : services
@@ -201,20 +203,20 @@ public struct PushParameters: Sendable, Hashable {
 
     /// `token[:service]` for one token, `tok1:service&tok2:service` for several.
     static func parsePrid(_ prid: String, services: [PushService]) throws(PushParameterError) -> [PushToken] {
-        let parts = prid.split(separator: "&", omittingEmptySubsequences: false)
+        let parts = prid.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
         guard parts.count == services.count else {
             throw PushParameterError(parameter: "pn-prid",
                                      reason: "pn-param declares \(services.count) service(s), whereas there is/are \(parts.count) token(s) in pn-prid")
         }
         var tokens: [PushToken] = []
         for part in parts {
-            let pieces = part.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let pieces = part.split(separator: UInt8(ascii: ":"), maxSplits: 1, omittingEmptySubsequences: false)
             guard !pieces[0].isEmpty else {
                 throw PushParameterError(parameter: "pn-prid", reason: "invalid syntax (empty token)")
             }
             let service: PushService
             if pieces.count == 2 {
-                guard let s = PushService(rawValue: String(pieces[1])) else {
+                guard let s = PushService(rawValue: String(Substring(pieces[1]))) else {
                     throw PushParameterError(parameter: "pn-prid", reason: "invalid syntax (service must be voip or remote)")
                 }
                 service = s
@@ -226,7 +228,7 @@ public struct PushParameters: Sendable, Hashable {
             guard services.contains(service), !tokens.contains(where: { $0.service == service }) else {
                 throw PushParameterError(parameter: "pn-prid", reason: "service mismatch between pn-param and pn-prid")
             }
-            tokens.append(PushToken(service: service, token: String(pieces[0])))
+            tokens.append(PushToken(service: service, token: String(Substring(pieces[0]))))
         }
         return tokens
     }

@@ -128,13 +128,15 @@ public enum PushStrategy {
     }
 
     static func cleanDisplayName(_ name: String) -> String {
-        var s = Substring(name).trimmingASCIIWhitespace()
-        while s.first == "\"" { s = s.dropFirst() }
-        while s.last == "\"" { s = s.dropLast() }
-        return String(s)
+        var u = Substring(name).trimmingASCIIWhitespace().utf8
+        while u.first == UInt8(ascii: "\"") { u = u.dropFirst() }
+        while u.last == UInt8(ascii: "\"") { u = u.dropLast() }
+        return String(Substring(u))
     }
 
     static func unquoted(_ s: String) -> String {
-        s.count >= 2 && s.first == "\"" && s.last == "\"" ? String(s.dropFirst().dropLast()) : s
+        let u = s.utf8
+        return u.count >= 2 && u.first == UInt8(ascii: "\"") && u.last == UInt8(ascii: "\"")
+            ? String(Substring(u.dropFirst().dropLast())) : s
     }
 }

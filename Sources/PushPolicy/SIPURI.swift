@@ -23,64 +23,110 @@ public struct SIPURI: Sendable, Hashable {
 
     /// Parses `sip:user@host:port;params?headers`, optionally wrapped in `<…>`.
     /// Returns nil for anything that is not a SIP/SIPS URI with a host.
+    ///
+    /// Every delimiter is ASCII, so the URI is split on its UTF-8 bytes, as Flexisip's C parser
+    /// does: splitting on `Character`s cost a grapheme-cluster walk per byte, and this parse runs
+    /// for every push decision and every timer firing.
     public init?(_ text: String) {
-        var s = Substring(text).trimmingASCIIWhitespace()
-        if s.first == "<" {
-            guard s.last == ">" else { return nil }
-            s = s.dropFirst().dropLast()
-        }
-        guard let colon = s.firstIndex(of: ":") else { return nil }
-        let scheme = s[..<colon].lowercased()
-        guard scheme == "sip" || scheme == "sips" else { return nil }
-        self.scheme = scheme
-        var rest = s[s.index(after: colon)...]
+        var text = text
+        guard let parsed = text.withUTF8({ SIPURI(bytes: $0) }) else { return nil }
+        self = parsed
+    }
 
-        if let q = rest.firstIndex(of: "?") {
-            headers = String(rest[rest.index(after: q)...])
-            rest = rest[..<q]
+    /// The parse itself, on the contiguous UTF-8 of the text (integer indices, no `String.Index`
+    /// arithmetic); slices become strings only for the parts kept.
+    private init?(bytes: UnsafeBufferPointer<UInt8>) {
+        typealias Bytes = UnsafeBufferPointer<UInt8>
+        func string(_ r: Range<Int>) -> String { String(decoding: Bytes(rebasing: bytes[r]), as: UTF8.self) }
+        var lo = bytes.startIndex, hi = bytes.endIndex
+        while lo < hi, Self.isASCIIWhitespace(bytes[lo]) { lo += 1 }
+        while hi > lo, Self.isASCIIWhitespace(bytes[hi - 1]) { hi -= 1 }
+        if lo < hi, bytes[lo] == UInt8(ascii: "<") {
+            guard hi - lo >= 2, bytes[hi - 1] == UInt8(ascii: ">") else { return nil }
+            lo += 1
+            hi -= 1
+        }
+        guard let colon = bytes[lo..<hi].firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        switch Self.asciiLowercased(Bytes(rebasing: bytes[lo..<colon])) {
+        case "sip": scheme = "sip"
+        case "sips": scheme = "sips"
+        default: return nil
+        }
+        var rest = (colon + 1)..<hi
+        if let q = bytes[rest].firstIndex(of: UInt8(ascii: "?")) {
+            headers = string((q + 1)..<rest.upperBound)
+            rest = rest.lowerBound..<q
         } else {
             headers = nil
         }
         // The user part may itself contain ';' (user parameters), so split on '@' first.
-        if let at = rest.lastIndex(of: "@") {
-            user = SIPURI.percentDecode(rest[..<at])
-            rest = rest[rest.index(after: at)...]
+        if let at = bytes[rest].lastIndex(of: UInt8(ascii: "@")) {
+            user = SIPURI.percentDecode(Bytes(rebasing: bytes[rest.lowerBound..<at]))
+            rest = (at + 1)..<rest.upperBound
         } else {
             user = nil
         }
-        let hostPort: Substring
-        if let semi = rest.firstIndex(of: ";") {
-            hostPort = rest[..<semi]
-            rawParameters = String(rest[rest.index(after: semi)...])
-        } else {
-            hostPort = rest
-            rawParameters = ""
+        var hostPort = rest
+        var parameterRange = rest.upperBound..<rest.upperBound
+        if let semi = bytes[rest].firstIndex(of: UInt8(ascii: ";")) {
+            hostPort = rest.lowerBound..<semi
+            parameterRange = (semi + 1)..<rest.upperBound
         }
-        if hostPort.first == "[" {
-            guard let close = hostPort.firstIndex(of: "]") else { return nil }
-            host = hostPort[...close].lowercased()
-            let after = hostPort[hostPort.index(after: close)...]
-            if after.isEmpty {
-                port = nil
-            } else {
-                guard after.first == ":", let p = Int(after.dropFirst()), (0...65535).contains(p) else { return nil }
-                port = p
-            }
-        } else if let c = hostPort.firstIndex(of: ":") {
-            host = hostPort[..<c].lowercased()
-            guard let p = Int(hostPort[hostPort.index(after: c)...]), (0...65535).contains(p) else { return nil }
+        rawParameters = string(parameterRange)
+        var hostEnd = hostPort.upperBound
+        if hostPort.lowerBound < hostPort.upperBound, bytes[hostPort.lowerBound] == UInt8(ascii: "[") {
+            guard let close = bytes[hostPort].firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostEnd = close + 1
+            guard hostEnd == hostPort.upperBound || bytes[hostEnd] == UInt8(ascii: ":") else { return nil }
+        } else if let c = bytes[hostPort].firstIndex(of: UInt8(ascii: ":")) {
+            hostEnd = c
+        }
+        host = Self.asciiLowercased(Bytes(rebasing: bytes[hostPort.lowerBound..<hostEnd]))
+        if hostEnd < hostPort.upperBound {
+            guard let p = Self.port(Bytes(rebasing: bytes[(hostEnd + 1)..<hostPort.upperBound])) else { return nil }
             port = p
         } else {
-            host = hostPort.lowercased()
             port = nil
         }
         guard !host.isEmpty else { return nil }
-        parameters = rawParameters.isEmpty ? [] : rawParameters.split(separator: ";", omittingEmptySubsequences: true).map { part in
-            if let eq = part.firstIndex(of: "=") {
-                return (String(part[..<eq]), SIPURI.percentDecode(part[part.index(after: eq)...]))
+        var parameters: [(name: String, value: String?)] = []
+        var start = parameterRange.lowerBound
+        while start < parameterRange.upperBound {
+            let end = bytes[start..<parameterRange.upperBound].firstIndex(of: UInt8(ascii: ";")) ?? parameterRange.upperBound
+            if start < end {
+                if let eq = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                    parameters.append((string(start..<eq), SIPURI.percentDecode(Bytes(rebasing: bytes[(eq + 1)..<end]))))
+                } else {
+                    parameters.append((string(start..<end), nil))
+                }
             }
-            return (String(part), nil)
+            start = end + 1
         }
+        self.parameters = parameters
+    }
+
+    static func isASCIIWhitespace(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") || c == UInt8(ascii: "\n")
+    }
+
+    /// Lower-cases ASCII letters only (RFC 3261 schemes and host names are case-insensitive
+    /// ASCII); other bytes, including UTF-8 sequences, are kept as they are.
+    private static func asciiLowercased(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        guard bytes.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return String(decoding: bytes.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// 0…65535 written in decimal digits only.
+    private static func port(_ digits: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 5 else { return nil }
+        var value = 0
+        for d in digits {
+            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(d - UInt8(ascii: "0"))
+        }
+        return value <= 65535 ? value : nil
     }
 
     /// The value of the first parameter named `name` (ASCII case-insensitive), percent-decoded.
@@ -110,16 +156,23 @@ public struct SIPURI: Sendable, Hashable {
     /// failing, since a contact with one odd byte should still be able to get a push.
     public static func percentDecode<S: StringProtocol>(_ text: S) -> String {
         guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
+        return Array(text.utf8).withUnsafeBufferPointer { percentDecode($0) }
+    }
+
+    static func percentDecode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        guard bytes.contains(UInt8(ascii: "%")) else { return String(decoding: bytes, as: UTF8.self) }
         var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count)
-        var it = Array(text.utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "%"), it.count >= 2,
-               let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1]) {
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            if b == UInt8(ascii: "%"), i + 2 < bytes.endIndex,
+               let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) {
                 out.append(hi << 4 | lo)
-                it = it.dropFirst(2)
+                i += 3
             } else {
                 out.append(b)
+                i += 1
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -136,10 +189,11 @@ public struct SIPURI: Sendable, Hashable {
 }
 
 extension Substring {
+    /// Trims on UTF-8 bytes: a `Character` walk costs a grapheme-cluster break check per step.
     func trimmingASCIIWhitespace() -> Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
-        return s
+        var u = utf8
+        while let f = u.first, SIPURI.isASCIIWhitespace(f) { u = u.dropFirst() }
+        while let l = u.last, SIPURI.isASCIIWhitespace(l) { u = u.dropLast() }
+        return Substring(u)
     }
 }

@@ -62,6 +62,9 @@ struct BenchCommand: AsyncParsableCommand {
             let decode = DecodeBenchmark.run(iterations: quick ? 50_000 : 500_000)
             results.add("decode.branch.unanswered", unit: "records/s (one core)", value: decode.recordsPerSecond, reference: nil,
                         note: "\(decode.bytesPerRecord)-byte record; target ≥ 200,000/s")
+            let decide = DecodeBenchmark.runDecide(iterations: quick ? 20_000 : 200_000)
+            results.add("decide.branch.unanswered", unit: "records/s (one core)", value: decide, reference: nil,
+                        note: "decode + policy decision (needsPush, parameters, strategy, payload inputs)")
         }
         if runs(.engine) { try await engine(broker: broker, into: &results) }
         if runs(.wakeup) {
@@ -173,11 +176,13 @@ struct BenchCommand: AsyncParsableCommand {
         results.add("memory.per_schedule", unit: "bytes", value: bytes, reference: nil,
                     note: "RSS growth / \(memoryCount) restored ringing schedules; target ≤ 1024")
         let pending = quick ? 10_000 : 100_000
-        let lateness = try await EngineBenchmark.timerLateness(count: pending, seconds: quick ? 3 : 12)
+        let (lateness, cpuPerFiring) = try await EngineBenchmark.timerLateness(count: pending, seconds: quick ? 3 : 12)
         results.add("timers.lateness.p50", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.5), reference: nil,
                     note: "\(pending) pending ringing schedules (5 s interval), \(lateness.count) firings")
         results.add("timers.lateness.p99", unit: "ms", value: EngineBenchmark.percentile(lateness, 0.99), reference: nil,
                     note: "target ≤ 20 ms")
+        results.add("timers.cpu_per_firing", unit: "µs", value: cpuPerFiring, reference: nil,
+                    note: "process CPU per firing (fire, re-derive the request, apply the answer); 20,000 firings/s need < 50")
     }
 
     /// Senders: HTTP/2 throughput vs h2load against the same nghttpd (when installed).

@@ -40,6 +40,26 @@ enum DecodeBenchmark {
         return (Double(count) / seconds, record.count)
     }
 
+    /// Decode plus the policy's decision (needsPush, push parameters, strategy, payload inputs):
+    /// what a worker does per event and per timer firing, on one thread's CPU time.
+    static func runDecide(iterations: Int) -> Double {
+        let record = sampleRecord
+        let count = max(iterations, 1)
+        var pushed = 0
+        let policy = EngineBenchmark.policy
+        let start = threadCPUSeconds()
+        record.withUnsafeBytes { raw in
+            for _ in 0..<count {
+                if case .branchUnanswered(let event)? = try? RouterEventDecoder.decode(raw), case .push = policy.decide(event) {
+                    pushed += 1
+                }
+            }
+        }
+        let seconds = threadCPUSeconds() - start
+        precondition(pushed == count, "the sample record must give a push")
+        return Double(count) / seconds
+    }
+
     private static func threadCPUSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)

@@ -30,8 +30,8 @@ run: deps
 	$(SWIFT) build --product pushfleet
 	$$($(SWIFT) build --show-bin-path)/pushfleet dev
 
-## test: schema examples, a warning-free build, the deployment artifacts, then every test.
-test: deps
+## test: schema examples, a warning-free build, the deployment artifacts, every test, the benchmark in short mode.
+test: deps bench-deps
 	scripts/check-schemas.sh
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
@@ -39,9 +39,12 @@ test: deps
 	PUSHFLEET_BIN=$$($(SWIFT) build --show-bin-path)/pushfleet scripts/check-deploy.sh
 	@# A bound on the whole run: a stuck test must fail CI, not hang it.
 	timeout --kill-after=30 1500 $(SWIFT) test --skip-build
+	@# The benchmark once in its short mode (debug build: keeps it working, judges no timing).
+	timeout --kill-after=30 300 $$($(SWIFT) build --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
 
 ## bench: release build, every benchmark, results in bench/results.json.
 bench: bench-deps
+	$(SWIFT) build -c release --product pushfleet
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --output bench/results.json
 
@@ -52,6 +55,7 @@ bench-senders: bench-deps
 
 ## bench-quick: the benchmark command in its short mode (keeps it working; no timings judged).
 bench-quick: bench-deps
+	$(SWIFT) build -c release --product pushfleet
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
 

@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Path of kcat.")
     var kcat: String = "/usr/bin/kcat"
 
+    @Option(help: "Path of the pushfleet binary for the end-to-end part (default: next to this one).")
+    var pushfleet: String?
+
     @Option(help: "Run only these parts (repeatable): \(BenchPart.allCases.map(\.rawValue).joined(separator: ", ")).")
     var only: [BenchPart] = []
 
@@ -76,6 +79,7 @@ struct BenchCommand: AsyncParsableCommand {
                         note: "same 100 due among many more bindings; ≈ 1× = proportional to the due ones")
         }
         if runs(.senders) { try await senders(into: &results) }
+        if runs(.e2e) { try await endToEnd(into: &results) }
 
         print(results.table())
         try results.write(to: output)
@@ -201,9 +205,42 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
+extension BenchCommand {
+    /// Events → worker process(es) → nghttpd, against h2load on the same server (when the
+    /// nghttp2 tools are installed).
+    private func endToEnd(into results: inout BenchResults) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nghttpd"), FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") else {
+            print("e2e: skipped (nghttpd/h2load not installed: make bench-deps)")
+            return
+        }
+        let binary = pushfleet ?? URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .deletingLastPathComponent().appendingPathComponent("pushfleet").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("no pushfleet binary at \(binary): build it (swift build -c release --product pushfleet) or pass --pushfleet")
+        }
+        let count = quick ? 2_000 : 20_000
+        let port = 21_000 + Int(getpid() % 9_000)
+        let h2load = try await EndToEndBenchmark.h2loadReference(requests: quick ? 20_000 : 200_000, port: port)
+        let one = try await EndToEndBenchmark.throughput(pushfleet: binary, workers: 1, count: count, port: port + 1)
+        let two = try await EndToEndBenchmark.throughput(pushfleet: binary, workers: 2, count: count, port: port + 2)
+        let rate = quick ? 500 : 2_000
+        let latencies = try await EndToEndBenchmark.latency(pushfleet: binary, rate: rate, seconds: quick ? 2 : 10, port: port + 3)
+        results.add("e2e.h2load", unit: "requests/s", value: h2load, reference: nil,
+                    note: "h2load → nghttpd, POST /3/device/<token>, TLS, one connection, 100 streams")
+        results.add("e2e.throughput", unit: "pushes/s", value: one, reference: h2load,
+                    note: "\(count) events → embedded broker → 1 worker process → APNs (.p8) at nghttpd; target ≥ 0.5× h2load")
+        results.add("e2e.throughput.2_workers", unit: "pushes/s", value: two, reference: one,
+                    note: "same load, 2 worker processes (scale-out; they share this machine's \(ProcessInfo.processInfo.activeProcessorCount) cores with the broker and nghttpd)")
+        results.add("e2e.latency.p50", unit: "ms", value: EngineBenchmark.percentile(latencies, 0.5), reference: nil,
+                    note: "event time → provider answer (outcome latencyMs, 1 ms resolution), \(rate) events/s, timeout=0")
+        results.add("e2e.latency.p99", unit: "ms", value: EngineBenchmark.percentile(latencies, 0.99), reference: nil,
+                    note: "\(latencies.count) pushes; target ≤ 10 ms")
+    }
+}
+
 /// The parts of the benchmark, for `--only`.
 enum BenchPart: String, CaseIterable, ExpressibleByArgument {
-    case consume, decode, engine, wakeup, senders
+    case consume, decode, engine, wakeup, senders, e2e
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -18,36 +18,20 @@ enum SenderBenchmark {
     static func run(requests: Int = 200_000, streams: Int = 100, fixedRate: Int = 5_000, fixedSeconds: Int = 5,
                     nghttpd: String = "/usr/sbin/nghttpd", h2load: String = "/usr/bin/h2load",
                     port: Int = 20_000 + Int(getpid() % 20_000)) async throws -> [String: Double] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-bench-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir + "/htdocs", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data("ok".utf8).write(to: URL(fileURLWithPath: dir + "/htdocs/push"))
         let body = String(repeating: "x", count: 200)
+        let server = try Nghttpd(files: ["push": Array("ok".utf8)], port: port, nghttpd: nghttpd)
+        defer { server.stop() }
+        let dir = server.directory
         try Data(body.utf8).write(to: URL(fileURLWithPath: dir + "/body"))
-        try shell("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                                       "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
-                                       "-addext", "subjectAltName=IP:127.0.0.1"])
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: nghttpd)
-        server.arguments = ["-d", dir + "/htdocs", "--address=127.0.0.1", String(port), dir + "/key.pem", dir + "/cert.pem"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            // SIGKILL: children inherit this process's blocked signal mask (SIGTERM included), so
-            // `terminate()` left every nghttpd running.
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        let url = "https://127.0.0.1:\(port)/push"
-        try await waitForServer(url: url, caFile: dir + "/cert.pem")
+        let url = server.url("/push")
+        try await waitForServer(url: url, caFile: server.certificateFile)
 
         // Reference: h2load, one connection, `streams` concurrent streams, same POST body.
         let h2 = try shell(h2load, ["-n", String(requests), "-c", "1", "-m", String(streams), "-d", dir + "/body", url])
         guard let h2Rate = parseH2loadRate(h2) else { throw Failure(description: "cannot read h2load's rate:\n\(h2)") }
 
         var fleet = PushFleetOptions()
-        fleet.tlsCAFile = dir + "/cert.pem"
+        fleet.tlsCAFile = server.certificateFile
         let endpoint = HTTP2Endpoint(url: url)!
         let tls = try TLSSetup.context(caFile: fleet.tlsCAFile)
         let connection: HTTP2Connection
@@ -188,6 +172,44 @@ enum SenderBenchmark {
         let text = String(decoding: data, as: UTF8.self)
         guard p.terminationStatus == 0 else { throw Failure(description: "\(path) failed: \(text)") }
         return text
+    }
+}
+
+/// `nghttpd` on loopback with a fresh self-signed certificate, serving `files` (path → content)
+/// from its own temporary directory. Stopped with SIGKILL: children inherit this process's
+/// blocked signal mask (SIGTERM included), so `terminate()` left every nghttpd running.
+struct Nghttpd {
+    let directory: String
+    let port: Int
+    let process: Process
+    var certificateFile: String { directory + "/cert.pem" }
+
+    init(files: [String: [UInt8]], port: Int, nghttpd: String = "/usr/sbin/nghttpd") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-bench-\(getpid())-\(port)").path
+        self.port = port
+        for (path, content) in files {
+            let file = URL(fileURLWithPath: directory + "/htdocs/" + path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(content).write(to: file)
+        }
+        try SenderBenchmark.shell("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1"])
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: nghttpd)
+        process.arguments = ["-d", directory + "/htdocs", "--address=127.0.0.1", String(port), directory + "/key.pem", directory + "/cert.pem"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func url(_ path: String) -> String { "https://127.0.0.1:\(port)\(path)" }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
 

@@ -138,15 +138,7 @@ public struct KafkaAdmin: Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_offsets_for_times(handle.pointer, list, ms)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err, context: "offsets of \(topic) for time \(timestamp)")) }
-            var out: [Int32: Int64?] = [:]
-            for i in 0..<Int(list.pointee.cnt) {
-                let e = list.pointee.elems[i]
-                guard e.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    return .failure(KafkaError(e.err, context: "offset of \(topic)[\(e.partition)] for time \(timestamp)"))
-                }
-                out[e.partition] = e.offset >= 0 ? e.offset : nil
-            }
-            return .success(out)
+            return offsetsByPartition(list, context: "offset of \(topic) for time \(timestamp)")
         }
         do {
             return try result.get()
@@ -168,12 +160,7 @@ public struct KafkaAdmin: Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_committed(handle.pointer, list, ms)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err, context: "committed offsets of group \(group)")) }
-            var out: [Int32: Int64?] = [:]
-            for i in 0..<Int(list.pointee.cnt) {
-                let e = list.pointee.elems[i]
-                out[e.partition] = e.offset >= 0 ? e.offset : nil
-            }
-            return .success(out)
+            return offsetsByPartition(list, context: "committed offset of group \(group) on \(topic)")
         }
         return try result.get()
     }
@@ -305,6 +292,18 @@ private final class AdminClient: Sendable {
         }
         return try result.get()
     }
+}
+
+/// The offsets librdkafka filled in a partition list (nil where it has none, i.e. negative),
+/// or the first per-partition error, naming the partition.
+private func offsetsByPartition(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, context: String) -> Result<[Int32: Int64?], KafkaError> {
+    var out: [Int32: Int64?] = [:]
+    for i in 0..<Int(list.pointee.cnt) {
+        let e = list.pointee.elems[i]
+        guard e.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(e.err, context: "\(context), partition \(e.partition)")) }
+        out[e.partition] = e.offset >= 0 ? e.offset : nil
+    }
+    return .success(out)
 }
 
 /// One Admin API round trip: options with timeouts, the request, one result event, cleanup.

@@ -1,4 +1,4 @@
-public import PushContract
+import PushContract
 
 /// A bad `pushfleet replay` argument: names the flag, the value and what is allowed.
 public struct ReplayArgumentError: Error, Sendable, Hashable, CustomStringConvertible {

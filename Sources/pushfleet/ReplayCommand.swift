@@ -83,7 +83,9 @@ struct ReplayCommand: AsyncParsableCommand {
         let kafka = try config.kafkaConfiguration(clientId: "pushfleet-replay")
         let topic = config.kafka.eventsTopic
         let group = self.group ?? "\(config.kafka.groupId).replay"
-        let admin = KafkaAdmin(configuration: kafka)
+        // Admin calls run on a producer-kind handle, reads on a consumer: each gets its own
+        // passthrough properties (no librdkafka warnings about ignored ones).
+        let admin = KafkaAdmin(configuration: kafka.filtered(for: .producer))
 
         let partitionCount = Int32(try await admin.partitionCount(topic: topic))
         let selected = try ReplayPlan.partitions(topic: topic, count: partitionCount, requested: partitions,
@@ -114,12 +116,12 @@ struct ReplayCommand: AsyncParsableCommand {
             } catch {
                 throw CommandError("\(error)")
             }
-            producer = try KafkaProducer(configuration: kafka)
+            producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
         }
         let session = ReplaySession(
             policy: policy, timeRange: (fromTime, toTime), senders: senders, producer: producer, outcomesTopic: config.kafka.outcomesTopic,
             concurrency: concurrency, progress: ReplayProgress(total: ranges.reduce(0) { $0 + $1.count }))
-        let reader = KafkaPartitionReader(configuration: kafka)
+        let reader = KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
         var failure: (any Error)?
         for range in ranges where range.count > 0 {
             await session.begin(partition: range.partition)
@@ -136,7 +138,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         session.progress.finish()
         let tally = await session.tally
-        print(Self.summary(tally, dryRun: dryRun))
+        session.progress.print(Self.summary(tally, dryRun: dryRun))
         try? await producer?.flush(timeout: .seconds(10))
         await senders?.shutdown()
         if let failure { throw CommandError("replay stopped: \(failure)") }
@@ -286,6 +288,7 @@ actor ReplaySession {
 final class ReplayProgress: Sendable {
     private struct State {
         var done: Int64 = 0
+        var drawnDone: Int64 = -1
         var lastDraw: ContinuousClock.Instant?
         var barShown = false
     }
@@ -320,15 +323,18 @@ final class ReplayProgress: Sendable {
         }
     }
 
-    /// The last progress report (always), then a newline after a bar.
+    /// The last progress report (unless the last drawn one is already final), then a newline
+    /// after a bar.
     func finish() {
         state.withLock { s in
-            draw(&s)
+            if s.drawnDone != s.done || s.lastDraw == nil { draw(&s) }
             if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            s.barShown = false
         }
     }
 
     private func draw(_ s: inout State) {
+        s.drawnDone = s.done
         let elapsed = (ContinuousClock.now - started) / .seconds(1)
         if isTerminal {
             FileHandle.standardError.write(Data(("\r" + ReplayProgressText.bar(done: s.done, total: total, elapsedSeconds: elapsed) + "\u{1B}[K").utf8))

@@ -114,14 +114,16 @@ struct ReplayTests {
         #expect(step.sends.first?.attempt == 1)
         #expect(step.notes.map(\.kind) == [.expired, .skipped, .undecodable])
         #expect(step.notes.map(\.offset) == [1, 2, 5])
-        let outcome = try #require(replay.sent(step.sends[0], outcome: SendOutcome(result: .sent, status: 200, provider: "fcm"), now: now))
+        let written = replay.sent(step.sends[0], outcome: SendOutcome(result: .sent, status: 200, provider: "fcm"), now: now)
+        let outcome = try #require(written)
         #expect(outcome.header.id == "m1.0.background.1.replay")
         #expect(outcome.result == .sent && outcome.attempt == 1 && outcome.callId == "msg")
         // First push only: no retransmission fires later, even with retransmission-count=3.
         #expect(replay.handle([], now: now.adding(seconds: 120)).sends.isEmpty)
         replay.finish()
         let t = replay.tally
-        #expect((t.read, t.pushes, t.expired, t.undecodable, t.skippedTotal, t.notDue, t.failedSends) == (6, 1, 1, 1, 2, 0, 0))
+        #expect((t.read, t.pushes, t.expired, t.undecodable, t.skippedTotal) == (6, 1, 1, 1, 1))
+        #expect((t.notDue, t.failedSends) == (0, 0))
     }
 
     @Test("a re-delivered event in the range is not pushed twice; a dry run settles like a send")

@@ -56,7 +56,7 @@ struct ReplayCommandTests {
         let base = Router.now(offsetMs: -4 * 3_600_000)
         try await fleet.publish((1...3).map { hour in
             Router.unanswered("msg-h\(hour)", method: "MESSAGE", uri: Router.android(token: "fcm-\(hour)"), body: "m", headers: Self.textMessage,
-                              time: base.adding(seconds: Int64(hour) * 3600))
+                              time: base.adding(seconds: hour * 3600))
         })
         let from = base.adding(seconds: 2 * 3600 - 60).rfc3339, to = base.adding(seconds: 3 * 3600 - 60).rfc3339
         let result = try await replay(fleet, ["--from", from, "--to", to, "--dry-run"])

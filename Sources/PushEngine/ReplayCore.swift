@@ -49,6 +49,13 @@ public struct ReplayNote: Sendable, Hashable {
     public var offset: Int64?
     public var callId: String?
     public var reason: String
+
+    public init(kind: Kind, offset: Int64?, callId: String?, reason: String) {
+        self.kind = kind
+        self.offset = offset
+        self.callId = callId
+        self.reason = reason
+    }
 }
 
 /// What a batch of the range asks for: pushes due now, and notes on what gives none.

@@ -224,8 +224,9 @@ actor ReplaySession {
         guard var core else { return }
         let clock = SystemClock()
         let step = core.handle(batch, now: clock.now())
-        for note in step.notes { progress.print(Self.line(note, partition: batch[0].partition)) }
         guard let senders, let producer else {
+            // A dry run lists every decision; a real run only its failures (the summary counts the rest).
+            for note in step.notes { progress.print(Self.line(note, partition: batch[0].partition)) }
             for order in step.sends {
                 progress.print(Self.line(order))
                 core.listed(order, now: clock.now())
@@ -238,6 +239,10 @@ actor ReplaySession {
         var records: [KafkaProducerRecord] = []
         for (order, answer) in zip(step.sends, answers) {
             guard let outcome = core.sent(order, outcome: answer, now: clock.now()) else { continue }
+            if outcome.result != .sent {
+                progress.print(Self.line(ReplayNote(kind: .failed, offset: nil, callId: order.callId,
+                                                    reason: "\(outcome.result.rawValue)\(answer.status.map { " HTTP \($0)" } ?? "") \(answer.reason ?? "")")))
+            }
             records.append(KafkaProducerRecord(topic: outcomesTopic, key: Array(order.callId.utf8), value: RecordEncoder.encode(outcome)))
         }
         self.core = core
@@ -274,8 +279,8 @@ actor ReplaySession {
         return "push     call=\(fieldName(order.callId)) \(order.request.pushType.rawValue) via \(fieldName(order.request.destination.provider)) prid=\(fieldName(short)) event=\(fieldName(order.eventId))"
     }
 
-    static func line(_ note: ReplayNote, partition: Int32) -> String {
-        let at = note.offset.map { " at \(partition)@\($0)" } ?? ""
+    static func line(_ note: ReplayNote, partition: Int32? = nil) -> String {
+        let at = note.offset.flatMap { offset in partition.map { " at \($0)@\(offset)" } } ?? ""
         let call = note.callId.map { " call=\(fieldName($0))" } ?? ""
         let label = note.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
         return "\(label)\(call)\(at): \(fieldName(note.reason))"

@@ -78,6 +78,8 @@ struct ReplayCommandTests {
         let first = try await replay(fleet, ["--from-offset", "0:0"])
         #expect(first.status == 0, "\(first.err)")
         #expect(first.out.contains("replay done: read 3, pushed 2, skipped 0, expired 1"), "\(first.out)")
+        #expect(first.out.split(separator: "\n").count == 1, "a real run prints no line per record, only failures and the summary")
+        #expect(first.err.contains("replay: 3/3 records (100%)"), "plain progress when stderr is not a terminal: \(first.err)")
         #expect(fleet.fcm.requests.filter { $0.bodyText.contains("fcm-r1") }.count == 1)
         #expect(fleet.apns.requests.filter { $0.path.hasSuffix(String(repeating: "12", count: 32)) }.count == 1)
         let outcomes = try await fleet.outcomes()
@@ -99,9 +101,13 @@ struct ReplayCommandTests {
         #expect(fleet.fcm.requests.count == 2)
         #expect(fleet.apns.requests.count == 1)
         #expect(try await admin.committedOffsets(group: "pushfleet.replay", topic: "pushfleet.events", partitions: 1)[0] == 4)
-        // Another group replays the whole range again (duplicates are the operator's choice).
+        // Another group replays the whole range again (duplicates are the operator's choice); a
+        // token the provider now rejects gives a failure line and an invalid-token outcome.
+        fleet.apns.script(token: String(repeating: "12", count: 32), [.badDeviceToken])
         let other = try await replay(fleet, ["--from-offset", "0:0", "--group", "incident-42", "--partition", "0"])
-        #expect(other.out.contains("read 4, pushed 3"), "\(other.out)")
+        #expect(other.out.contains("read 4, pushed 3 (1 failed)"), "\(other.out)")
+        #expect(lines(other.out, prefix: "failed ").first?.contains("call=r-voip: invalid-token HTTP 400 BadDeviceToken") == true, "\(other.out)")
+        #expect(try await fleet.outcomes().contains { $0.callId == "r-voip" && $0.result == .invalidToken && $0.header.id.hasSuffix(".replay") })
         // Replay never writes the state topic.
         #expect(try await fleet.read("pushfleet.state").isEmpty)
     }

@@ -23,8 +23,10 @@ struct ReplayCommand: AsyncParsableCommand {
             committed to the replay group after each batch, so running the same command again \
             resumes where it stopped. --to defaults to the end of each partition at start.
 
-              pushfleet replay --config flexisip.conf --from 2026-11-26T09:00:00Z --to 2026-11-26T09:30:00Z --dry-run
-              pushfleet replay --config flexisip.conf --from-offset 0:1200,3:880 --to-offset 0:1500,3:990 --group incident-42
+              pushfleet replay --config pf.conf --from 2026-11-26T09:00:00Z --dry-run
+              pushfleet replay --config pf.conf --from 2026-11-26T09:00:00Z \\
+                --to 2026-11-26T09:30:00Z --group incident-42
+              pushfleet replay --config pf.conf --from-offset 0:1200,3:880 --dry-run
             """)
 
     @OptionGroup var options: ConfigOptions

@@ -134,7 +134,7 @@ struct ReplayCommandTests {
     func help() async throws {
         let (status, out, _) = try await run("pushfleet", ["replay", "--help"])
         #expect(status == 0)
-        #expect(out.contains("pushfleet replay --config flexisip.conf --from 2026-11-26T09:00:00Z"))
+        #expect(out.contains("pushfleet replay --config pf.conf --from 2026-11-26T09:00:00Z --dry-run"))
         #expect(out.contains("--dry-run"))
     }
 }

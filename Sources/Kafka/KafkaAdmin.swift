@@ -96,14 +96,61 @@ public struct KafkaAdmin: Sendable {
         }
     }
 
+    /// The client configuration behind either backend (the embedded broker is a plain cluster
+    /// for everything but topic creation and configs).
+    private var clientConfiguration: KafkaConfiguration {
+        switch backend {
+        case .cluster(let c): c
+        case .embedded(let broker): KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+        }
+    }
+
+    /// Partition count of a topic, from cluster metadata only (no DescribeConfigs, which the
+    /// embedded broker lacks); an error names a missing topic.
+    public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
+        let client = try AdminClient(clientConfiguration)
+        return try await KafkaMetadata.partitionCount(handle: client.handle, topic: topic, timeout: timeout, context: client.context)
+    }
+
+    /// Low and high watermarks (first offset, offset after the last record) of each partition.
+    public func watermarks(topic: String, partitions: [Int32], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: (low: Int64, high: Int64)] {
+        let client = try AdminClient(clientConfiguration)
+        var out: [Int32: (low: Int64, high: Int64)] = [:]
+        for partition in partitions {
+            out[partition] = try await KafkaMetadata.watermarks(
+                handle: client.handle, partition: KafkaTopicPartition(topic: topic, partition: partition), timeout: timeout, context: client.context)
+        }
+        return out
+    }
+
+    /// For each partition, the earliest offset whose record timestamp is at or after
+    /// `timestamp` (milliseconds since the epoch), as the broker answers ListOffsets by time
+    /// (`rd_kafka_offsets_for_times`). nil = the broker knows no such record.
+    /// - Important: librdkafka's mock cluster (the embedded broker) does not implement
+    ///   ListOffsets by time and answers nil for every partition; callers must not read nil as
+    ///   "nothing after this time" without another check.
+    public func offsets(forTimestamp timestamp: Int64, topic: String, partitions: [Int32], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: Int64?] {
+        let client = try AdminClient(clientConfiguration)
+        let handle = client.handle
+        let ms = milliseconds(timeout)
+        let result: Result<[Int32: Int64?], KafkaError> = await offload("kafka-offsets-for-times") {
+            let list = makePartitionList(partitions.map { (KafkaTopicPartition(topic: topic, partition: $0), timestamp) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_offsets_for_times(handle.pointer, list, ms)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err, context: "offsets of \(topic) for time \(timestamp)")) }
+            return offsetsByPartition(list, context: "offset of \(topic) for time \(timestamp)")
+        }
+        do {
+            return try result.get()
+        } catch {
+            throw client.context.enrich(error)
+        }
+    }
+
     /// A consumer group's committed offsets, read without joining the group (OffsetFetch only).
     /// nil = nothing committed for that partition.
     public func committedOffsets(group: String, topic: String, partitions: Int32, timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: Int64?] {
-        let configuration: KafkaConfiguration
-        switch backend {
-        case .cluster(let c): configuration = c
-        case .embedded(let broker): configuration = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
-        }
+        let configuration = clientConfiguration
         let conf = try configuration.makeConf(defaults: [("enable.auto.commit", "false")], overrides: [("group.id", group)])
         let handle = KafkaHandle(pointer: try makeHandle(RD_KAFKA_CONSUMER, conf: conf))
         let ms = milliseconds(timeout)
@@ -113,12 +160,7 @@ public struct KafkaAdmin: Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_committed(handle.pointer, list, ms)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(err, context: "committed offsets of group \(group)")) }
-            var out: [Int32: Int64?] = [:]
-            for i in 0..<Int(list.pointee.cnt) {
-                let e = list.pointee.elems[i]
-                out[e.partition] = e.offset >= 0 ? e.offset : nil
-            }
-            return .success(out)
+            return offsetsByPartition(list, context: "committed offset of group \(group) on \(topic)")
         }
         return try result.get()
     }
@@ -250,6 +292,18 @@ private final class AdminClient: Sendable {
         }
         return try result.get()
     }
+}
+
+/// The offsets librdkafka filled in a partition list (nil where it has none, i.e. negative),
+/// or the first per-partition error, naming the partition.
+private func offsetsByPartition(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, context: String) -> Result<[Int32: Int64?], KafkaError> {
+    var out: [Int32: Int64?] = [:]
+    for i in 0..<Int(list.pointee.cnt) {
+        let e = list.pointee.elems[i]
+        guard e.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return .failure(KafkaError(e.err, context: "\(context), partition \(e.partition)")) }
+        out[e.partition] = e.offset >= 0 ? e.offset : nil
+    }
+    return .success(out)
 }
 
 /// One Admin API round trip: options with timeouts, the request, one result event, cleanup.

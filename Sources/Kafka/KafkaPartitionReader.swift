@@ -13,9 +13,10 @@ public struct KafkaReadProgress: Sendable, Hashable {
     public var startOffset: Int64
 }
 
-/// Reads one partition, without a consumer group, from its beginning up to the end offset it had
-/// when the read started: exactly the records present at start, tombstones (nil values)
-/// included. Used to restore compacted state on assignment.
+/// Reads one partition, without joining a consumer group, from its beginning (or a given offset)
+/// up to the end offset it had when the read started (or a given earlier one): exactly the
+/// records present at start, tombstones (nil values) included. Used to restore compacted state
+/// on assignment, and by `pushfleet replay` for an offset range.
 ///
 /// Runs entirely on a dedicated thread and hands out batches; a read that makes no progress for
 /// `idleTimeout` fails with an error naming the partition and the offsets, instead of hanging.
@@ -30,18 +31,27 @@ public struct KafkaPartitionReader: Sendable {
 
     /// Reads `partition`, calling `handler` on the reader thread for each batch in offset order,
     /// and `progress` after each batch. Returns the final progress.
+    ///
+    /// `from`/`to` narrow the read to `[from, to)` (clamped to the watermarks at start). With a
+    /// `commitGroup`, the offset after each batch is committed to that group synchronously once
+    /// `handler` has returned, so a caller whose handler finishes its work before returning can
+    /// resume an interrupted read from the group's committed offsets. The group is never joined
+    /// (no rebalance, no member): commits are the simple-consumer kind.
+    /// - Important: `handler` runs on the reader's own thread and may block it (back-pressure);
+    ///   if it throws, the read stops there (that batch is not committed) and fails with its error.
     @discardableResult
     public func read(
         _ partition: KafkaTopicPartition,
+        from: Int64? = nil, to: Int64? = nil, commitGroup: String? = nil,
         progress: (@Sendable (KafkaReadProgress) -> Void)? = nil,
-        handler: @escaping @Sendable ([KafkaMessage]) -> Void
+        handler: @escaping @Sendable ([KafkaMessage]) throws -> Void
     ) async throws(KafkaError) -> KafkaReadProgress {
         let conf = try configuration.makeConf(defaults: [
             ("enable.auto.commit", "false"),
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
             ("fetch.wait.max.ms", "10"),
-        ], overrides: [("group.id", "pushfleet-reader-\(UInt64.random(in: 0...UInt64.max))")])
+        ], overrides: [("group.id", commitGroup ?? "pushfleet-reader-\(UInt64.random(in: 0...UInt64.max))")])
         // librdkafka 2.x assigns only through a group handle; this one never joins or commits.
         let context = ClientContext()
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
@@ -53,7 +63,8 @@ public struct KafkaPartitionReader: Sendable {
         let result: Result<KafkaReadProgress, KafkaError> = await offload("kafka-partition-reader") {
             defer { rd_kafka_destroy(handle.pointer) }
             return withExtendedLifetime(context) {
-                Self.run(handle: handle, partition: partition, batchSize: batchSize, idleMs: idleMs, context: context, progress: progress, handler: handler)
+                Self.run(handle: handle, partition: partition, range: (from, to), commit: commitGroup != nil, batchSize: batchSize, idleMs: idleMs,
+                         context: context, progress: progress, handler: handler)
             }
         }
         return try result.get()
@@ -67,8 +78,8 @@ public struct KafkaPartitionReader: Sendable {
     }
 
     private static func run(
-        handle: KafkaHandle, partition: KafkaTopicPartition, batchSize: Int, idleMs: Int64, context: ClientContext,
-        progress: (@Sendable (KafkaReadProgress) -> Void)?, handler: @Sendable ([KafkaMessage]) -> Void
+        handle: KafkaHandle, partition: KafkaTopicPartition, range: (from: Int64?, to: Int64?), commit: Bool, batchSize: Int, idleMs: Int64,
+        context: ClientContext, progress: (@Sendable (KafkaReadProgress) -> Void)?, handler: @Sendable ([KafkaMessage]) throws -> Void
     ) -> Result<KafkaReadProgress, KafkaError> {
         let rk = handle.pointer
         var low: Int64 = 0, high: Int64 = 0
@@ -76,6 +87,8 @@ public struct KafkaPartitionReader: Sendable {
         guard werr == RD_KAFKA_RESP_ERR_NO_ERROR else {
             return .failure(context.enrich(KafkaError(werr, context: "read \(partition): watermarks")))
         }
+        if let to = range.to { high = min(high, max(low, to)) }
+        if let from = range.from { low = min(high, max(low, from)) }
         var state = KafkaReadProgress(records: 0, offset: -1, endOffset: high, startOffset: low)
         guard high > low else {
             progress?(state)
@@ -119,9 +132,15 @@ public struct KafkaPartitionReader: Sendable {
                 }
             }
             if !batch.isEmpty {
-                handler(batch)
+                do {
+                    try handler(batch)
+                } catch {
+                    // Nothing of this batch is committed: a resumed read starts with it again.
+                    return .failure(KafkaError.state("read \(partition): stopped by its handler at offsets \(batch[0].offset)…\(batch[batch.count - 1].offset): \(error)"))
+                }
                 state.records += batch.count
                 state.offset = batch[batch.count - 1].offset
+                if commit, let error = commitSync(rk, partition, offset: state.offset + 1) { return .failure(context.enrich(error)) }
                 progress?(state)
                 lastProgress = DispatchTime.now().uptimeNanoseconds
             }
@@ -137,6 +156,16 @@ public struct KafkaPartitionReader: Sendable {
             }
         }
         return .success(state)
+    }
+
+    /// Commits "next offset to read" for one partition and waits for the coordinator's answer.
+    private static func commitSync(_ rk: OpaquePointer, _ partition: KafkaTopicPartition, offset: Int64) -> KafkaError? {
+        let list = makePartitionList([(partition, offset)])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_commit(rk, list, 0)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaError(err, context: "commit \(partition) at \(offset)") }
+        let e = list.pointee.elems[0]
+        return e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(e.err, context: "commit \(partition) at \(offset)")
     }
 }
 

@@ -104,7 +104,7 @@ public final class KafkaProducer: Sendable {
                     defer { headerNames.forEach { free($0) } }
                     return withHeaderValues(record.headers) { headerValues in
                         var vus: [rd_kafka_vu_t] = []
-                        vus.reserveCapacity(6 + record.headers.count)
+                        vus.reserveCapacity(7 + record.headers.count)
                         var vu = rd_kafka_vu_t()
                         vu.vtype = RD_KAFKA_VTYPE_TOPIC; vu.u.cstr = topic; vus.append(vu)
                         if let partition = record.partition {
@@ -117,6 +117,9 @@ public final class KafkaProducer: Sendable {
                         if let value {
                             vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_VALUE
                             vu.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress); vu.u.mem.size = value.count; vus.append(vu)
+                        }
+                        if let timestamp = record.timestamp {
+                            vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_TIMESTAMP; vu.u.i64 = timestamp; vus.append(vu)
                         }
                         vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_MSGFLAGS; vu.u.i = RD_KAFKA_MSG_F_COPY; vus.append(vu)
                         vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_OPAQUE; vu.u.ptr = opaque; vus.append(vu)

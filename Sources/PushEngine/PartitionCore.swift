@@ -346,6 +346,18 @@ public struct PartitionCore: Sendable {
         return actions
     }
 
+    /// Ends a schedule after its first push, whatever the policy would do next: `pushfleet
+    /// replay` sends first pushes only (no retransmissions, no ringing repetitions, no final
+    /// pushes), because the live workers own every schedule's later steps. The schedule stays as
+    /// a `done` marker for `doneRetentionMs`, so a re-delivered event of the range is still
+    /// recognised and not pushed twice.
+    package mutating func settle(key: String, now: EventTime) {
+        inFlight.remove(key)
+        guard var s = schedules[key], s.phase != .done else { return }
+        finish(&s, now: now)
+        put(s)
+    }
+
     // MARK: - Helpers
 
     /// Re-derives the push request from the stored event with this worker's policy.

@@ -276,11 +276,11 @@ private final class LatestValues: @unchecked Sendable {
 }
 
 extension KafkaConfiguration {
-    enum ClientKind { case producer, consumer }
+    package enum ClientKind { case producer, consumer }
 
     /// Drops passthrough properties meant for the other kind of client, so that one `[kafka]`
     /// section serves both without librdkafka warning about ignored properties.
-    func filtered(for kind: ClientKind) -> KafkaConfiguration {
+    package func filtered(for kind: ClientKind) -> KafkaConfiguration {
         let consumerOnly: Set<String> = [
             "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes", "session.timeout.ms", "heartbeat.interval.ms",
             "max.poll.interval.ms", "auto.offset.reset", "partition.assignment.strategy", "group.instance.id",

@@ -5,14 +5,20 @@ import PushPolicy
 
 /// Text (swift-log's stream handler) or one JSON object per line (`[pushfleet] log-format=json`).
 /// Secrets never reach a log line: nothing logs credentials, and config dumps redact them.
-func bootstrapLogging(format: PushFleetOptions.LogFormat) {
+/// `level` is the least severe level shown (interactive commands such as `replay` keep their
+/// terminal for their own output and show warnings only).
+func bootstrapLogging(format: PushFleetOptions.LogFormat, level: Logger.Level = .info) {
     switch format {
     case .json:
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
     case .text:
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
+            handler.logLevel = level
             return handler
         }
     }

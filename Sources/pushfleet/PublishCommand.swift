@@ -34,19 +34,28 @@ struct PublishCommand: AsyncParsableCommand {
             return (try loaded.kafkaConfiguration(clientId: "pushfleet-publish"), loaded.kafka.eventsTopic, loaded.kafka.registrationsTopic)
         }
 
+        /// The record a router writes for `event`: its topic and key as CONTRACT §1 says.
+        private static func record(_ event: RouterEvent, events eventsTopic: String, registrations registrationsTopic: String) -> KafkaProducerRecord {
+            let value = RecordEncoder.encode(event)
+            switch event {
+            case .registrationUpdated(let r):
+                return KafkaProducerRecord(topic: registrationsTopic, key: Array("\(r.aor)|\(r.instanceId ?? r.contact)".utf8), value: value)
+            case .branchUnanswered(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
+            case .branchResponse(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
+            case .callEnded(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
+            }
+        }
+
         /// Validates, sends in one batch, prints one line per record; fails if any was not delivered.
         func publish(_ events: [RouterEvent]) async throws {
             let (kafka, eventsTopic, registrationsTopic) = try resolve()
             let producer = try KafkaProducer(configuration: kafka)
+            // The record timestamp is the event's time, as a router should set it: time-range
+            // tools (`pushfleet replay --from`) then select by when things happened.
             let records = events.map { event -> KafkaProducerRecord in
-                let value = RecordEncoder.encode(event)
-                switch event {
-                case .registrationUpdated(let r):
-                    return KafkaProducerRecord(topic: registrationsTopic, key: Array("\(r.aor)|\(r.instanceId ?? r.contact)".utf8), value: value)
-                case .branchUnanswered(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
-                case .branchResponse(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
-                case .callEnded(let e): return KafkaProducerRecord(topic: eventsTopic, key: Array(e.callId.utf8), value: value)
-                }
+                var record = Self.record(event, events: eventsTopic, registrations: registrationsTopic)
+                record.timestamp = event.header.time.millisecondsSince1970
+                return record
             }
             var failed = 0
             for (event, result) in zip(events, await producer.sendBatch(records)) {

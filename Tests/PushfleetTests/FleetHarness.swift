@@ -98,7 +98,9 @@ final class FleetHarness: @unchecked Sendable {
             case .registrationUpdated(let r): "\(r.aor)|\(r.instanceId ?? r.contact)"
             }
             let topic = if case .registrationUpdated = event { "pushfleet.registrations" } else { "pushfleet.events" }
-            return KafkaProducerRecord(topic: topic, key: Array(key.utf8), value: RecordEncoder.encode(event))
+            // Stamped with the event's time, as `pushfleet publish` and a router should do.
+            return KafkaProducerRecord(topic: topic, key: Array(key.utf8), value: RecordEncoder.encode(event),
+                                       timestamp: event.header.time.millisecondsSince1970)
         }
         for result in await producer.sendBatch(records) { _ = try result.get() }
     }

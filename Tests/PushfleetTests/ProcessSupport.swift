@@ -13,7 +13,8 @@ let productsDirectory: URL = {
 
 /// Text a child process writes to one stream, collected until EOF.
 final class OutputBuffer: Sendable {
-    private let state = Mutex<(text: String, closed: Bool)>(("", false))
+    // Bytes, decoded when read: a pipe read can end in the middle of a multi-byte character.
+    private let state = Mutex<(bytes: Data, closed: Bool)>((Data(), false))
 
     /// Reads on a plain thread until EOF: blocking reads never run on the cooperative pool.
     init(reading handle: FileHandle) {
@@ -21,13 +22,13 @@ final class OutputBuffer: Sendable {
             while true {
                 let data = handle.availableData
                 if data.isEmpty { break }
-                state.withLock { $0.text += String(decoding: data, as: UTF8.self) }
+                state.withLock { $0.bytes.append(data) }
             }
             state.withLock { $0.closed = true }
         }.start()
     }
 
-    var text: String { state.withLock { $0.text } }
+    var text: String { String(decoding: state.withLock { $0.bytes }, as: UTF8.self) }
     var isClosed: Bool { state.withLock { $0.closed } }
 }
 

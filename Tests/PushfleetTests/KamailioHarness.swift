@@ -1,0 +1,198 @@
+import Foundation
+import Kafka
+import PushContract
+
+/// The reference router of `ops/kamailio` run for real: Kamailio on a loopback UDP port with its
+/// own runtime directory (no root, no system service), publishing to the fleet's broker; SIPp
+/// processes play the phones with the scenarios of `ops/kamailio/sipp`.
+final class KamailioRouter: Sendable {
+    static let kamailio = "/usr/sbin/kamailio"
+    static let kamcmd = "/usr/sbin/kamcmd"
+    static let sipp = "/usr/bin/sipp"
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let opsDirectory = packageRoot.appendingPathComponent("ops/kamailio")
+
+    /// Whether the router's tools are installed (`make deps` installs them; CI must have them).
+    static var installed: Bool {
+        [kamailio, kamcmd, sipp].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    let process: ChildProcess
+    let port: UInt16
+    let directory: URL
+    var controlSocket: String { directory.appendingPathComponent("ctl.sock").path }
+
+    /// `children`: SIP worker processes (with one, every SIP message reaches the process whose
+    /// producer holds the pending delivery reports). `forkTimeout`: seconds a branch may stay
+    /// unanswered. `messageTimeoutMs`: librdkafka's `message.timeout.ms`.
+    init(bootstrap: String, children: Int = 2, forkTimeout: Int = 20, messageTimeoutMs: Int = 10_000) async throws {
+        guard Self.installed else {
+            throw TestFailure("kamailio, kamcmd and sipp are required: `make deps` installs kamailio, kamailio-python3-modules, sip-tester, python3-confluent-kafka")
+        }
+        port = try freeUDPPort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-kamailio-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let run = directory.path
+        process = try ChildProcess(Self.kamailio, [
+            "-DD", "-E", "-f", Self.opsDirectory.appendingPathComponent("kamailio.cfg").path,
+            "-l", "udp:127.0.0.1:\(port)", "-n", String(children),
+            "-Y", run, "-P", "\(run)/kamailio.pid", "-w", run,
+            "-A", "PF_SCRIPT=\"\(Self.opsDirectory.appendingPathComponent("pushfleet_router.py").path)\"",
+            "-A", "PF_CTL=\"unix:\(run)/ctl.sock\"",
+        ], environment: [
+            "PUSHFLEET_BOOTSTRAP": bootstrap, "PUSHFLEET_FORK_TIMEOUT": String(forkTimeout),
+            "PUSHFLEET_MESSAGE_TIMEOUT_MS": String(messageTimeoutMs),
+        ])
+        let started = process
+        let socket = controlSocket
+        try await waitUntil("kamailio listening with its control socket", timeout: .seconds(20)) {
+            if !started.process.isRunning { throw TestFailure("kamailio exited: \(started.errors.text.suffix(3000))") }
+            return FileManager.default.fileExists(atPath: socket) && started.errors.text.contains("io_listen_loop")
+        }
+    }
+
+    /// Kamailio's `script` counter group, summed over its processes (`kamcmd cnt.grp_get_all`).
+    func counters() async throws -> [String: Int] {
+        let (status, out, err) = try await run(Self.kamcmd, ["-s", "unix:\(controlSocket)", "cnt.grp_get_all", "script"])
+        guard status == 0 else { throw TestFailure("kamcmd failed (\(status)): \(err)") }
+        var values: [String: Int] = [:]
+        for line in out.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, let value = Int(parts[1]) { values[parts[0]] = value }
+        }
+        return values
+    }
+
+    /// Log lines about anything the script could not do (Python exceptions, failed publishes).
+    var scriptErrors: [String] {
+        process.errors.text.split(separator: "\n").filter { $0.contains("Traceback") || $0.contains("pushfleet:") }.map(String.init)
+    }
+
+    /// An out-of-dialog OPTIONS to the router itself, sent from a throwaway socket: SIP traffic
+    /// that makes a Kamailio process serve its pending Kafka delivery reports.
+    func ping() throws {
+        let text = """
+            OPTIONS sip:127.0.0.1:\(port) SIP/2.0\r
+            Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-ping-\(UUID().uuidString.prefix(8))\r
+            From: <sip:ping@127.0.0.1>;tag=ping\r
+            To: <sip:127.0.0.1:\(port)>\r
+            Call-ID: ping-\(UUID().uuidString)\r
+            CSeq: 1 OPTIONS\r
+            Max-Forwards: 70\r
+            Content-Length: 0\r
+            \r
+
+            """
+        try sendUDP(Array(text.utf8), to: port)
+    }
+
+    func stop() async {
+        if process.process.isRunning {
+            process.signal(SIGTERM)
+            _ = try? await process.waitForExit(timeout: .seconds(10))
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: SIPp phones
+
+    /// Runs a scenario of `ops/kamailio/sipp` from `localPort`; `target` is the router for a UAC,
+    /// nil for a UAS (which answers whatever reaches `localPort`). One call, then SIPp exits:
+    /// 0 when the scenario completed.
+    func sipp(_ scenario: String, user: String? = nil, localPort: UInt16, toRouter: Bool = true, callId: String? = nil,
+              keys: [String: String] = [:], pause: Int? = nil, timeout: Int = 30) throws -> ChildProcess {
+        var arguments = ["-sf", Self.opsDirectory.appendingPathComponent("sipp/\(scenario).xml").path, "-m", "1",
+                         "-i", "127.0.0.1", "-p", String(localPort), "-nostdin", "-timeout", "\(timeout)s", "-timeout_error",
+                         "-trace_err", "-error_file", directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log").path]
+        if let user { arguments += ["-s", user] }
+        if let callId { arguments += ["-cid_str", callId] }
+        if let pause { arguments += ["-d", String(pause)] }
+        for (key, value) in keys.sorted(by: { $0.key < $1.key }) { arguments += ["-key", key, value] }
+        if toRouter { arguments.append("127.0.0.1:\(port)") }
+        return try ChildProcess(Self.sipp, arguments)
+    }
+
+    /// The SIPp error log of a scenario run from `localPort`, for failure messages.
+    func sippErrors(_ scenario: String, localPort: UInt16) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log"), encoding: .utf8)) ?? ""
+    }
+
+    /// Registers `user` from `localPort` with a contact carrying `pushParameters` and waits for
+    /// the 200; the device is then silent (nothing listens on `localPort`).
+    func register(_ user: String, localPort: UInt16, pushParameters: String, instance: String, expires: Int = 3600) async throws {
+        let device = try sipp("register", user: user, localPort: localPort,
+                              keys: ["pn": pushParameters, "instance": instance, "expires": String(expires)], timeout: 10)
+        let status = try await device.waitForExit(timeout: .seconds(15))
+        guard status == 0 else {
+            throw TestFailure("REGISTER of \(user) failed (sipp \(status)): \(sippErrors("register", localPort: localPort))\n\(process.errors.text.suffix(2000))")
+        }
+    }
+}
+
+/// The contract records Kamailio wrote to a topic, decoded, with their key and partition.
+struct PublishedRecord: Sendable {
+    var key: String
+    var partition: Int32
+    var event: RouterEvent?
+    var callId: String? {
+        switch event {
+        case .branchUnanswered(let e): e.callId
+        case .branchResponse(let e): e.callId
+        case .callEnded(let e): e.callId
+        default: nil
+        }
+    }
+}
+
+extension FleetHarness {
+    func published(_ topic: String) async throws -> [PublishedRecord] {
+        try await read(topic).map { message in
+            PublishedRecord(key: String(decoding: message.key ?? [], as: UTF8.self), partition: message.partition,
+                            event: try message.value.map { try RecordDecoder.decode($0) })
+        }
+    }
+
+    /// Whether the state topic still holds a pending schedule of `callId` (latest value per key).
+    func hasPendingSchedule(_ callId: String) async throws -> Bool {
+        var latest: [String: Bool] = [:]
+        for message in try await read("pushfleet.state") {
+            let key = String(decoding: message.key ?? [], as: UTF8.self)
+            guard key.hasPrefix(callId + ":") else { continue }
+            latest[key] = message.value != nil
+        }
+        return latest.values.contains(true)
+    }
+}
+
+/// Runs `body` with a new UDP socket and the IPv4 loopback address at `port`; closes the socket.
+private func withLoopbackUDPSocket<T>(port: UInt16, _ body: (Int32, UnsafeMutablePointer<sockaddr>) throws -> T) throws -> T {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket(): errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    return try withUnsafeMutablePointer(to: &address) {
+        try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body(fd, $0) }
+    }
+}
+
+/// A UDP port free on 127.0.0.1 right now (the kernel's pick, released for the caller to bind).
+func freeUDPPort() throws -> UInt16 {
+    try withLoopbackUDPSocket(port: 0) { fd, address in
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard bind(fd, address, length) == 0, getsockname(fd, address, &length) == 0 else {
+            throw TestFailure("bind(127.0.0.1:0): errno \(errno)")
+        }
+        return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+    }
+}
+
+/// Sends one datagram to 127.0.0.1:`port` from an ephemeral port.
+func sendUDP(_ bytes: [UInt8], to port: UInt16) throws {
+    try withLoopbackUDPSocket(port: port) { fd, address in
+        let sent = bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        guard sent == bytes.count else { throw TestFailure("sendto(127.0.0.1:\(port)): errno \(errno)") }
+    }
+}

@@ -152,15 +152,16 @@ extension FleetHarness {
         }
     }
 
-    /// Whether the state topic still holds a pending schedule of `callId` (latest value per key).
+    /// Whether a schedule of `callId` still has pushes to send: its latest state (per key) is
+    /// `pending` or `final`, not `awake`, `done` or a tombstone.
     func hasPendingSchedule(_ callId: String) async throws -> Bool {
-        var latest: [String: Bool] = [:]
+        var latest: [String: ScheduleRecord.Phase?] = [:]
         for message in try await read("pushfleet.state") {
             let key = String(decoding: message.key ?? [], as: UTF8.self)
             guard key.hasPrefix(callId + ":") else { continue }
-            latest[key] = message.value != nil
+            latest[key] = try message.value.map { try RecordDecoder.decodeSchedule($0).phase }
         }
-        return latest.values.contains(true)
+        return latest.values.contains { $0 == .pending || $0 == .final }
     }
 }
 

@@ -24,8 +24,9 @@ final class KamailioRouter: Sendable {
 
     /// `children`: SIP worker processes (with one, every SIP message reaches the process whose
     /// producer holds the pending delivery reports). `forkTimeout`: seconds a branch may stay
-    /// unanswered. `messageTimeoutMs`: librdkafka's `message.timeout.ms`.
-    init(bootstrap: String, children: Int = 2, forkTimeout: Int = 20, messageTimeoutMs: Int = 10_000) async throws {
+    /// unanswered. `messageTimeoutMs`: librdkafka's `message.timeout.ms`. `minExpires`: the
+    /// registrar's `min_expires` (Kamailio's default is 60 s).
+    init(bootstrap: String, children: Int = 2, forkTimeout: Int = 20, messageTimeoutMs: Int = 10_000, minExpires: Int? = nil) async throws {
         guard Self.installed else {
             throw TestFailure("kamailio, kamcmd and sipp are required: `make deps` installs kamailio, kamailio-python3-modules, sip-tester, python3-confluent-kafka")
         }
@@ -39,7 +40,7 @@ final class KamailioRouter: Sendable {
             "-Y", run, "-P", "\(run)/kamailio.pid", "-w", run,
             "-A", "PF_SCRIPT=\"\(Self.opsDirectory.appendingPathComponent("pushfleet_router.py").path)\"",
             "-A", "PF_CTL=\"unix:\(run)/ctl.sock\"",
-        ], environment: [
+        ] + (minExpires.map { ["-A", "PF_MIN_EXPIRES=\($0)"] } ?? []), environment: [
             "PUSHFLEET_BOOTSTRAP": bootstrap, "PUSHFLEET_FORK_TIMEOUT": String(forkTimeout),
             "PUSHFLEET_MESSAGE_TIMEOUT_MS": String(messageTimeoutMs),
         ])

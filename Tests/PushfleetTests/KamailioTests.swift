@@ -17,12 +17,12 @@ struct KamailioTests {
 
     /// Starts a fleet (broker, sandboxes, one worker owning every partition) and Kamailio.
     static func start(pushNotification: [String: String] = [:], forkTimeout: Int = 20, children: Int = 2,
-                      messageTimeoutMs: Int = 10_000) async throws -> (FleetHarness, KamailioRouter) {
+                      messageTimeoutMs: Int = 10_000, minExpires: Int? = nil) async throws -> (FleetHarness, KamailioRouter) {
         let fleet = try await FleetHarness(partitions: 4, pushNotification: pushNotification)
         let worker = try await fleet.startWorker()
         try await fleet.waitForAssignment(of: [worker])
         let router = try await KamailioRouter(bootstrap: fleet.broker.bootstrapServers, children: children,
-                                              forkTimeout: forkTimeout, messageTimeoutMs: messageTimeoutMs)
+                                              forkTimeout: forkTimeout, messageTimeoutMs: messageTimeoutMs, minExpires: minExpires)
         return (fleet, router)
     }
 
@@ -166,11 +166,12 @@ struct KamailioTests {
         #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
     }
 
-    @Test("a registration close to expiry gets a wake-up push; un-REGISTER writes a tombstone", .timeLimit(.minutes(3)))
+    @Test("a registration close to expiry gets a wake-up push; un-REGISTER and expiry write tombstones", .timeLimit(.minutes(3)))
     func registerWakeUp() async throws {
         // The first wake-up tick comes one `register-wakeup-interval` (a minute) after the worker
         // restored the registrations partitions; at 30 % of 100 s the binding is due by then.
-        let (fleet, router) = try await Self.start(pushNotification: ["register-wakeup-interval": "1", "register-wakeup-threshold": "30"])
+        let (fleet, router) = try await Self.start(pushNotification: ["register-wakeup-interval": "1", "register-wakeup-threshold": "30"],
+                                                   minExpires: 1)
         defer { Task { await router.stop(); await fleet.stop() } }
         let project = SandboxFleetFiles.firebaseProject
         let frankPort = try freeUDPPort(), gonePort = try freeUDPPort()
@@ -182,13 +183,21 @@ struct KamailioTests {
         try await router.register("frank", localPort: gonePort, pushParameters: goneParams, instance: Self.instance(6), expires: 0)
         let goneKey = "sip:frank@127.0.0.1|\(Self.instance(6))"
         try await waitUntil("the tombstone") { try await fleet.published("pushfleet.registrations").contains { $0.key == goneKey && $0.event == nil } }
+        // A third one registers for 2 s and goes silent: usrloc's timer (every 10 s) expires it.
+        try await router.register("henry", localPort: try freeUDPPort(), pushParameters: "pn-provider=fcm;pn-param=\(project);pn-prid=fcm-kam-henry",
+                                  instance: Self.instance(8), expires: 2)
+        let expiredKey = "sip:henry@127.0.0.1|\(Self.instance(8))"
+        try await waitUntil("the expired binding's tombstone", timeout: .seconds(20)) {
+            try await fleet.published("pushfleet.registrations").contains { $0.key == expiredKey && $0.event == nil }
+        }
 
         let outcomes = try await fleet.waitForOutcomes("the wake-up push", timeout: .seconds(100)) { $0.contains { $0.pushType == .wakeup } }
         let wakeUps = outcomes.filter { $0.pushType == .wakeup }
         #expect(wakeUps.map(\.result) == [.sent])
         #expect(wakeUps.first?.registration == "sip:frank@127.0.0.1|\(Self.instance(5))")
         #expect(fleet.fcm.requests.filter { $0.bodyText.contains("fcm-kam-frank") }.count == 1)
-        #expect(!fleet.fcm.requests.contains { $0.bodyText.contains("fcm-kam-gone") }, "the removed binding is not woken")
+        #expect(!fleet.fcm.requests.contains { $0.bodyText.contains("fcm-kam-gone") || $0.bodyText.contains("fcm-kam-henry") },
+                "removed and expired bindings are not woken")
         #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
     }
 

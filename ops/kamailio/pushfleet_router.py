@@ -47,6 +47,7 @@ except ImportError:  # Kamailio still routes; every publish is counted as failed
     Producer = None
 
 HTABLE = "pushfleet"
+BINDINGS = "pushfleet_bindings"
 # Push parameters that make a contact a push target (RFC 8599, and Flexisip's legacy ones).
 RFC8599 = ("pn-provider", "pn-prid")
 LEGACY = ("pn-type", "pn-tok")
@@ -133,7 +134,7 @@ class Publisher:
         self.pid = None
         self.producer = None
         self.failures = 0
-        self.last_failure_log = 0.0
+        self.last_log = {}  # kind of line → when one was last logged
         # Notes taken by the delivery and error callbacks, counted after poll() returns.
         self.delivered = 0
         self.undelivered = []
@@ -191,7 +192,7 @@ class Publisher:
         for why in undelivered:
             self.failed(why)
         for error in errors:
-            self.log_rate_limited("pushfleet: Kafka client error: %s\n" % error)
+            self.log_rate_limited("client error", "pushfleet: Kafka client error: %s\n" % error)
 
     def publish(self, topic, key, record):
         """Hands one record to librdkafka; a tombstone when `record` is None."""
@@ -221,14 +222,14 @@ class Publisher:
     def failed(self, why):
         self.failures += 1
         KSR.counters.inc("pushfleet_publish_failed")
-        self.log_rate_limited("pushfleet: publish failed (%d in this process so far): %s\n" % (self.failures, why))
+        self.log_rate_limited("failure", "pushfleet: publish failed (%d in this process so far): %s\n" % (self.failures, why))
 
-    def log_rate_limited(self, line):
-        # A broker outage fails every event: one line per second per process says it without
-        # flooding the log; the counter has the exact number.
+    def log_rate_limited(self, kind, line):
+        # A broker outage fails every event: one line of each kind per second per process says it
+        # without flooding the log; the counter has the exact number.
         moment = time.monotonic()
-        if moment - self.last_failure_log >= 1.0:
-            self.last_failure_log = moment
+        if moment - self.last_log.get(kind, -1.0e9) >= 1.0:
+            self.last_log[kind] = moment
             KSR.err(line)
 
 
@@ -352,6 +353,7 @@ class kamailio:
                     "instance": unquote(pv("$(ulc(pf=>instance)[%d])" % i)),
                     "callid": pv("$(ulc(pf=>callid)[%d])" % i),
                     "expires": int(pv("$(ulc(pf=>expires)[%d])" % i) or 0),
+                    "ruid": pv("$(ulc(pf=>ruid)[%d])" % i),
                 })
         finally:
             KSR.registrar.reg_free_contacts("pf")
@@ -384,10 +386,28 @@ class kamailio:
                 if binding["instance"]:
                     record["instanceId"] = binding["instance"]
                 self.publisher.publish(self.registrations_topic, key, record)
+                if binding["ruid"]:
+                    KSR.htable.sht_sets(BINDINGS, binding["ruid"], key)
             for key in before.keys() - after.keys():
                 self.publisher.publish(self.registrations_topic, key, None)
+                if before[key]["ruid"]:
+                    KSR.htable.sht_rm(BINDINGS, before[key]["ruid"])
         except Exception as error:
             self.publisher.failed("REGISTER of %s: %s: %s" % (aor, type(error).__name__, error))
+
+    def ksr_registrar_event(self, *arguments):
+        """usrloc:contact-expired (usrloc's timer process): a push binding nobody refreshed gets
+        its tombstone, as an un-REGISTER would."""
+        self.publisher.poll()
+        try:
+            ruid = pv("$ulc(exp=>ruid)")
+            key = KSR.htable.sht_get(BINDINGS, ruid) if ruid else None
+            if key:
+                self.publisher.publish(self.registrations_topic, key, None)
+                KSR.htable.sht_rm(BINDINGS, ruid)
+        except Exception as error:
+            self.publisher.failed("expired contact: %s: %s" % (type(error).__name__, error))
+        return 1
 
     @staticmethod
     def registration_key(aor, binding):

@@ -263,11 +263,17 @@ class kamailio:
         self.instances = {}
 
     def child_init(self, rank):
-        if rank > 0:  # SIP worker: connect now rather than on the first event.
+        if rank > 0:  # SIP worker: connect and learn the topics now, before any SIP traffic.
             try:
-                self.publisher.handle()
+                producer = self.publisher.handle()
+                # A producer learns a topic's partitions on its first message to it, which delays
+                # that message by a metadata round trip: long enough for a later event of the same
+                # call, published by another process, to overtake it. Ask at start-up instead
+                # (bounded wait; a broker that is down only means the first events wait).
+                for topic in (self.events_topic, self.registrations_topic):
+                    producer.list_topics(topic, timeout=2.0)
             except Exception as error:
-                KSR.err("pushfleet: cannot create the Kafka producer: %s\n" % error)
+                KSR.err("pushfleet: Kafka producer not ready at start-up: %s\n" % error)
         return 0
 
     # --- routing ---------------------------------------------------------------------------
@@ -318,8 +324,11 @@ class kamailio:
             KSR.sl.sl_send_reply(404, "Not here")
 
     def forward_to_location(self, method):
-        aor = pv("$ru")
-        self.instances = self.registered_instances(aor)
+        try:
+            self.instances = self.registered_instances(pv("$ru"))
+        except Exception as error:  # the branches then name the contact instead of the instance
+            self.instances = {}
+            self.publisher.failed("instances of %s: %s: %s" % (pv("$ru"), type(error).__name__, error))
         if KSR.registrar.lookup("location") < 0:
             KSR.sl.sl_send_reply(404, "Not Found")
             return
@@ -367,7 +376,11 @@ class kamailio:
             KSR.sl.sl_send_reply(400, "Bad To")
             return
         aor = "sip:%s@%s" % (user, domain)
-        before = {self.registration_key(aor, b): b for b in self.bindings(aor) if has_push_params(b["addr"])}
+        try:
+            before = {self.registration_key(aor, b): b for b in self.bindings(aor) if has_push_params(b["addr"])}
+        except Exception as error:  # no tombstones for this REGISTER, but it is still saved
+            before = {}
+            self.publisher.failed("bindings of %s: %s: %s" % (aor, type(error).__name__, error))
         if KSR.registrar.save("location", 0) < 0:
             KSR.sl.sl_reply_error()
             return

@@ -66,7 +66,7 @@ final class KamailioRouter: Sendable {
 
     /// Log lines about anything the script could not do (Python exceptions, failed publishes).
     var scriptErrors: [String] {
-        process.errors.text.split(separator: "\n").filter { $0.contains("Traceback") || $0.contains("pushfleet:") }.map(String.init)
+        process.errors.text.split(separator: "\n").filter { $0.contains("Traceback") || $0.contains("pushfleet: publish failed") }.map(String.init)
     }
 
     /// An out-of-dialog OPTIONS to the router itself, sent from a throwaway socket: SIP traffic
@@ -143,26 +143,29 @@ struct PublishedRecord: Sendable {
         default: nil
         }
     }
+    var responseStatus: Int? { if case .branchResponse(let r) = event { r.status } else { nil } }
+    var endReason: CallEndReason? { if case .callEnded(let e) = event { e.reason } else { nil } }
 }
 
 extension FleetHarness {
     func published(_ topic: String) async throws -> [PublishedRecord] {
         try await read(topic).map { message in
-            PublishedRecord(key: String(decoding: message.key ?? [], as: UTF8.self), partition: message.partition,
-                            event: try message.value.map { try RecordDecoder.decode($0) })
+            let event = try message.value.map { try RecordDecoder.decode($0) }
+            return PublishedRecord(key: String(decoding: message.key ?? [], as: UTF8.self), partition: message.partition, event: event)
         }
     }
 
     /// Whether a schedule of `callId` still has pushes to send: its latest state (per key) is
     /// `pending` or `final`, not `awake`, `done` or a tombstone.
     func hasPendingSchedule(_ callId: String) async throws -> Bool {
-        var latest: [String: ScheduleRecord.Phase?] = [:]
+        var pending: [String: Bool] = [:]
         for message in try await read("pushfleet.state") {
             let key = String(decoding: message.key ?? [], as: UTF8.self)
             guard key.hasPrefix(callId + ":") else { continue }
-            latest[key] = try message.value.map { try RecordDecoder.decodeSchedule($0).phase }
+            let phase = try message.value.map { try RecordDecoder.decodeSchedule($0).phase }
+            pending[key] = phase == .pending || phase == .final
         }
-        return latest.values.contains { $0 == .pending || $0 == .final }
+        return pending.values.contains(true)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import PushContract
+import Synchronization
 
 /// The reference router of `ops/kamailio` run for real: Kamailio on a loopback UDP port with its
 /// own runtime directory (no root, no system service), publishing to the fleet's broker; SIPp
@@ -14,10 +15,21 @@ final class KamailioRouter: Sendable {
 
     /// Whether the router's tools are installed (`make deps` installs them; CI must have them).
     static var installed: Bool {
-        [kamailio, kamcmd, sipp].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+        [kamailio, kamcmd, sipp, "/usr/bin/python3"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Starts an external tool with every signal unblocked. Children of the test process inherit
+    /// the signal mask of the spawning thread, where nearly every signal is blocked: Kamailio's
+    /// timers (tm retransmissions, fork timeouts) would never fire and SIGTERM would not stop it.
+    /// Python resets the mask and execs the tool.
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
+        let exec = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+        return try ChildProcess("/usr/bin/python3", ["-c", exec, executable] + arguments, environment: environment)
     }
 
     let process: ChildProcess
+    /// SIPp runs, killed by `stop()` if still running (a failed test leaves phones waiting).
+    private let phones = Mutex<[ChildProcess]>([])
     let port: UInt16
     let directory: URL
     var controlSocket: String { directory.appendingPathComponent("ctl.sock").path }
@@ -34,7 +46,7 @@ final class KamailioRouter: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-kamailio-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let run = directory.path
-        process = try ChildProcess(Self.kamailio, [
+        process = try Self.spawn(Self.kamailio, [
             "-DD", "-E", "-f", Self.opsDirectory.appendingPathComponent("kamailio.cfg").path,
             "-l", "udp:127.0.0.1:\(port)", "-n", String(children),
             "-Y", run, "-P", "\(run)/kamailio.pid", "-w", run,
@@ -88,6 +100,7 @@ final class KamailioRouter: Sendable {
     }
 
     func stop() async {
+        for phone in phones.withLock({ $0 }) where phone.process.isRunning { phone.signal(SIGKILL) }
         if process.process.isRunning {
             process.signal(SIGTERM)
             _ = try? await process.waitForExit(timeout: .seconds(10))
@@ -104,18 +117,41 @@ final class KamailioRouter: Sendable {
               keys: [String: String] = [:], pause: Int? = nil, timeout: Int = 30) throws -> ChildProcess {
         var arguments = ["-sf", Self.opsDirectory.appendingPathComponent("sipp/\(scenario).xml").path, "-m", "1",
                          "-i", "127.0.0.1", "-p", String(localPort), "-nostdin", "-timeout", "\(timeout)s", "-timeout_error",
-                         "-trace_err", "-error_file", directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log").path]
+                         "-trace_err", "-error_file", directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log").path,
+                         "-trace_msg", "-message_file", directory.appendingPathComponent("sipp-\(scenario)-\(localPort).messages").path]
         if let user { arguments += ["-s", user] }
         if let callId { arguments += ["-cid_str", callId] }
         if let pause { arguments += ["-d", String(pause)] }
         for (key, value) in keys.sorted(by: { $0.key < $1.key }) { arguments += ["-key", key, value] }
         if toRouter { arguments.append("127.0.0.1:\(port)") }
-        return try ChildProcess(Self.sipp, arguments)
+        let phone = try Self.spawn(Self.sipp, arguments)
+        phones.withLock { $0.append(phone) }
+        return phone
     }
 
-    /// The SIPp error log of a scenario run from `localPort`, for failure messages.
+    /// Waits for a SIPp run to complete its scenario (exit 0); otherwise (another status, or
+    /// still running after `timeout`) fails naming the scenario, with SIPp's error log and output
+    /// and the end of Kamailio's log.
+    func finish(_ child: ChildProcess, _ scenario: String, localPort: UInt16, timeout: Duration = .seconds(20)) async throws {
+        var problem: String
+        do {
+            let status = try await child.waitForExit(timeout: timeout)
+            if status == 0 { return }
+            problem = "exit status \(status)"
+        } catch {
+            problem = "\(error)"
+        }
+        throw TestFailure("sipp \(scenario) from port \(localPort): \(problem)\n\(sippErrors(scenario, localPort: localPort))\n"
+                          + "sipp output: \(child.output.text.suffix(1500))\nkamailio: \(process.errors.text.suffix(3000))")
+    }
+
+    /// The SIPp error log and the messages (the last 3000 characters) of a scenario run from
+    /// `localPort`, for failure messages.
     func sippErrors(_ scenario: String, localPort: UInt16) -> String {
-        (try? String(contentsOf: directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log"), encoding: .utf8)) ?? ""
+        let base = directory.appendingPathComponent("sipp-\(scenario)-\(localPort)")
+        let errors = (try? String(contentsOf: base.appendingPathExtension("log"), encoding: .utf8)) ?? ""
+        let messages = (try? String(contentsOf: base.appendingPathExtension("messages"), encoding: .utf8)) ?? ""
+        return "errors: \(errors)\nmessages: \(messages.suffix(3000))"
     }
 
     /// Registers `user` from `localPort` with a contact carrying `pushParameters` and waits for
@@ -123,10 +159,7 @@ final class KamailioRouter: Sendable {
     func register(_ user: String, localPort: UInt16, pushParameters: String, instance: String, expires: Int = 3600) async throws {
         let device = try sipp("register", user: user, localPort: localPort,
                               keys: ["pn": pushParameters, "instance": instance, "expires": String(expires)], timeout: 10)
-        let status = try await device.waitForExit(timeout: .seconds(15))
-        guard status == 0 else {
-            throw TestFailure("REGISTER of \(user) failed (sipp \(status)): \(sippErrors("register", localPort: localPort))\n\(process.errors.text.suffix(2000))")
-        }
+        try await finish(device, "register", localPort: localPort, timeout: .seconds(15))
     }
 }
 
@@ -150,7 +183,7 @@ struct PublishedRecord: Sendable {
 extension FleetHarness {
     func published(_ topic: String) async throws -> [PublishedRecord] {
         try await read(topic).map { message in
-            let event = try message.value.map { try RecordDecoder.decode($0) }
+            let event = try message.value.map { try RouterEventDecoder.decode($0) }
             return PublishedRecord(key: String(decoding: message.key ?? [], as: UTF8.self), partition: message.partition, event: event)
         }
     }

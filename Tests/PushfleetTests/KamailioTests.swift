@@ -69,7 +69,7 @@ struct KamailioTests {
             #expect(push.bodyText.contains(Self.instance(1).dropFirst().dropLast().description), "uuid from +sip.instance")
 
             // The device wakes up: its UAS takes Kamailio's next INVITE retransmission and answers.
-            let device = try router.sipp("device_answer", localPort: devicePort, toRouter: false)
+            let device = try router.sipp("device_answer", localPort: devicePort, toRouter: false, pause: 500)
             try await router.finish(device, "device_answer", localPort: devicePort, timeout: .seconds(20))
             try await router.finish(caller, "call", localPort: callerPort, timeout: .seconds(20))
 
@@ -132,6 +132,43 @@ struct KamailioTests {
             #expect(events.compactMap(\.endReason) == [.cancelled])
             let outcomes = try await fleet.waitForOutcomes("the final push's outcome") { $0.contains { $0.callId == "kam-ring-1" && $0.pushType == .final } }
             #expect(outcomes.filter { $0.callId == "kam-ring-1" && $0.pushType == .final }.count == 1)
+            #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
+        }
+    }
+
+    @Test("forked to a ringing iOS device and a desk phone: the desk phone answers → Accepted elsewhere; it declines (603) → Declined elsewhere")
+    func answeredAndDeclinedElsewhere() async throws {
+        try await Self.withRouter { fleet, router in
+            let iosPort = try freeUDPPort(), deskPort = try freeUDPPort()
+            try await router.register("ivy", localPort: iosPort,
+                                      pushParameters: "pn-provider=apns;pn-param=ABCD1234.\(Self.bundle);pn-prid=\(Self.remoteToken);pn-call-remote-push-interval=1",
+                                      instance: Self.instance(9))
+            // The desk phone's contact has no push parameters: its branch yields no event.
+            try await router.register("ivy", localPort: deskPort, pushParameters: "transport=udp", instance: Self.instance(10))
+            @Sendable func pushes() -> [RecordedRequest] { fleet.apns.requests.filter { $0.path.hasSuffix(Self.remoteToken) } }
+
+            // The desk phone rings 2.5 s, then its user picks up.
+            let desk = try router.sipp("device_answer", localPort: deskPort, toRouter: false, pause: 2500)
+            let callerPort = try freeUDPPort()
+            let caller = try router.sipp("call", user: "ivy", localPort: callerPort, callId: "kam-desk-%u")
+            try await router.finish(desk, "device_answer", localPort: deskPort)
+            try await router.finish(caller, "call", localPort: callerPort)
+            try await waitUntil("the Accepted elsewhere push") { pushes().last?.bodyText.contains("Accepted elsewhere") == true }
+            #expect(pushes().count >= 3, "ringing pushes while the desk phone rang, then the final one: \(pushes().count)")
+            let answered = try await Self.events(fleet, "kam-desk-1")
+            #expect(answered.map { $0.event?.type } == ["branch.unanswered", "call.ended"])
+            #expect(answered.compactMap(\.endReason) == [.answeredElsewhere])
+            let afterAnswer = pushes().count
+
+            // Next call: the desk phone declines after 1.5 s; tm cancels the iOS branch.
+            let declining = try router.sipp("device_decline", localPort: deskPort, toRouter: false, pause: 1500)
+            let declinedCaller = try router.sipp("call_declined", user: "ivy", localPort: callerPort, callId: "kam-decline-%u")
+            try await router.finish(declining, "device_decline", localPort: deskPort)
+            try await router.finish(declinedCaller, "call_declined", localPort: callerPort)
+            try await waitUntil("the Declined elsewhere push") { pushes().last?.bodyText.contains("Declined elsewhere") == true }
+            #expect(pushes().count >= afterAnswer + 2, "a ringing push, then the final one")
+            let declined = try await Self.events(fleet, "kam-decline-1")
+            #expect(declined.compactMap(\.endReason) == [.declinedElsewhere])
             #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
         }
     }
@@ -227,7 +264,7 @@ struct KamailioTests {
             }
 
             fleet.broker.shutdown()
-            let device = try router.sipp("device_answer", localPort: devicePort, toRouter: false)
+            let device = try router.sipp("device_answer", localPort: devicePort, toRouter: false, pause: 500)
             let callerPort = try freeUDPPort()
             let started = ContinuousClock.now
             let caller = try router.sipp("call", user: "grace", localPort: callerPort, callId: "kam-down-%u")

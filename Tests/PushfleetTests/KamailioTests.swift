@@ -47,7 +47,7 @@ struct KamailioTests {
 
     @Test("iOS VoIP device: INVITE → one VoIP push; the woken device answers (180/200) → no further push")
     func voipCallAnswered() async throws {
-        try await Self.withRouter(pushNotification: ["retransmission-count": "3", "retransmission-interval": "2"]) { fleet, router in
+        try await Self.withRouter(pushNotification: ["retransmission-count": "3", "retransmission-interval": "3"]) { fleet, router in
             let devicePort = try freeUDPPort()
             let contactParams = "pn-provider=apns;pn-param=ABCD1234.\(Self.bundle).voip;pn-prid=\(Self.voipToken):voip"
             try await router.register("alice", localPort: devicePort, pushParameters: contactParams, instance: Self.instance(1))
@@ -99,10 +99,10 @@ struct KamailioTests {
             #expect(events.compactMap(\.endReason) == [.answered])
 
             // The 180 (Kamailio's INVITE retransmission reaches the device within 1.5 s) stopped the
-            // retransmissions due 2 s after the push: the schedule has no pending push and, past that
+            // retransmissions due 3 s after the push: the schedule has no pending push and, past that
             // due time, the first push is still the only one.
             try await waitUntil("the call's schedule stopped") { try await !fleet.hasPendingSchedule("kam-voip-1") }
-            let quietUntil = push.receivedAt.addingTimeInterval(2.5)
+            let quietUntil = push.receivedAt.addingTimeInterval(3.5)
             if quietUntil > Date() { try await Task.sleep(for: .milliseconds(Int(quietUntil.timeIntervalSinceNow * 1000))) }
             #expect(fleet.apns.requests.filter { $0.path.hasSuffix(Self.voipToken) }.count == 1)
             #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")

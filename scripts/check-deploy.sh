@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Checks the deployment artifacts (docker-compose.yml, ops/k8s, ops/prometheus, ops/grafana)
-# with the tools operators use, installing the missing ones (Debian docker-compose and
-# prometheus for promtool, kubernetes-validate from PyPI; curl and promtool are also what
+# Checks the deployment artifacts (docker-compose.yml, ops/k8s, ops/prometheus, ops/grafana,
+# ops/kamailio) with the tools operators use, installing the missing ones (Debian docker-compose,
+# prometheus for promtool and kamailio, kubernetes-validate from PyPI; curl and promtool are also what
 # Tests/PushfleetTests/DeployArtifactsTests.swift runs). No Docker engine is needed.
 # With PUSHFLEET_BIN pointing at a built `pushfleet`, the shipped flexisip.conf files are also
 # loaded by the real parser (`pushfleet config check`).
@@ -14,6 +14,7 @@ missing=""
 command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the metrics test scrapes with it
+command -v kamailio >/dev/null 2>&1 || missing="$missing kamailio"
 if [ -n "$missing" ]; then
     echo "installing:$missing"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -75,6 +76,17 @@ for path in sys.argv[1:]:
 EOF
 }
 
+# The Kamailio config with Kamailio's own checker (it does not load the KEMI script: Python
+# parses that one), and the SIPp scenarios as XML. KamailioTests runs them all for real.
+kamailio_cfg() {
+    kamailio -c -f ops/kamailio/kamailio.cfg -A "PF_SCRIPT=\"$PWD/ops/kamailio/pushfleet_router.py\"" \
+        -A "PF_CTL=\"unix:$(mktemp -u)\""
+}
+kamailio_script() {
+    python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' ops/kamailio/pushfleet_router.py \
+        && for f in ops/kamailio/sipp/*.xml; do python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$f" || return 1; done
+}
+
 check "docker-compose config" docker-compose -f docker-compose.yml config -q
 check "docker-compose config (profile sandbox)" docker-compose -f docker-compose.yml --profile sandbox config -q
 check "kubernetes-validate ops/k8s" k8s_core
@@ -82,6 +94,8 @@ check "KEDA ScaledObject schema" keda
 check "promtool check rules" promtool check rules ops/prometheus/*.yml
 check "promtool test rules" promtool test rules ops/prometheus/tests/*.yml
 check "grafana dashboards parse" grafana
+check "kamailio -c ops/kamailio/kamailio.cfg" kamailio_cfg
+check "ops/kamailio script and SIPp scenarios parse" kamailio_script
 if [ -n "${PUSHFLEET_BIN:-}" ]; then
     check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
     check "k8s ConfigMap flexisip.conf loads" k8s_config

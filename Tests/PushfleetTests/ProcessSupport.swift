@@ -38,10 +38,14 @@ final class ChildProcess: Sendable {
     let output: OutputBuffer
     let errors: OutputBuffer
 
-    init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
+    /// `environment` adds to (or overrides) the test process's environment.
+    init(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : productsDirectory.appendingPathComponent(executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -199,6 +199,8 @@ struct BenchCommand: AsyncParsableCommand {
                         reference: s["h2load_requests_per_second"], note: "our HTTP/2 client → same nghttpd; target ≥ 0.5× h2load")
             results.add("http2.sender", unit: "requests/s", value: s["sender_requests_per_second"] ?? 0,
                         reference: s["h2load_requests_per_second"], note: "whole sender path (generic HTTP/2)")
+            results.add("http2.sender.apns", unit: "pushes/s", value: s["apns_sender_requests_per_second"] ?? 0,
+                        reference: s["h2load_requests_per_second"], note: "APNs sender (.p8 JWT, VoIP push) to the same nghttpd; target ≥ 0.5× h2load")
             results.add("http2.fixed_rate.p99", unit: "ms", value: s["fixed_rate_p99_ms"] ?? 0, reference: nil,
                         note: "at \(Int(s["fixed_rate_requests_per_second"] ?? 0)) requests/s; p50 \(String(format: "%.2f", s["fixed_rate_p50_ms"] ?? 0)) ms")
         }

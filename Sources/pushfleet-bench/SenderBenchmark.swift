@@ -19,7 +19,7 @@ enum SenderBenchmark {
                     nghttpd: String = "/usr/sbin/nghttpd", h2load: String = "/usr/bin/h2load",
                     port: Int = 20_000 + Int(getpid() % 20_000)) async throws -> [String: Double] {
         let body = String(repeating: "x", count: 200)
-        let server = try Nghttpd(files: ["push": Array("ok".utf8)], port: port, nghttpd: nghttpd)
+        let server = try Nghttpd(files: ["push": Array("ok".utf8), "3/device/\(EndToEndBenchmark.token)": []], port: port, nghttpd: nghttpd)
         defer { server.stop() }
         let dir = server.directory
         try Data(body.utf8).write(to: URL(fileURLWithPath: dir + "/body"))
@@ -62,6 +62,27 @@ enum SenderBenchmark {
             await senders.send(push, deadline: SystemClock().now().adding(seconds: 30)).result == .sent
         }
 
+        // The APNs sender (.p8 token authentication, VoIP push) on the same server.
+        try shell("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir + "/AuthKey.p8"])
+        try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
+        var apnsConfig = PushFleetConfig()
+        apnsConfig.pushfleet = fleet
+        apnsConfig.pushfleet.appleTokenKeys = [AppleTokenKey(teamId: EndToEndBenchmark.teamId, keyId: "KEY1234567", path: dir + "/AuthKey.p8")]
+        apnsConfig.pushfleet.applePushURI = server.url("")
+        apnsConfig.pushNotification.appleCertificateDir = dir + "/apn"
+        apnsConfig.pushNotification.maxQueueSize = requests
+        let apnsSenders = try PushSenders(config: apnsConfig, clock: SystemClock(), logger: .init(label: "bench"), tuning: tuning)
+        let topic = EndToEndBenchmark.bundle + ".voip"
+        let voip = PushRequest(
+            destination: PushDestination(provider: "apns", token: EndToEndBenchmark.token, param: "\(EndToEndBenchmark.teamId).\(topic)",
+                                         prid: EndToEndBenchmark.token, apnsTopic: topic, apnsCertificateKey: topic + ".prod",
+                                         apnsTeamId: EndToEndBenchmark.teamId),
+            pushType: .voip, ttl: 60, payload: PayloadInputs(callId: "bench", fromURI: "sip:caller@example.org"))
+        let apnsRate = try await throughput(requests: requests, concurrency: streams) {
+            await apnsSenders.send(voip, deadline: SystemClock().now().adding(seconds: 30)).result == .sent
+        }
+        await apnsSenders.shutdown()
+
         // Latency at a fixed rate through the whole sender.
         let latencies = try await fixedRateLatencies(rate: fixedRate, seconds: fixedSeconds) {
             await senders.send(push, deadline: SystemClock().now().adding(seconds: 30)).result == .sent
@@ -76,6 +97,8 @@ enum SenderBenchmark {
             "transport_ratio_to_h2load": transportRate / h2Rate,
             "sender_requests_per_second": senderRate,
             "sender_ratio_to_h2load": senderRate / h2Rate,
+            "apns_sender_requests_per_second": apnsRate,
+            "apns_sender_ratio_to_h2load": apnsRate / h2Rate,
             "fixed_rate_requests_per_second": Double(fixedRate),
             "fixed_rate_p50_ms": percentile(0.50),
             "fixed_rate_p99_ms": percentile(0.99),

@@ -130,12 +130,13 @@ import Testing
     }
 }
 
-/// `external-push-uri` over HTTP/2 (TLS) and HTTP/1.1.
+/// `external-push-uri` over HTTP/2 and HTTP/1.1, each with TLS (`https://`) and without
+/// (`http://`; HTTP/2 then speaks h2c with prior knowledge, as private gateways do).
 @Suite(.serialized) struct GenericSandboxTests {
-    @Test(arguments: [PushNotificationOptions.ExternalPushProtocol.http2, .http])
-    func genericReplacesEverySender(proto: PushNotificationOptions.ExternalPushProtocol) async throws {
+    @Test(arguments: [PushNotificationOptions.ExternalPushProtocol.http2, .http], [true, false])
+    func genericReplacesEverySender(proto: PushNotificationOptions.ExternalPushProtocol, tls: Bool) async throws {
         let ca = try SandboxCertificateAuthority.generate()
-        let sandbox = try GenericPushSandbox(version: proto == .http2 ? .http2 : .http1, tls: .tls(try ca.issueServerCredential()))
+        let sandbox = try GenericPushSandbox(version: proto == .http2 ? .http2 : .http1, tls: tls ? .tls(try ca.issueServerCredential()) : .none)
         try await sandbox.start()
         let dir = try temporaryDirectory()
         try ca.writeCertificate(to: dir + "/ca.pem")
@@ -147,8 +148,9 @@ import Testing
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "t"), tuning: quickTuning())
         var request = apnsRequest()
         request.payload.body = "hello"
+        #expect(sandbox.baseURL.hasPrefix(tls ? "https://" : "http://"))
         let o = await senders.send(request, deadline: SystemClock().now().adding(seconds: 30))
-        #expect(o.result == .sent)
+        #expect(o.result == .sent, "\(o)")
         #expect(o.provider == "generic")
         let r = try await sandbox.waitForRequests(count: 1, timeout: .seconds(5))
         #expect(r[0].method == "POST")

@@ -7,6 +7,7 @@ import Testing
 /// every metric that ops/prometheus and ops/grafana query is exported, and `/health` and
 /// `/ready` answer. A dashboard or alert on a metric the worker does not export would stay
 /// silently empty, so this fails instead.
+extension FleetProcesses {
 @Suite("Deploy artifacts against a real worker", .serialized, .timeLimit(.minutes(2)))
 struct DeployArtifactsTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -180,6 +181,7 @@ struct DeployArtifactsTests {
         return path
     }
 }
+}  // extension FleetProcesses
 
 /// Polls until `produce` returns a value, or fails after `timeout`.
 func waitForValue<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ produce: @Sendable () async throws -> T?) async throws -> T {

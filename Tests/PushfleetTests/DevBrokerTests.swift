@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension FleetProcesses {
 @Suite("pushfleet dev-broker", .serialized, .timeLimit(.minutes(1)))
 struct DevBrokerTests {
     @Test("kcat produces to and consumes from pushfleet dev-broker: a real Kafka-protocol endpoint")
@@ -43,3 +44,4 @@ struct DevBrokerTests {
         #expect(err.contains("--partitions must be in 1...1024, got 0"))
     }
 }
+}  // extension FleetProcesses

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension FleetProcesses {
 @Suite("pushfleet dev and sandbox, as a new user runs them", .serialized, .timeLimit(.minutes(2)))
 struct DevStackTests {
     @Test("`pushfleet dev` shows pushes, provider answers, a rejected token and a dead letter, then a summary")
@@ -33,3 +34,4 @@ struct DevStackTests {
         #expect(sandbox.output.text.contains("sandbox stopped (SIGTERM)"))
     }
 }
+}  // extension FleetProcesses

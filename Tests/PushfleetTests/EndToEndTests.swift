@@ -4,6 +4,7 @@ import PushContract
 import PushSandbox
 import Testing
 
+extension FleetProcesses {
 @Suite("End to end: router events → worker → sandbox providers", .serialized, .timeLimit(.minutes(3)))
 struct EndToEndTests {
     @Test("calls, messages, responses, ends, expiry and skips through one real worker")
@@ -116,3 +117,4 @@ struct EndToEndTests {
         #expect(outcomes.first { $0.result == .skipped && $0.pushType == .wakeup }?.reason?.contains("only a VoIP token") == true)
     }
 }
+}  // extension FleetProcesses

@@ -4,6 +4,7 @@ import PushContract
 import PushSandbox
 import Testing
 
+extension FleetProcesses {
 @Suite("Fleet failover and robustness (real workers)", .serialized, .timeLimit(.minutes(4)))
 struct FailoverTests {
     /// Ringing pushes per call, from the APNs sandbox's log (tokens are per call).
@@ -204,6 +205,7 @@ struct FailoverTests {
         #expect(worker.process.isRunning, "the worker never crashes")
     }
 }
+}  // extension FleetProcesses
 
 /// Tokens of calls published so far (the traffic task writes, the test reads).
 final class SentCalls: @unchecked Sendable {

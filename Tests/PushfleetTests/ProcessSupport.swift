@@ -1,5 +1,11 @@
 import Foundation
+import Testing
 import Synchronization
+
+/// The suites that start real processes (workers, brokers, Kamailio, SIPp) run one after
+/// another: on a 2-core machine, two of them at once turn timing bounds (ringing gaps, pushes
+/// per interval) into coin flips. Unit suites still run in parallel with them.
+@Suite(.serialized) enum FleetProcesses {}
 
 struct TestFailure: Error, CustomStringConvertible {
     var description: String

@@ -6,6 +6,7 @@ import Testing
 
 /// `pushfleet replay` as an operator runs it: the real binary against the embedded broker and
 /// the sandbox providers, with no worker running (replay needs none).
+extension FleetProcesses {
 @Suite("Replay command: offset and time ranges, dry run, sends, resume, bad arguments", .serialized, .timeLimit(.minutes(3)))
 struct ReplayCommandTests {
     private static let textMessage: [(String, String)] = [("Content-Type", "text/plain")]
@@ -138,3 +139,4 @@ struct ReplayCommandTests {
         #expect(out.contains("--dry-run"))
     }
 }
+}  // extension FleetProcesses

@@ -148,4 +148,7 @@ package struct RegistrationCore: Sendable {
     }
 }
 
-extension RegistrationCore: LaneCore {}
+extension RegistrationCore: LaneCore {
+    static var pendingMetric: String { EngineMetrics.wakeupBindings }
+    static var inFlightMetric: String { EngineMetrics.wakeupInFlight }
+}

@@ -93,6 +93,18 @@ struct DeployArtifactsTests {
         let undocumented = Self.exportedNames(exposition).filter { !operations.contains("`\($0)`") }
         #expect(undocumented.isEmpty, "exported but not in docs/operations.md: \(undocumented)")
 
+        // A destination that keeps failing opens its breaker, and only its own: five calls to the
+        // non-VoIP app whose tokens APNs answers 503, and the gauge of that app reads 2 (open)
+        // while the VoIP app's stays 0.
+        let sick = (0..<5).map { String(format: "%064x", 0xb0_0000 + $0) }
+        for token in sick { fleet.apns.script(token: token, Array(repeating: .unavailable(retryAfter: nil), count: 10)) }
+        try await fleet.publish(sick.enumerated().map { Router.unanswered("m-sick-\($0.offset)", uri: Router.iosRemote(token: $0.element)) })
+        let open = try await waitForValue("the breaker of the failing app to open") { () -> [(labels: String, value: Double)]? in
+            let breakers = Self.samples("pushfleet_breaker_state", in: try await Self.get(curl, base + "/metrics").body)
+            return breakers.contains { $0.labels == #"{provider="apns",destination="org.linphone.phone.dev"}"# && $0.value == 2 } ? breakers : nil
+        }
+        #expect(open.first { $0.labels == #"{provider="apns",destination="org.linphone.phone.voip.dev"}"# }?.value == 0, "\(open)")
+
         #expect(try await Self.get(curl, base + "/health").status == 200)
         #expect(try await Self.get(curl, base + "/ready").status == 200, "ready once every assigned partition is restored")
         #expect(try await Self.get(curl, base + "/nothing").status == 404)

@@ -241,7 +241,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         var core = RegistrationCore(partition: partition, options: policy.options, now: clock.now())
         let now = clock.now()
         for (key, value) in table.values {
-            _ = core.handle(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
+            core.restore(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
         }
         let state = LatestValues()
         let statePartition = partition % statePartitionCount.withLock { $0 }

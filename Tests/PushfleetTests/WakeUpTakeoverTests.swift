@@ -30,7 +30,9 @@ struct WakeUpTakeoverTests {
     @Test("SIGKILL the worker that sent wake-ups: the new owner sends none of them again, and wakes the bindings due later")
     func takeover() async throws {
         // Ticks every minute (the option's unit and smallest value), threshold 50 %.
-        let fleet = try await FleetHarness(partitions: 2, pushNotification: ["register-wakeup-interval": "1", "register-wakeup-threshold": "50"])
+        let curl = try DeployArtifactsTests.tool("curl", install: "Debian package curl")
+        let fleet = try await FleetHarness(partitions: 2, pushNotification: ["register-wakeup-interval": "1", "register-wakeup-threshold": "50"],
+                                           metricsListen: "127.0.0.1:0")
         defer { Task { await fleet.stop() } }
         let a = try await fleet.startWorker()
         try await waitUntil("A owns every events and registrations partition", timeout: .seconds(30)) {
@@ -77,6 +79,10 @@ struct WakeUpTakeoverTests {
         try await waitUntil("B owns every events and registrations partition (after the session timeout)", timeout: .seconds(40)) {
             FleetHarness.ownedPartitions(b) == [0, 1] && FleetHarness.ownedRegistrationPartitions(b) == [0, 1]
         }
+        let metricsB = "http://127.0.0.1:\(try DeployArtifactsTests.metricsPort(b.errors.text))"
+        try await waitUntil("B ready (every partition it owns restored)", timeout: .seconds(10)) {
+            try await DeployArtifactsTests.get(curl, metricsB + "/ready").status == 200
+        }
 
         // B's first tick on each partition (60 s after it restored it) wakes the later bindings.
         try await waitUntil("B woke the \(Self.count) later bindings", timeout: .seconds(100)) {
@@ -93,6 +99,11 @@ struct WakeUpTakeoverTests {
             #expect(sentWakeUps[Self.key("later", i)]?.count == 1)
         }
         #expect((0..<3).allSatisfy { Self.pushes(fleet, Self.token("fresh", $0)) == 0 }, "bindings not due are never woken")
+        // B's own account: exactly the later bindings, none of the early ones again.
+        let exposition = try await DeployArtifactsTests.get(curl, metricsB + "/metrics").body
+        #expect(DeployArtifactsTests.sample(#"pushfleet_pushes_total{provider="fcm",push_type="wakeup",result="sent"}"#, in: exposition) == Double(Self.count))
+        // A read them; B only restored them (reading the table back is not reading events).
+        #expect((DeployArtifactsTests.sample(#"pushfleet_events_total{type="registration.updated"}"#, in: exposition) ?? 0) == 0)
         #expect(b.process.isRunning)
     }
 }

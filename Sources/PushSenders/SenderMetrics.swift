@@ -1,9 +1,10 @@
 import Metrics
 import PushContract
 
-/// The metrics the senders export, recomputed when they are read (`refresh`), so that a scrape
-/// sees the state of now: a certificate's lifetime counts down between reloads, and a breaker
-/// whose open period has ended shows as half-open before the next request probes it.
+/// The metrics the senders export, recomputed when they are read (`PushSenders.refreshMetrics()`
+/// before each scrape), so that a scrape sees the state of now: a certificate's lifetime counts
+/// down between reloads, and a breaker whose open period has ended shows as half-open before the
+/// next request probes it.
 package enum SenderMetrics {
     package static let certificateExpiry = "pushfleet_apns_certificate_expiry_seconds"  // certificate
     package static let breakerState = "pushfleet_breaker_state"                          // provider, destination

@@ -4,8 +4,8 @@ import PushSenders
 import Prometheus
 
 /// swift-metrics → Prometheus with `# HELP` lines: `PrometheusMetricsFactory` registers every
-/// handle with empty help text (swift-metrics has no place for it), so it delegates to the
-/// registry's `make…(name:labels:help:)` with the text from our catalogs instead.
+/// handle with empty help text (swift-metrics has no place for it), so this one makes them
+/// through the registry's `make…(descriptor:labels:)` with the text from our catalogs instead.
 ///
 /// - Important: every handle of one name must be made with the same help text (the registry
 ///   stops the process otherwise), which holds because the text is looked up by name only, and

@@ -5,7 +5,7 @@ import Synchronization
 /// Every metric the engine exports, in one place (names are what dashboards and alert rules
 /// use: keep `ops/` in step). Handles are created once per label set and cached, so the hot path
 /// pays a dictionary lookup, not a factory call.
-enum EngineMetrics {
+package enum EngineMetrics {
     static let events = "pushfleet_events_total"                 // type
     static let skips = "pushfleet_skips_total"                   // reason (class)
     static let pushes = "pushfleet_pushes_total"                 // provider, push_type, result
@@ -13,6 +13,8 @@ enum EngineMetrics {
     static let eventToPush = "pushfleet_event_to_push_latency_seconds"  // push_type
     static let pending = "pushfleet_pending_schedules"           // partition
     static let inFlight = "pushfleet_sends_in_flight"            // partition
+    static let wakeupBindings = "pushfleet_wakeup_bindings"      // partition (of the registrations topic)
+    static let wakeupInFlight = "pushfleet_wakeup_sends_in_flight"  // partition (of the registrations topic)
     static let restoreDuration = "pushfleet_restore_duration_seconds"
     static let restoredSchedules = "pushfleet_restored_schedules_total"
     static let rebalances = "pushfleet_rebalances_total"         // kind
@@ -20,6 +22,27 @@ enum EngineMetrics {
     static let deadLetters = "pushfleet_dead_letters_total"
     static let lag = "pushfleet_consumer_lag"                    // partition
     static let writeRetries = "pushfleet_state_write_retries_total"
+
+    /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
+    /// up here; a name missing from it is exported without help, which the deploy test rejects).
+    package static let help: [String: String] = [
+        events: "Events read from the events and registrations topics, by contract type.",
+        skips: "Decisions not to push, by reason class.",
+        pushes: "Push attempts and decisions by provider, push type and result.",
+        sendLatency: "Time from handing a push to the senders to the provider's final answer (retries included).",
+        eventToPush: "Time from the router's event time to the provider's answer, for sent pushes.",
+        pending: "Push schedules held in memory, by events partition.",
+        inFlight: "Sends awaiting a provider answer, by events partition.",
+        wakeupBindings: "Registration bindings indexed for register wake-up, by registrations partition.",
+        wakeupInFlight: "Wake-up sends awaiting a provider answer, by registrations partition.",
+        restoreDuration: "Time to restore one assigned partition from the state topic.",
+        restoredSchedules: "Schedules (and wake-up bindings) restored on assignment.",
+        rebalances: "Consumer group rebalances seen, by kind (assigned, revoked).",
+        assigned: "Events partitions this worker owns.",
+        deadLetters: "Input records written to the dead-letter topic.",
+        lag: "Records behind the high watermark, by events partition (last seen by this worker).",
+        writeRetries: "State and outcome writes re-sent after a failed delivery.",
+    ]
 
     private static let counters = Mutex<[String: Counter]>([:])
     private static let timers = Mutex<[String: Timer]>([:])

@@ -5,6 +5,10 @@ import PushSenders
 /// The pure logic a `PartitionLane` drives: inputs, timers and send results in, actions out.
 protocol LaneCore: Sendable {
     var pendingCount: Int { get }
+    /// Gauges of `pendingCount` and of sends in flight, by partition: events and registrations
+    /// partitions have the same numbers, so each kind of lane needs its own names.
+    static var pendingMetric: String { get }
+    static var inFlightMetric: String { get }
     var nextDeadline: EventTime? { get }
     /// Applies one record read from the lane's partition (decoding included: bad input becomes a
     /// dead letter action, never an error).
@@ -26,6 +30,9 @@ extension LaneCore {
 }
 
 extension PartitionCore: LaneCore {
+    static var pendingMetric: String { EngineMetrics.pending }
+    static var inFlightMetric: String { EngineMetrics.inFlight }
+
     mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
         guard let value = message.value else {
             return [deadLetter(message, error: "$: record value is null (tombstones are not events)", now: now)]

@@ -115,8 +115,8 @@ actor PartitionLane<Core: LaneCore> {
         EngineMetrics.record(actions)
         defer {
             let labels = [("partition", String(partition.partition))]
-            EngineMetrics.gauge(EngineMetrics.pending, labels).record(core.pendingCount)
-            EngineMetrics.gauge(EngineMetrics.inFlight, labels).record(sendsInFlight)
+            EngineMetrics.gauge(Core.pendingMetric, labels).record(core.pendingCount)
+            EngineMetrics.gauge(Core.inFlightMetric, labels).record(sendsInFlight)
         }
         var records: [KafkaProducerRecord] = []
         records.reserveCapacity(actions.count)

@@ -106,11 +106,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
                 case .assigned(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "assigned")]).increment()
                     EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
-                    logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.partition))"])
+                    logger.info("partitions assigned", metadata: partitionMetadata(partitions))
                 case .revoked(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "revoked")]).increment()
                     EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
-                    logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.partition))"])
+                    logger.info("partitions revoked", metadata: partitionMetadata(partitions))
                 case .error(let error):
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
                 }
@@ -121,6 +121,15 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         await consumer.close()
         try? await producer.flush(timeout: .seconds(10))
         logger.info("worker stopped")
+    }
+
+    /// Events and registrations partitions under their own keys: the numbers overlap, and an
+    /// operator (or a test) reading "partitions revoked" must know which topic lost them.
+    private func partitionMetadata(_ partitions: [KafkaTopicPartition]) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["partitions": "\(partitions.filter { $0.topic == topics.events }.map(\.partition))"]
+        let registrations = partitions.filter { $0.topic == topics.registrations }.map(\.partition)
+        if !registrations.isEmpty { metadata["registrations"] = "\(registrations)" }
+        return metadata
     }
 
     /// Stops as on SIGTERM (for embedding and tests).
@@ -232,7 +241,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         var core = RegistrationCore(partition: partition, options: policy.options, now: clock.now())
         let now = clock.now()
         for (key, value) in table.values {
-            _ = core.handle(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
+            core.restore(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
         }
         let state = LatestValues()
         let statePartition = partition % statePartitionCount.withLock { $0 }

@@ -56,6 +56,17 @@ package struct RegistrationCore: Sendable {
     }
 
     package mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
+        apply(message, now: now, isRead: true)
+    }
+
+    /// Rebuilds the table from a record read back on assignment: not an event read, so it is
+    /// not counted in `pushfleet_events_total` (every rebalance would inflate it by the
+    /// partition's whole table otherwise).
+    mutating func restore(_ message: KafkaMessage, now: EventTime) {
+        _ = apply(message, now: now, isRead: false)
+    }
+
+    private mutating func apply(_ message: KafkaMessage, now: EventTime, isRead: Bool) -> [CoreAction] {
         let key = String(decoding: message.key ?? [], as: UTF8.self)
         guard let value = message.value else {
             // Tombstone: the binding is gone, and so is its wake-up marker.
@@ -74,7 +85,7 @@ package struct RegistrationCore: Sendable {
         guard case .registrationUpdated(let registration) = event else {
             return [deadLetter(message, error: "type: \"\(event.type)\" does not belong on the registrations topic (send it to the events topic)", now: now)]
         }
-        EngineMetrics.counter(EngineMetrics.events, [("type", event.type)]).increment()
+        if isRead { EngineMetrics.counter(EngineMetrics.events, [("type", event.type)]).increment() }
         let binding = Binding(registration: registration, wakeAt: WakeUpPolicy.wakeAt(registration, options: options),
                               expiresAt: WakeUpPolicy.expiresAt(registration))
         bindings[key] = binding
@@ -148,4 +159,7 @@ package struct RegistrationCore: Sendable {
     }
 }
 
-extension RegistrationCore: LaneCore {}
+extension RegistrationCore: LaneCore {
+    static var pendingMetric: String { EngineMetrics.wakeupBindings }
+    static var inFlightMetric: String { EngineMetrics.wakeupInFlight }
+}

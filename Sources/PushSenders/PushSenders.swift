@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 import AsyncHTTPClient
+import Metrics
 import NIOPosix
 import NIOSSL
 public import PushContract
@@ -129,6 +130,18 @@ public final class PushSenders: PushSending {
     /// Re-reads `apple-certificate-dir` now (the watcher also does it every few seconds).
     public func reloadCertificates() {
         apns?.reloadCertificates()
+    }
+
+    /// Recomputes the gauges whose value depends on when they are read: each destination's
+    /// breaker state and each APNs certificate's remaining lifetime. The metrics endpoint calls
+    /// it before every scrape, so neither is a figure frozen at some past event.
+    public func refreshMetrics() {
+        let now = clock.now()
+        for lane in lanes.all {
+            Gauge(label: SenderMetrics.breakerState, dimensions: SenderMetrics.labels(lane: lane.name))
+                .record(SenderMetrics.level(lane.breakerState, now: now))
+        }
+        apns?.certificates?.refreshExpiryGauges()
     }
 
     /// Names of the APNs certificates currently loaded.

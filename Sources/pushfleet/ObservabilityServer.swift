@@ -13,9 +13,13 @@ final class ObservabilityServer: Service {
     let port: Int
     private let registry: PrometheusCollectorRegistry
     private let isReady: @Sendable () -> Bool
+    private let beforeScrape: @Sendable () -> Void
     private let logger: Logger
 
-    init(listen: String, registry: PrometheusCollectorRegistry, logger: Logger, isReady: @escaping @Sendable () -> Bool) throws {
+    /// `beforeScrape` recomputes the gauges that depend on the time of reading (certificate
+    /// lifetimes, breaker states) just before `/metrics` renders them.
+    init(listen: String, registry: PrometheusCollectorRegistry, logger: Logger, beforeScrape: @escaping @Sendable () -> Void = {},
+         isReady: @escaping @Sendable () -> Bool) throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw CommandError("[pushfleet] metrics-listen = \(listen): expected host:port")
         }
@@ -23,16 +27,17 @@ final class ObservabilityServer: Service {
         self.port = port
         self.registry = registry
         self.isReady = isReady
+        self.beforeScrape = beforeScrape
         self.logger = logger
     }
 
     func run() async throws {
-        let registry = self.registry, isReady = self.isReady
+        let registry = self.registry, isReady = self.isReady, beforeScrape = self.beforeScrape
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(registry: registry, isReady: isReady))
+                    channel.pipeline.addHandler(Handler(registry: registry, isReady: isReady, beforeScrape: beforeScrape))
                 }
             }
             .bind(host: host, port: port).get()
@@ -50,11 +55,13 @@ final class ObservabilityServer: Service {
         typealias OutboundOut = HTTPServerResponsePart
         let registry: PrometheusCollectorRegistry
         let isReady: @Sendable () -> Bool
+        let beforeScrape: @Sendable () -> Void
         var path = "/"
 
-        init(registry: PrometheusCollectorRegistry, isReady: @escaping @Sendable () -> Bool) {
+        init(registry: PrometheusCollectorRegistry, isReady: @escaping @Sendable () -> Bool, beforeScrape: @escaping @Sendable () -> Void) {
             self.registry = registry
             self.isReady = isReady
+            self.beforeScrape = beforeScrape
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -64,6 +71,7 @@ final class ObservabilityServer: Service {
             case .body:
                 break
             case .end:
+                if path == "/metrics" { beforeScrape() }
                 let (status, type, body): (HTTPResponseStatus, String, [UInt8]) = switch path {
                 case "/metrics": (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToBuffer())
                 case "/health": (.ok, "text/plain", Array("ok\n".utf8))

@@ -29,7 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
         bootstrapLogging(format: config.pushfleet.logFormat)
         let logger = Logger(label: "pushfleet")
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(HelpTextMetricsFactory(registry: registry))
 
         let senders: PushSenders
         do {
@@ -46,7 +46,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         var services: [any Service] = []
         if !config.pushfleet.metricsListen.isEmpty {
-            services.append(try ObservabilityServer(listen: config.pushfleet.metricsListen, registry: registry, logger: logger) {
+            services.append(try ObservabilityServer(listen: config.pushfleet.metricsListen, registry: registry, logger: logger,
+                                                    beforeScrape: { senders.refreshMetrics() }) {
                 worker.isReady
             })
         }

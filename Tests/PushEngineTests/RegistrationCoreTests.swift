@@ -72,11 +72,16 @@ struct RegistrationCoreTests {
         _ = a.handle(reg, now: t0)
         let order = try #require(a.fireDue(now: t0.adding(seconds: 60)).sends.first)
         let marker = try #require(a.completed(order, outcome: SendOutcome(result: .sent, provider: "fcm"), now: t0.adding(seconds: 60)).states.first?.record)
-        // Worker B restores the table and the marker (as read back from Kafka).
+        // Worker B restores the table and the marker (as read back from Kafka), as PushWorker does.
         var b = RegistrationCore(partition: 3, options: Self.options(), now: t0.adding(seconds: 61))
-        _ = b.handle(reg, now: t0.adding(seconds: 61))
+        b.restore(reg, now: t0.adding(seconds: 61))
         b.restoreMarker(try RecordDecoder.decodeSchedule(RecordEncoder.encode(marker)))
+        #expect(b.pendingCount == 1)
         #expect(b.fireDue(now: t0.adding(seconds: 121)).sends.isEmpty)
+        // A binding restored without a marker is woken by B's first tick.
+        var c = RegistrationCore(partition: 3, options: Self.options(), now: t0.adding(seconds: 30))
+        c.restore(reg, now: t0.adding(seconds: 30))
+        #expect(c.fireDue(now: t0.adding(seconds: 90)).sends.map(\.key) == ["x"], "due at t0+60, valid until t0+120")
     }
 
     @Test("iOS VoIP-only devices are skipped with an outcome; malformed records are dead-lettered")

@@ -243,6 +243,29 @@ import Testing
         b.recordSuccess()
         #expect(b.admit(now: t0.adding(milliseconds: 6_000)) == .pass)
     }
+
+    @Test func breakerGaugeFollowsTheStateAsOfTheScrape() {
+        var b = CircuitBreaker(threshold: 1, openMs: 1_000, maxOpenMs: 3_000)
+        #expect(SenderMetrics.level(b.state, now: t0) == 0)
+        b.recordFailure("x", now: t0)
+        #expect(SenderMetrics.level(b.state, now: t0.adding(milliseconds: 999)) == 2, "open")
+        // The open period is over but no request came yet: the next one is the probe.
+        #expect(SenderMetrics.level(b.state, now: t0.adding(milliseconds: 1_000)) == 1, "due for a probe")
+        #expect(b.admit(now: t0.adding(milliseconds: 1_000)) == .probe)
+        #expect(SenderMetrics.level(b.state, now: t0.adding(milliseconds: 1_000)) == 1, "probing")
+        b.recordFailure("x", now: t0.adding(milliseconds: 1_000))
+        #expect(SenderMetrics.level(b.state, now: t0.adding(milliseconds: 2_000)) == 2, "reopened for twice as long")
+        b.recordSuccess()
+        #expect(SenderMetrics.level(b.state, now: t0.adding(milliseconds: 2_000)) == 0)
+    }
+
+    @Test func breakerGaugeLabelsSplitTheLaneName() {
+        #expect(SenderMetrics.labels(lane: "apns:org.linphone.phone.voip").map { "\($0.0)=\($0.1)" } == ["provider=apns", "destination=org.linphone.phone.voip"])
+        #expect(SenderMetrics.labels(lane: "generic:https://push.example.org:443").map(\.1) == ["generic", "https://push.example.org:443"])
+        #expect(SenderMetrics.labels(lane: "odd").map(\.1) == ["odd", ""])
+        // Every exported sender metric has help text.
+        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry])
+    }
 }
 
 /// Holds an attempt until the test opens it.

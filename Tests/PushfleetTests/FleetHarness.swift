@@ -60,13 +60,24 @@ final class FleetHarness: @unchecked Sendable {
         return worker
     }
 
-    /// Partitions a worker owns according to its log: restored ones minus revoked ones.
+    /// Events partitions a worker owns according to its log: restored ones minus revoked ones.
     static func ownedPartitions(_ worker: ChildProcess) -> Set<Int> {
+        owned(worker, restored: "] partition restored", revokedKey: "partitions=[")
+    }
+
+    /// Registrations partitions (register wake-up) a worker owns according to its log.
+    static func ownedRegistrationPartitions(_ worker: ChildProcess) -> Set<Int> {
+        owned(worker, restored: "registrations partition restored", revokedKey: "registrations=[")
+    }
+
+    /// `restored` lines add their `partition=N`; "partitions revoked" lines remove the list under
+    /// `revokedKey` (the worker logs events and registrations partitions under separate keys).
+    private static func owned(_ worker: ChildProcess, restored: String, revokedKey: String) -> Set<Int> {
         var owned = Set<Int>()
         for line in worker.errors.text.split(separator: "\n") {
-            if line.contains("partition restored"), let p = Self.number(after: "partition=", in: line) {
+            if line.contains(restored), let p = Self.number(after: "partition=", in: line) {
                 owned.insert(p)
-            } else if line.contains("partitions revoked"), let range = line.range(of: "partitions=[") {
+            } else if line.contains("partitions revoked"), let range = line.range(of: revokedKey) {
                 let list = line[range.upperBound...].prefix { $0 != "]" }
                 for item in list.split(separator: ",") { if let p = Int(item.trimmingCharacters(in: .whitespaces)) { owned.remove(p) } }
             }

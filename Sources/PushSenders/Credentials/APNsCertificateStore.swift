@@ -33,6 +33,8 @@ package final class APNsCertificateStore: Sendable {
     private let warningDays: Int
     private let certificates = Mutex<[String: APNsCertificate]>([:])
     private let skippedFiles = Mutex<[String: String]>([:])
+    /// Certificates whose expiry gauge exists (to remove the series of deleted files).
+    private let exportedExpiries = Mutex<Set<String>>([])
 
     package init(directory: String, caFile: String?, clock: any PushClock, logger: Logger, warningDays: Int) {
         self.directory = directory
@@ -89,6 +91,7 @@ package final class APNsCertificateStore: Sendable {
             report(cert)
         }
         certificates.withLock { $0 = loaded }
+        refreshExpiryGauges()
         if !change.replaced.isEmpty || !change.added.isEmpty {
             logger.info("APNs certificates loaded", metadata: ["directory": "\(directory)", "certificates": "\(loaded.keys.sorted())",
                                                              "replaced": "\(change.replaced.keys.sorted())"])
@@ -120,10 +123,25 @@ package final class APNsCertificateStore: Sendable {
                                notAfter: EventTime(millisecondsSince1970: Int64(leaf.notValidAfter) * 1000), tls: tls)
     }
 
-    /// Logs an expired or soon-expiring certificate and exports the remaining lifetime.
+    /// Exports each loaded certificate's remaining lifetime as of now, and drops the series of
+    /// certificates no longer in the directory (an alert must not fire on a removed file).
+    package func refreshExpiryGauges() {
+        let now = clock.now().millisecondsSince1970
+        let loaded = certificates.withLock { $0.values.map { ($0.name, $0.notAfter.millisecondsSince1970) } }
+        let gone = exportedExpiries.withLock { exported in
+            let names = Set(loaded.map(\.0))
+            defer { exported = names }
+            return exported.subtracting(names)
+        }
+        for (name, notAfter) in loaded {
+            Gauge(label: SenderMetrics.certificateExpiry, dimensions: [("certificate", name)]).record(Double((notAfter - now) / 1000))
+        }
+        for name in gone { Gauge(label: SenderMetrics.certificateExpiry, dimensions: [("certificate", name)]).destroy() }
+    }
+
+    /// Logs an expired or soon-expiring certificate.
     private func report(_ cert: APNsCertificate) {
         let remaining = (cert.notAfter.millisecondsSince1970 - clock.now().millisecondsSince1970) / 1000
-        Gauge(label: "pushfleet_apns_certificate_expiry_seconds", dimensions: [("certificate", cert.name)]).record(Double(remaining))
         let metadata: Logger.Metadata = ["certificate": "\(cert.name)", "notAfter": "\(cert.notAfter.rfc3339)"]
         if remaining <= 0 {
             logger.error("APNs certificate has expired", metadata: metadata)

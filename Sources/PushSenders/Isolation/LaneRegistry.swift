@@ -14,6 +14,9 @@ package final class LaneRegistry: Sendable {
         self.clock = clock
     }
 
+    /// Every lane created so far (for the breaker-state gauge).
+    package var all: [DestinationLane] { lanes.withLock { Array($0.values) } }
+
     package func lane(_ name: String) -> DestinationLane {
         lanes.withLock { l in
             if let lane = l[name] { return lane }

@@ -1,0 +1,34 @@
+import Metrics
+import PushContract
+
+/// The metrics the senders export, recomputed when they are read (`PushSenders.refreshMetrics()`
+/// before each scrape), so that a scrape sees the state of now: a certificate's lifetime counts
+/// down between reloads, and a breaker whose open period has ended shows as half-open before the
+/// next request probes it.
+package enum SenderMetrics {
+    package static let certificateExpiry = "pushfleet_apns_certificate_expiry_seconds"  // certificate
+    package static let breakerState = "pushfleet_breaker_state"                          // provider, destination
+
+    /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names up here).
+    package static let help: [String: String] = [
+        certificateExpiry: "Seconds until the APNs client certificate's notAfter (negative once expired), recomputed at each scrape.",
+        breakerState: "Circuit breaker of a push destination: 0 closed, 1 half-open (next request probes), 2 open (requests fail fast).",
+    ]
+
+    /// The gauge value of a breaker state at `now`: an open period that has ended counts as
+    /// half-open, since the next request is let through as the probe.
+    package static func level(_ state: CircuitBreaker.State, now: EventTime) -> Int {
+        switch state {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open(let until): now < until ? 2 : 1
+        }
+    }
+
+    /// Splits a lane name (`apns:<app>`, `fcm:<project>`, `generic:<endpoint>`) into the
+    /// gauge's `provider` and `destination` labels.
+    package static func labels(lane name: String) -> [(String, String)] {
+        guard let colon = name.firstIndex(of: ":") else { return [("provider", name), ("destination", "")] }
+        return [("provider", String(name[..<colon])), ("destination", String(name[name.index(after: colon)...]))]
+    }
+}

@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := librdkafka-dev libnghttp2-dev kcat pkg-config python3-pip \
 	kamailio kamailio-python3-modules sip-tester python3-confluent-kafka
 # The last line: the reference router of ops/kamailio and the SIPp phones of KamailioTests.
-# Only the benchmark needs these: nghttpd is its HTTP/2 server, h2load its reference client.
+# The benchmark's (make test runs it once in short mode): nghttpd is its HTTP/2 server, h2load its reference client.
 BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -225,6 +225,7 @@ extension BenchCommand {
         let h2load = try await EndToEndBenchmark.h2loadReference(requests: quick ? 20_000 : 200_000, port: port)
         let one = try await EndToEndBenchmark.throughput(pushfleet: binary, workers: 1, count: count, port: port + 1)
         let two = try await EndToEndBenchmark.throughput(pushfleet: binary, workers: 2, count: count, port: port + 2)
+        let ingest = try await EndToEndBenchmark.ingest(pushfleet: binary, count: count, port: port + 4, kcat: kcat)
         let rate = quick ? 500 : 2_000
         let latencies = try await EndToEndBenchmark.latency(pushfleet: binary, rate: rate, seconds: quick ? 2 : 10, port: port + 3)
         results.add("e2e.h2load", unit: "requests/s", value: h2load, reference: nil,
@@ -233,6 +234,10 @@ extension BenchCommand {
                     note: "\(count) events → embedded broker → 1 worker process → APNs (.p8) at nghttpd; target ≥ 0.5× h2load")
         results.add("e2e.throughput.2_workers", unit: "pushes/s", value: two, reference: one,
                     note: "same load, 2 worker processes (scale-out; they share this machine's \(ProcessInfo.processInfo.activeProcessorCount) cores with the broker and nghttpd)")
+        results.add("e2e.ingest.kcat", unit: "records/s", value: ingest.kcat, reference: nil,
+                    note: "kcat -C -e on the same events topic, first output byte to end")
+        results.add("e2e.ingest", unit: "events/s", value: ingest.ours, reference: ingest.kcat,
+                    note: "\(count) events needsPush skips (in-dialog) → 1 worker process → skipped outcomes; target ≥ 0.5× kcat")
         results.add("e2e.latency.p50", unit: "ms", value: EngineBenchmark.percentile(latencies, 0.5), reference: nil,
                     note: "event time → provider answer (outcome latencyMs, 1 ms resolution), \(rate) events/s, timeout=0")
         results.add("e2e.latency.p99", unit: "ms", value: EngineBenchmark.percentile(latencies, 0.99), reference: nil,

@@ -14,7 +14,10 @@ enum EndToEndBenchmark {
     static let token = String(repeating: "0123456789abcdef", count: 4)
     static let teamId = "ABCD1234EF"
     static let bundle = "org.example.bench"
-    static let partitions: Int32 = 8
+    /// 16 partitions keep every partition of the embedded broker far from its ~5 MiB cap: with
+    /// 8, the state partitions reached ~4 MiB in the 20,000-event runs and the broker's appends
+    /// slowed down as they filled (the latency tail grew over the run's last seconds).
+    static let partitions: Int32 = 16
     static let events = "pushfleet.events"
     static let outcomes = "pushfleet.outcomes"
 
@@ -30,9 +33,27 @@ enum EndToEndBenchmark {
                 let records = (chunk..<min(count, chunk + 5_000)).map { record(run: "t", index: $0) }
                 for result in await stack.producer.sendBatch(records) { _ = try result.get() }
             }
-            try await stack.watcher.waitForSent(run: "t", count, timeout: .seconds(300))
-            let seconds = (stack.watcher.lastSentAt(run: "t")! - start).seconds
+            try await stack.watcher.waitFor(run: "t", count, result: .sent, timeout: .seconds(300))
+            let seconds = (stack.watcher.lastAt(run: "t")! - start).seconds
             return Double(count) / seconds
+        }
+    }
+
+    /// Ingest: events that needsPush skips (To has a tag: an in-dialog request) through one
+    /// worker, first produce to last `skipped` outcome, against `kcat` reading the same events
+    /// topic (every record, from its first output byte to its end) in the same stack.
+    static func ingest(pushfleet: String, count: Int, port: Int, kcat: String) async throws -> (ours: Double, kcat: Double) {
+        try await withStack(pushfleet: pushfleet, workers: 1, port: port) { stack in
+            let start = ContinuousClock.now
+            for chunk in stride(from: 0, to: count, by: 5_000) {
+                let records = (chunk..<min(count, chunk + 5_000)).map { record(run: "i", index: $0, inDialog: true) }
+                for result in await stack.producer.sendBatch(records) { _ = try result.get() }
+            }
+            try await stack.watcher.waitFor(run: "i", count, result: .skipped, timeout: .seconds(300))
+            let ours = Double(count) / (stack.watcher.lastAt(run: "i")! - start).seconds
+            let run = try streamProcess(kcat, ["-b", stack.broker.bootstrapServers, "-C", "-t", events, "-o", "beginning", "-e", "-q", "-f", "%s\n"])
+            guard run.status == 0 else { throw Failure(description: "kcat exited with \(run.status)") }
+            return (ours, Double(count + stack.warmUp) / run.streaming)
         }
     }
 
@@ -53,7 +74,7 @@ enum EndToEndBenchmark {
                 }
                 try await Task.sleep(for: .microseconds(500))
             }
-            try await stack.watcher.waitForSent(run: "l", total, timeout: .seconds(120))
+            try await stack.watcher.waitFor(run: "l", total, result: .sent, timeout: .seconds(120))
             return stack.watcher.latencies(run: "l")
         }
     }
@@ -73,13 +94,14 @@ enum EndToEndBenchmark {
     }
 
     /// One VoIP-capable iOS contact per event; every Call-ID distinct, so every event pushes.
-    static func record(run: String, index: Int) -> KafkaProducerRecord {
+    /// `inDialog`: To carries a tag, so needsPush skips the event (CONTRACT §2.1).
+    static func record(run: String, index: Int, inDialog: Bool = false) -> KafkaProducerRecord {
         let callId = "bench-\(run)-\(index)@example.org"
         let event = BranchUnanswered(
             header: RecordHeader(id: "bench-\(run)-\(index)", time: SystemClock().now()), callId: callId, branch: "z9hG4bK-\(index)",
             method: "INVITE",
             requestUri: "sip:callee@127.0.0.1;pn-provider=apns;pn-prid=\(token):voip;pn-param=\(teamId).\(bundle).voip",
-            from: SIPAddress(uri: "sip:caller@example.org", tag: "t\(index)"), to: SIPAddress(uri: "sip:callee@example.org"))
+            from: SIPAddress(uri: "sip:caller@example.org", tag: "t\(index)"), to: SIPAddress(uri: "sip:callee@example.org", tag: inDialog ? "d\(index)" : nil))
         return KafkaProducerRecord(topic: events, key: Array(callId.utf8), value: RecordEncoder.encode(RouterEvent.branchUnanswered(event)))
     }
 
@@ -87,6 +109,8 @@ enum EndToEndBenchmark {
         let broker: EmbeddedKafkaBroker
         let producer: KafkaProducer
         let watcher: OutcomeWatcher
+        /// Events produced before the measurement (all pushed).
+        let warmUp: Int
     }
 
     /// Broker, topics, nghttpd, a .p8 key, a flexisip.conf and `workers` worker processes that
@@ -163,8 +187,8 @@ enum EndToEndBenchmark {
         let watcher = try await OutcomeWatcher.start(broker)
         let warmUp = 16 * Int(partitions)
         for result in await producer.sendBatch((0..<warmUp).map { record(run: "w", index: $0) }) { _ = try result.get() }
-        try await watcher.waitForSent(run: "w", warmUp, timeout: .seconds(60))
-        let result = try await body(Stack(broker: broker, producer: producer, watcher: watcher))
+        try await watcher.waitFor(run: "w", warmUp, result: .sent, timeout: .seconds(60))
+        let result = try await body(Stack(broker: broker, producer: producer, watcher: watcher, warmUp: warmUp))
         await watcher.stop()
         return result
     }
@@ -195,18 +219,18 @@ enum EndToEndBenchmark {
     }
 }
 
-/// Reads the outcomes topic from the start in a group of its own, counting the `sent` outcomes
-/// of each run (event ids `bench-<run>-<n>`) and keeping their latencies; any other result fails
-/// the benchmark with its reason.
+/// Reads the outcomes topic from the start in a group of its own, counting the outcomes of each
+/// run (event ids `bench-<run>-<n>`) by result and keeping the latencies of `sent` ones; a
+/// result other than the one a run waits for fails the benchmark with its reason.
 final class OutcomeWatcher: Sendable {
     private struct Run {
-        var sent = 0
-        var lastSentAt: ContinuousClock.Instant?
+        var counts: [PushResult: Int] = [:]
+        var lastAt: ContinuousClock.Instant?
         var latencies: [Double] = []
+        var firstOther: [PushResult: String] = [:]
     }
     private struct State {
         var runs: [String: Run] = [:]
-        var failure: String?
         var assigned = false
     }
     private let state = Mutex(State())
@@ -233,14 +257,14 @@ final class OutcomeWatcher: Sendable {
                             guard let outcome = try? RecordDecoder.decodePushOutcome(message.value ?? []) else { continue }
                             let parts = outcome.eventId.split(separator: "-")
                             guard parts.count == 3, parts[0] == "bench" else { continue }
+                            let name = String(parts[1])
                             watcher.state.withLock { s in
-                                if outcome.result == .sent {
-                                    s.runs[String(parts[1]), default: Run()].sent += 1
-                                    s.runs[String(parts[1])]!.lastSentAt = now
-                                    s.runs[String(parts[1])]!.latencies.append(Double(outcome.latencyMs ?? 0))
-                                } else if s.failure == nil {
-                                    s.failure = "\(outcome.result.rawValue): \(outcome.reason ?? "")"
-                                }
+                                var run = s.runs[name] ?? Run()
+                                run.counts[outcome.result, default: 0] += 1
+                                run.lastAt = now
+                                if outcome.result == .sent { run.latencies.append(Double(outcome.latencyMs ?? 0)) }
+                                if run.firstOther[outcome.result] == nil { run.firstOther[outcome.result] = outcome.reason ?? "" }
+                                s.runs[name] = run
                             }
                         }
                     default: break
@@ -254,14 +278,17 @@ final class OutcomeWatcher: Sendable {
         return watcher
     }
 
-    func lastSentAt(run: String) -> ContinuousClock.Instant? { state.withLock { $0.runs[run]?.lastSentAt } }
+    func lastAt(run: String) -> ContinuousClock.Instant? { state.withLock { $0.runs[run]?.lastAt } }
     func latencies(run: String) -> [Double] { state.withLock { $0.runs[run]?.latencies ?? [] } }
 
-    func waitForSent(run: String, _ count: Int, timeout: Duration) async throws {
-        try await EndToEndBenchmark.waitUntil("\(count) pushes of run \(run) sent", timeout: timeout) {
-            let (sent, failure) = state.withLock { ($0.runs[run]?.sent ?? 0, $0.failure) }
-            if let failure { throw EndToEndBenchmark.Failure(description: "a push was not sent: \(failure)") }
-            return sent >= count
+    /// Waits until `count` outcomes of `run` have `result`; any other result fails.
+    func waitFor(run: String, _ count: Int, result: PushResult, timeout: Duration) async throws {
+        try await EndToEndBenchmark.waitUntil("\(count) \(result.rawValue) outcomes of run \(run)", timeout: timeout) {
+            let r = state.withLock { $0.runs[run] ?? Run() }
+            if let (other, reason) = r.firstOther.first(where: { $0.key != result }) {
+                throw EndToEndBenchmark.Failure(description: "run \(run): an outcome was \(other.rawValue), not \(result.rawValue): \(reason)")
+            }
+            return r.counts[result, default: 0] >= count
         }
     }
 

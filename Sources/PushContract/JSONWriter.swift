@@ -22,6 +22,17 @@ package struct JSONWriter {
         afterValue = true
     }
 
+    package mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        afterValue = false
+    }
+
+    package mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        afterValue = true
+    }
+
     /// Starts the member `name`; the next call writes its value.
     package mutating func key(_ name: StaticString) {
         separate()

@@ -30,17 +30,17 @@ public enum APNsPayload {
         case .voip:
             (pushType, priority) = ("voip", "10")
             body = try PayloadFitting.render(r.payload, limit: maxVoIPBodyBytes, shrinking: shrinkable) {
-                silentBody($0, aps: [("sound", .string(""))], ttl: r.ttl, sendTime: sendTime)
+                silentBody($0, background: false, ttl: r.ttl, sendTime: sendTime, into: &$1)
             }
         case .background, .wakeup:
             (pushType, priority) = ("background", "5")
             body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-                silentBody($0, aps: [("badge", .int(0)), ("content-available", .int(1))], ttl: r.ttl, sendTime: sendTime)
+                silentBody($0, background: true, ttl: r.ttl, sendTime: sendTime, into: &$1)
             }
         case .message, .ringing, .final:
             (pushType, priority) = ("alert", "10")
             body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-                alertBody($0, badge: options.noBadge ? 0 : 1, ttl: r.ttl, sendTime: sendTime)
+                alertBody($0, badge: options.noBadge ? 0 : 1, ttl: r.ttl, sendTime: sendTime, into: &$1)
             }
         }
         // Saturating: a hostile `forkTimeout` must not overflow the expiration and trap.
@@ -59,40 +59,62 @@ public enum APNsPayload {
     }
 
     /// VoIP and background bodies differ only in the first `aps` keys.
-    static func silentBody(_ p: PayloadInputs, aps head: [(String, JSONValue)], ttl: Int, sendTime: String) -> JSONValue {
-        .object([
-            ("aps", .object(head + [
-                ("loc-key", .string(p.locKey)),
-                ("loc-args", .array([.string(p.locArgs)])),
-                ("call-id", .string(p.callId)),
-                ("uuid", .string(p.uuid)),
-                ("send-time", .string(sendTime)),
-            ])),
-            ("from-uri", .string(p.fromURI)),
-            ("display-name", .string(p.fromDisplayName)),
-            ("pn_ttl", .int(ttl)),
-            ("customPayload", .object([])),
-        ])
+    static func silentBody(_ p: PayloadInputs, background: Bool, ttl: Int, sendTime: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("aps")
+        w.beginObject()
+        if background {
+            w.member("badge", 0)
+            w.member("content-available", 1)
+        } else {
+            w.member("sound", "")
+        }
+        w.member("loc-key", p.locKey)
+        w.key("loc-args")
+        w.beginArray()
+        w.value(p.locArgs)
+        w.endArray()
+        w.member("call-id", p.callId)
+        w.member("uuid", p.uuid)
+        w.member("send-time", sendTime)
+        w.endObject()
+        w.member("from-uri", p.fromURI)
+        w.member("display-name", p.fromDisplayName)
+        w.member("pn_ttl", ttl)
+        w.key("customPayload")
+        w.beginObject()
+        w.endObject()
+        w.endObject()
     }
 
     /// Flexisip's "remote with mutable content" alert, used for messages and ringing calls.
-    static func alertBody(_ p: PayloadInputs, badge: Int, ttl: Int, sendTime: String) -> JSONValue {
-        .object([
-            ("aps", .object([
-                ("alert", .object([("loc-key", .string(p.locKey)), ("loc-args", .array([.string(p.locArgs)]))])),
-                ("sound", .string(p.sound)),
-                ("mutable-content", .int(1)),
-                ("badge", .int(badge)),
-            ])),
-            ("from-uri", .string(p.fromURI)),
-            ("display-name", .string(p.fromDisplayName)),
-            ("call-id", .string(p.callId)),
-            ("pn_ttl", .int(ttl)),
-            ("uuid", .string(p.uuid)),
-            ("send-time", .string(sendTime)),
-            ("chat-room-addr", .string(p.chatRoomAddr)),
-            ("customPayload", .object([])),
-        ])
+    static func alertBody(_ p: PayloadInputs, badge: Int, ttl: Int, sendTime: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("aps")
+        w.beginObject()
+        w.key("alert")
+        w.beginObject()
+        w.member("loc-key", p.locKey)
+        w.key("loc-args")
+        w.beginArray()
+        w.value(p.locArgs)
+        w.endArray()
+        w.endObject()
+        w.member("sound", p.sound)
+        w.member("mutable-content", 1)
+        w.member("badge", badge)
+        w.endObject()
+        w.member("from-uri", p.fromURI)
+        w.member("display-name", p.fromDisplayName)
+        w.member("call-id", p.callId)
+        w.member("pn_ttl", ttl)
+        w.member("uuid", p.uuid)
+        w.member("send-time", sendTime)
+        w.member("chat-room-addr", p.chatRoomAddr)
+        w.key("customPayload")
+        w.beginObject()
+        w.endObject()
+        w.endObject()
     }
 
     /// The Call-ID as a header value Apple accepts: bytes outside visible ASCII are

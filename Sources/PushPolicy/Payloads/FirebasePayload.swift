@@ -17,15 +17,21 @@ public enum FirebasePayload {
     /// (from the service account) and the bearer token.
     public static func v1(_ r: PushRequest, now: EventTime) throws(PayloadError) -> PushPayload {
         let ttl = clampedTTL(r.ttl)
-        let body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-            .object([("message", .object([
-                ("token", .string(r.destination.token)),
-                ("android", .object([
-                    ("priority", .string("high")),
-                    ("ttl", .string("\(ttl)s")),
-                    ("data", data($0, sendTime: SendTime.format(now))),
-                ])),
-            ]))])
+        let sendTime = SendTime.format(now)
+        let body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) { p, w in
+            w.beginObject()
+            w.key("message")
+            w.beginObject()
+            w.member("token", r.destination.token)
+            w.key("android")
+            w.beginObject()
+            w.member("priority", "high")
+            w.member("ttl", "\(ttl)s")
+            w.key("data")
+            data(p, sendTime: sendTime, into: &w)
+            w.endObject()
+            w.endObject()
+            w.endObject()
         }
         return PushPayload(path: nil, headers: [HeaderField("content-type", "application/json")], body: body)
     }
@@ -34,13 +40,15 @@ public enum FirebasePayload {
     /// Kept for gateways that mimic it: Google shut the legacy API down in July 2024.
     public static func legacy(_ r: PushRequest, now: EventTime) throws(PayloadError) -> PushPayload {
         let ttl = clampedTTL(r.ttl)
-        let body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-            .object([
-                ("to", .string(r.destination.token)),
-                ("time_to_live", .int(ttl)),
-                ("priority", .string("high")),
-                ("data", data($0, sendTime: SendTime.format(now))),
-            ])
+        let sendTime = SendTime.format(now)
+        let body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) { p, w in
+            w.beginObject()
+            w.member("to", r.destination.token)
+            w.member("time_to_live", ttl)
+            w.member("priority", "high")
+            w.key("data")
+            data(p, sendTime: sendTime, into: &w)
+            w.endObject()
         }
         return PushPayload(path: "/fcm/send", headers: [HeaderField("content-type", "application/json")], body: body)
     }
@@ -48,17 +56,17 @@ public enum FirebasePayload {
     static func clampedTTL(_ ttl: Int) -> Int { min(max(0, ttl), maxTTL) }
 
     /// FCM data values must all be strings, hence `custom-payload` as the text `{}`.
-    static func data(_ p: PayloadInputs, sendTime: String) -> JSONValue {
-        .object([
-            ("uuid", .string(p.uuid)),
-            ("from-uri", .string(p.fromURI)),
-            ("display-name", .string(p.fromDisplayName)),
-            ("call-id", .string(p.callId)),
-            ("sip-from", .string(p.locArgs)),
-            ("loc-key", .string(p.locKey)),
-            ("loc-args", .string(p.locArgs)),
-            ("send-time", .string(sendTime)),
-            ("custom-payload", .string("{}")),
-        ])
+    static func data(_ p: PayloadInputs, sendTime: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.member("uuid", p.uuid)
+        w.member("from-uri", p.fromURI)
+        w.member("display-name", p.fromDisplayName)
+        w.member("call-id", p.callId)
+        w.member("sip-from", p.locArgs)
+        w.member("loc-key", p.locKey)
+        w.member("loc-args", p.locArgs)
+        w.member("send-time", sendTime)
+        w.member("custom-payload", "{}")
+        w.endObject()
     }
 }

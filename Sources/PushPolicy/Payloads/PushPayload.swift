@@ -54,17 +54,27 @@ enum PayloadFitting {
     /// `limit` bytes. Each step cuts exactly the excess from one field, so it takes at most
     /// `shrinkable.count + 1` renders; a body still too big (e.g. a huge Call-ID) is an error,
     /// never a body cut mid-JSON as Flexisip's 2048-byte buffer did.
+    ///
+    /// Bodies are written straight into bytes in their fixed key order (so they match Flexisip's
+    /// byte for byte): building a value tree first cost an allocation per node on every push.
+    /// `JSONWriter` is the one place where payload strings are escaped, so no SIP value can break
+    /// out of its string (Flexisip's printf bodies did not escape at all).
     static func render(
         _ inputs: PayloadInputs, limit: Int, shrinking shrinkable: [WritableKeyPath<PayloadInputs, String>],
-        _ build: (PayloadInputs) -> JSONValue
+        _ write: (PayloadInputs, inout JSONWriter) -> Void
     ) throws(PayloadError) -> [UInt8] {
+        func rendered(_ p: PayloadInputs) -> [UInt8] {
+            var w = JSONWriter(capacity: 768)
+            write(p, &w)
+            return w.bytes
+        }
         var p = inputs
-        var body = build(p).serialized()
+        var body = rendered(p)
         for field in shrinkable where body.count > limit {
             let excess = body.count - limit
             let current = JSONEscaping.escapedCount(p[keyPath: field])
             p[keyPath: field] = JSONEscaping.truncated(p[keyPath: field], toEscapedBytes: max(0, current - excess))
-            body = build(p).serialized()
+            body = rendered(p)
         }
         guard body.count <= limit else {
             throw PayloadError(field: "body", problem: "\(body.count) bytes exceed the \(limit)-byte limit even with variable fields truncated")

@@ -76,6 +76,8 @@ public struct KafkaAdmin: Sendable {
         switch backend {
         case .embedded(let broker):
             let client = try AdminClient(KafkaConfiguration(bootstrapServers: broker.bootstrapServers))
+            // Offloaded calls use the handle; the client's deinit destroys it.
+            defer { withExtendedLifetime(client) {} }
             let counts = try await KafkaMetadata.topics(handle: client.handle, timeout: timeout, context: client.context)
             var out: [String: KafkaTopicDescription] = [:]
             for name in names {
@@ -85,6 +87,8 @@ public struct KafkaAdmin: Sendable {
             return out
         case .cluster(let configuration):
             let client = try AdminClient(configuration)
+            // Offloaded calls use the handle; the client's deinit destroys it.
+            defer { withExtendedLifetime(client) {} }
             let counts = try await KafkaMetadata.topics(handle: client.handle, timeout: timeout, context: client.context)
             let present = names.filter { counts[$0] != nil }
             let configs = try await client.describeConfigs(present, timeout: timeout)
@@ -109,12 +113,16 @@ public struct KafkaAdmin: Sendable {
     /// embedded broker lacks); an error names a missing topic.
     public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
         let client = try AdminClient(clientConfiguration)
+        // Offloaded calls use the handle; the client's deinit destroys it.
+        defer { withExtendedLifetime(client) {} }
         return try await KafkaMetadata.partitionCount(handle: client.handle, topic: topic, timeout: timeout, context: client.context)
     }
 
     /// Low and high watermarks (first offset, offset after the last record) of each partition.
     public func watermarks(topic: String, partitions: [Int32], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: (low: Int64, high: Int64)] {
         let client = try AdminClient(clientConfiguration)
+        // Offloaded calls use the handle; the client's deinit destroys it.
+        defer { withExtendedLifetime(client) {} }
         var out: [Int32: (low: Int64, high: Int64)] = [:]
         for partition in partitions {
             out[partition] = try await KafkaMetadata.watermarks(
@@ -131,6 +139,8 @@ public struct KafkaAdmin: Sendable {
     ///   "nothing after this time" without another check.
     public func offsets(forTimestamp timestamp: Int64, topic: String, partitions: [Int32], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [Int32: Int64?] {
         let client = try AdminClient(clientConfiguration)
+        // Offloaded calls use the handle; the client's deinit destroys it.
+        defer { withExtendedLifetime(client) {} }
         let handle = client.handle
         let ms = milliseconds(timeout)
         let result: Result<[Int32: Int64?], KafkaError> = await offload("kafka-offsets-for-times") {

@@ -109,6 +109,14 @@ struct ReplayCommand: AsyncParsableCommand {
         printError("replay of \(topic) \(dryRun ? "(dry run) " : "")in group \(group): " + ranges.map { r in
             "\(r.partition):[\(r.start),\(r.end))" + (r.resumedFrom.map { " resumed at \($0)" } ?? "")
         }.joined(separator: " "))
+        // A group's committed offset says where it stopped, not which range it replayed: an
+        // earlier range replayed in the same group finds nothing left, so say so and how to redo it.
+        let passed = ranges.filter { r in r.resumedFrom.map { $0 >= r.end } ?? false }
+        if !passed.isEmpty {
+            printError("note: group \(group) already committed past the end of this range on partition(s) "
+                       + passed.map { String($0.partition) }.joined(separator: ", ")
+                       + ": nothing left to replay there; to replay it again, name a new group with --group")
+        }
 
         var senders: PushSenders?
         var producer: KafkaProducer?

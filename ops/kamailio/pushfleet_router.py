@@ -205,7 +205,7 @@ class Publisher:
             producer.produce(topic, key=key.encode("utf-8"), value=value, on_delivery=self.on_delivery)
             KSR.counters.inc("pushfleet_queued")
         except BufferError:
-            self.failed("local queue full (%d messages)" % self.config["queue.buffering.max.messages"])
+            self.failed("local queue full (%s messages)" % self.config["queue.buffering.max.messages"])
         except Exception as error:
             self.failed("%s: %s" % (type(error).__name__, error))
         self.poll()

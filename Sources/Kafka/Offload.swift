@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs a blocking librdkafka call on a thread of its own and awaits its result.
 ///
@@ -17,14 +18,22 @@ func offload<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) a
 }
 
 /// Runs an async operation from a dedicated (non-cooperative) thread and blocks that thread
-/// until it finishes. Used by the consumer's poll thread to run rebalance hooks in order.
-func blockOnAsync(_ operation: @escaping @Sendable () async -> Void) {
+/// until it finishes, throwing what it threw. Used by the consumer's poll thread to run
+/// rebalance hooks in order, and by readers that apply back-pressure on their own thread;
+/// never call it from the cooperative pool.
+package func blockOnAsync<E: Error>(_ operation: @escaping @Sendable () async throws(E) -> Void) throws(E) {
     let done = DispatchSemaphore(value: 0)
+    let failure = Mutex<E?>(nil)
     Task {
-        await operation()
+        do throws(E) {
+            try await operation()
+        } catch {
+            failure.withLock { $0 = error }
+        }
         done.signal()
     }
     done.wait()
+    if let error = failure.withLock({ $0 }) { throw error }
 }
 
 /// Milliseconds for a librdkafka timeout argument, clamped to `Int32`.

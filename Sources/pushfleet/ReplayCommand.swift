@@ -138,7 +138,7 @@ struct ReplayCommand: AsyncParsableCommand {
             do {
                 try await reader.read(KafkaTopicPartition(topic: topic, partition: range.partition), from: range.start, to: range.end,
                                       commitGroup: dryRun ? nil : group) { batch in
-                    try blockingWait { try await session.process(batch) }
+                    try blockOnAsync { try await session.process(batch) }
                 }
             } catch {
                 failure = error
@@ -360,15 +360,3 @@ final class ReplayProgress: Sendable {
     }
 }
 
-/// Runs `operation` and blocks the calling thread until it finishes. Only for the partition
-/// reader's own thread (back-pressure on the read), never for a cooperative-pool thread.
-private func blockingWait(_ operation: @escaping @Sendable () async throws -> Void) throws {
-    let done = DispatchSemaphore(value: 0)
-    let failure = Mutex<(any Error)?>(nil)
-    Task {
-        do { try await operation() } catch { failure.withLock { $0 = error } }
-        done.signal()
-    }
-    done.wait()
-    if let error = failure.withLock({ $0 }) { throw error }
-}

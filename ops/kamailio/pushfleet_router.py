@@ -469,7 +469,8 @@ class kamailio:
         branch = KSR.htable.sht_get(HTABLE, "b|%s|%s" % (pv("$T_branch_idx"), callid))
         if branch:
             # One branch.response per branch and status (provisional replies are retransmitted).
-            if first_time("r|%d|%s|%s" % (status, branch, callid)):
+            # JSON keeps the key unambiguous: branch and Call-ID come from SIP and may hold "|".
+            if first_time("r|" + json.dumps([status, branch, callid])):
                 record = self.header("branch.response")
                 record.update({"callId": callid, "branch": branch, "status": status})
                 self.publisher.publish(self.events_topic, callid, record)

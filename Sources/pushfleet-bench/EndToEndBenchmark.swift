@@ -93,6 +93,11 @@ enum EndToEndBenchmark {
         return rate
     }
 
+    /// A fresh APNs signing key (P-256, PKCS#8 PEM: the `.p8` format) for `apple-token-keys`.
+    static func writeAPNsKey(to path: String) throws {
+        try SenderBenchmark.shell("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path])
+    }
+
     /// One VoIP-capable iOS contact per event; every Call-ID distinct, so every event pushes.
     /// `inDialog`: To carries a tag, so needsPush skips the event (CONTRACT §2.1).
     static func record(run: String, index: Int, inDialog: Bool = false) -> KafkaProducerRecord {
@@ -126,7 +131,7 @@ enum EndToEndBenchmark {
         let server = try Nghttpd(files: ["3/device/\(token)": []], port: port)
         defer { server.stop() }
         let dir = server.directory
-        try SenderBenchmark.shell("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir + "/AuthKey.p8"])
+        try writeAPNsKey(to: dir + "/AuthKey.p8")
         try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
         let config = """
             [module::PushNotification]

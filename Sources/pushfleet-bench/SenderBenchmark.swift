@@ -63,7 +63,7 @@ enum SenderBenchmark {
         }
 
         // The APNs sender (.p8 token authentication, VoIP push) on the same server.
-        try shell("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir + "/AuthKey.p8"])
+        try EndToEndBenchmark.writeAPNsKey(to: dir + "/AuthKey.p8")
         try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
         var apnsConfig = PushFleetConfig()
         apnsConfig.pushfleet = fleet

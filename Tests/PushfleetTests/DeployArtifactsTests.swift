@@ -222,13 +222,3 @@ struct DeployArtifactsTests {
     }
 }
 }  // extension FleetProcesses
-
-/// Polls until `produce` returns a value, or fails after `timeout`.
-func waitForValue<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ produce: @Sendable () async throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if let value = try await produce() { return value }
-        if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}

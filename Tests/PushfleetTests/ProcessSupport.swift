@@ -93,8 +93,14 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil, time
 
 /// Waits until `condition` holds, or fails after `timeout`.
 func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
+    _ = try await waitForValue(what, timeout: timeout) { try await condition() ? true : nil }
+}
+
+/// Polls until `produce` returns a value, or fails after `timeout`.
+func waitForValue<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ produce: @Sendable () async throws -> T?) async throws -> T {
     let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
+    while true {
+        if let value = try await produce() { return value }
         if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
         try await Task.sleep(for: .milliseconds(5))
     }

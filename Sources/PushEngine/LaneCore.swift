@@ -46,5 +46,5 @@ extension PartitionCore: LaneCore {
         }
     }
 
-    func currentState(key: String) -> ScheduleRecord? { schedules[key] }
+    func currentState(key: String) -> ScheduleRecord? { schedule(key) }
 }

@@ -1,4 +1,3 @@
-import HeapModule
 public import PushContract
 public import PushPolicy
 public import PushSenders
@@ -55,21 +54,10 @@ public struct PartitionCore: Sendable {
     let policy: BranchPolicy
     let timing: EngineTiming
 
-    /// Schedules by state key (`callId:provider:param:prid`).
-    public private(set) var schedules: [String: ScheduleRecord] = [:]
-    /// State keys of each call, for `branch.response` and `call.ended`.
-    private var byCall: [String: Set<String>] = [:]
-    private var timers = Heap<TimerEntry>()
-    /// The instant of each key's live heap entry; other entries of that key are stale.
-    private var armedAt: [String: EventTime] = [:]
+    /// Schedules by state key (`callId:provider:param:prid`), by call, and their timers.
+    private var table = ScheduleTable()
     /// Keys with a send under way: their timers wait for the outcome.
     private var inFlight: Set<String> = []
-
-    struct TimerEntry: Comparable, Sendable {
-        var at: EventTime
-        var key: String
-        static func < (a: TimerEntry, b: TimerEntry) -> Bool { a.at < b.at }
-    }
 
     public init(partition: Int32, policy: BranchPolicy, timing: EngineTiming = EngineTiming()) {
         self.partition = partition
@@ -82,15 +70,21 @@ public struct PartitionCore: Sendable {
     /// The earliest instant at which `fireDue` has something to do.
     public var nextDeadline: EventTime? {
         // Stale heap entries (rescheduled or removed keys) are skipped lazily by `fireDue`.
-        timers.min?.at
+        table.nextDeadline
     }
 
-    public var pendingCount: Int { schedules.count }
+    public var pendingCount: Int { table.count }
     public var inFlightCount: Int { inFlight.count }
 
     public func schedules(ofCall callId: String) -> [ScheduleRecord] {
-        (byCall[callId] ?? []).compactMap { schedules[$0] }.sorted { $0.key < $1.key }
+        table.keys(ofCall: callId).compactMap { table[$0] }
     }
+
+    /// The schedule held for a state key.
+    public func schedule(_ key: String) -> ScheduleRecord? { table[key] }
+
+    /// How many schedules are in `phase`.
+    public func count(in phase: ScheduleRecord.Phase) -> Int { table.count(in: phase) }
 
     // MARK: - Restore
 
@@ -138,7 +132,7 @@ public struct PartitionCore: Sendable {
             // One push context per call and device, as Flexisip. A finished context is replaced
             // by a new event (the router forked to the device again, e.g. after a 503), but
             // never by a re-delivery of the event that created it.
-            if let existing = schedules[key], existing.header.id == e.header.id || existing.phase != .done {
+            if let existing = table[key], existing.header.id == e.header.id || existing.phase != .done {
                 let reason = existing.header.id == e.header.id
                     ? "event already processed (re-delivery has no second effect)"
                     : "a push for this call and device is already scheduled (event \(existing.header.id))"
@@ -169,7 +163,7 @@ public struct PartitionCore: Sendable {
     }
 
     private mutating func branchResponse(_ r: BranchResponse, now: EventTime) -> [CoreAction] {
-        let keys = (byCall[r.callId] ?? []).filter { schedules[$0]?.branch == r.branch }
+        let keys = table.keys(ofCall: r.callId).filter { table[$0]?.branch == r.branch }
         guard !keys.isEmpty else {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
@@ -181,8 +175,8 @@ public struct PartitionCore: Sendable {
                 callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes"))]
         }
         var actions: [CoreAction] = []
-        for key in keys.sorted() {
-            guard var s = schedules[key], s.phase == .pending || s.phase == .awake || s.phase == .final else { continue }
+        for key in keys {
+            guard var s = table[key], s.phase == .pending || s.phase == .awake || s.phase == .final else { continue }
             s.header.time = now
             if r.status >= 200 {
                 // A final answer ends the branch: nothing more, not even a final push. After a
@@ -202,15 +196,15 @@ public struct PartitionCore: Sendable {
     }
 
     private mutating func callEnded(_ c: CallEnded, now: EventTime) -> [CoreAction] {
-        let keys = byCall[c.callId] ?? []
+        let keys = table.keys(ofCall: c.callId)
         guard !keys.isEmpty else {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
                 callId: c.callId, result: .skipped, reason: "no push schedule for this call"))]
         }
         var actions: [CoreAction] = []
-        for key in keys.sorted() {
-            guard var s = schedules[key], s.phase != .done else { continue }
+        for key in keys {
+            guard var s = table[key], s.phase != .done else { continue }
             s.header.time = now
             // Only a branch that was really rung by repeated alerts gets the final alert.
             let rung = s.pushType == .ringing && s.ringingUntil != nil && s.attempt > 0
@@ -234,11 +228,8 @@ public struct PartitionCore: Sendable {
     /// Pops every timer due at `now` and returns what to do: sends, expiries, purges.
     public mutating func fireDue(now: EventTime) -> [CoreAction] {
         var actions: [CoreAction] = []
-        while let top = timers.min, top.at <= now {
-            _ = timers.popMin()
-            guard armedAt[top.key] == top.at else { continue }  // stale entry
-            armedAt[top.key] = nil
-            guard var s = schedules[top.key], s.nextAt == top.at, !inFlight.contains(top.key) else { continue }
+        while let top = table.popDue(now: now) {
+            guard var s = table[top.key], s.nextAt == top.at, !inFlight.contains(top.key) else { continue }
             switch s.phase {
             case .done:
                 remove(top.key)
@@ -299,7 +290,7 @@ public struct PartitionCore: Sendable {
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
             reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency))]
-        guard var s = schedules[order.key] else { return actions }
+        guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
             finishAndRecord(&s, &actions, now: now)
@@ -353,7 +344,7 @@ public struct PartitionCore: Sendable {
     /// recognised and not pushed twice.
     package mutating func settle(key: String, now: EventTime) {
         inFlight.remove(key)
-        guard var s = schedules[key], s.phase != .done else { return }
+        guard var s = table[key], s.phase != .done else { return }
         finish(&s, now: now)
         put(s)
     }
@@ -411,24 +402,12 @@ public struct PartitionCore: Sendable {
     }
 
     private mutating func put(_ s: ScheduleRecord) {
-        let previous = schedules.updateValue(s, forKey: s.key)
-        if previous == nil { byCall[s.callId, default: []].insert(s.key) }
-        if let at = s.nextAt, armedAt[s.key] != at {
-            armedAt[s.key] = at
-            timers.insert(TimerEntry(at: at, key: s.key))
-        } else if s.nextAt == nil {
-            armedAt[s.key] = nil
-        }
+        table.put(s)
     }
 
     private mutating func remove(_ key: String) {
-        guard let s = schedules.removeValue(forKey: key) else { return }
         inFlight.remove(key)
-        armedAt[key] = nil
-        if var keys = byCall[s.callId] {
-            keys.remove(key)
-            byCall[s.callId] = keys.isEmpty ? nil : keys
-        }
+        table.remove(key)
     }
 
     private func skipped(_ e: BranchUnanswered, reason: String, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {

@@ -124,7 +124,7 @@ public struct ReplayCore: Sendable {
     /// Counts the pushes of the range that are still due in the future (a `timeout` delay not
     /// yet passed): replay leaves them to the live workers. Call once, after the last batch.
     public mutating func finish() {
-        tally.notDue = core.schedules.values.filter { $0.phase == .pending }.count
+        tally.notDue = core.count(in: .pending)
     }
 
     private func inTimeRange(_ ts: Int64) -> Bool {

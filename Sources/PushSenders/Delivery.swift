@@ -114,10 +114,12 @@ final class RandomSource: Sendable {
     }
 }
 
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// A small seeded generator: deterministic jitter in tests, and replayable random test inputs
+/// in other modules' tests.
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    package init(_ seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,5 +1,6 @@
 # PushFleet worker image: `pushfleet` built with the Swift toolchain and a static Swift standard
-# library, run on Debian slim with librdkafka as the only extra library.
+# library, run on Debian slim with librdkafka and libnghttp2 (the HTTP/2 engine of the push
+# senders) as the only extra libraries.
 #
 #   docker build -t pushfleet .
 #   docker run --rm -v $PWD/flexisip.conf:/etc/pushfleet/flexisip.conf:ro pushfleet
@@ -12,7 +13,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev pkg-config \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev libnghttp2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Tests/ too: SwiftPM wants the directory of every declared target, test targets included.
@@ -24,10 +25,11 @@ RUN swift build -c release --product pushfleet --static-swift-stdlib \
  && strip /out/pushfleet
 
 FROM ${RUNTIME_IMAGE}
-# librdkafka1 is the only shared library beyond glibc/libstdc++ that the static build needs
-# (`ldd pushfleet`); ca-certificates for the providers' and Kafka's TLS.
+# librdkafka1 and libnghttp2-14 are the only shared libraries beyond what Debian slim has (glibc,
+# libstdc++, zlib) that the static build needs: `scripts/check-deploy.sh` compares these lines
+# with what the built binary links. ca-certificates for the providers' and Kafka's TLS.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 libnghttp2-14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin pushfleet \
  && install -d -o pushfleet -g pushfleet /etc/pushfleet /var/lib/pushfleet-sandbox

@@ -87,6 +87,37 @@ kamailio_script() {
         && for f in ops/kamailio/sipp/*.xml; do python3 -c 'import sys, xml.dom.minidom as m; m.parse(sys.argv[1])' "$f" || return 1; done
 }
 
+# The Dockerfile's package lists against what the built binary links (no Docker engine here to
+# build the image): every system library the binary needs (`readelf` NEEDED, Swift's own
+# libraries aside: the image links them statically) must come from a package the runtime stage
+# installs or that Debian slim already has, and the -dev package of every C library a system
+# module links must be in the build stage.
+dockerfile_libraries() {
+    local build runtime lib path pkg module name status=0
+    build=$(awk '/^FROM .* AS build/{b=1} /^FROM \$\{RUNTIME_IMAGE\}/{b=0} b && /apt-get install/' Dockerfile)
+    runtime=$(awk '/^FROM \$\{RUNTIME_IMAGE\}/{r=1} r && /apt-get install/' Dockerfile)
+    for lib in $(readelf -d "$PUSHFLEET_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        case $lib in libswift*|libFoundation*|libdispatch*|libBlocksRuntime*|lib_Foundation*) continue ;; esac
+        path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ {print $NF; exit}')
+        path=$(readlink -f "${path:-/nonexistent}")
+        # dpkg knows some files by their /lib name, some by their /usr/lib one (merged /usr).
+        pkg=$( { dpkg -S "$path" || dpkg -S "${path#/usr}"; } 2>/dev/null | head -1 | cut -d: -f1)
+        case $pkg in libc6|libstdc++6|libgcc-s1|zlib1g) continue ;; esac  # all in debian:bookworm-slim
+        if [ -z "$pkg" ] || ! grep -qw -- "$pkg" <<<"$runtime"; then
+            echo "runtime stage does not install ${pkg:-the package of $lib} ($lib is linked by pushfleet)"; status=1
+        fi
+    done
+    for module in Sources/C*/module.modulemap; do
+        for name in $(sed -n 's/.*link "\(.*\)".*/\1/p' "$module"); do
+            pkg=$(dpkg -S "/usr/lib/x86_64-linux-gnu/lib$name.so" 2>/dev/null | cut -d: -f1)
+            if [ -z "$pkg" ] || ! grep -qw -- "$pkg" <<<"$build"; then
+                echo "build stage does not install ${pkg:-the -dev package of lib$name} ($module links $name)"; status=1
+            fi
+        done
+    done
+    return $status
+}
+
 check "docker-compose config" docker-compose -f docker-compose.yml config -q
 check "docker-compose config (profile sandbox)" docker-compose -f docker-compose.yml --profile sandbox config -q
 check "kubernetes-validate ops/k8s" k8s_core
@@ -99,6 +130,7 @@ check "ops/kamailio script and SIPp scenarios parse" kamailio_script
 if [ -n "${PUSHFLEET_BIN:-}" ]; then
     check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
     check "k8s ConfigMap flexisip.conf loads" k8s_config
+    check "Dockerfile installs the libraries pushfleet links" dockerfile_libraries
 fi
 
 echo "deploy: $passed passed, $failed failed"

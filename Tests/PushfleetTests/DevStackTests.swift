@@ -18,6 +18,22 @@ struct DevStackTests {
         #expect(out.contains("summary after"))
     }
 
+    /// The image runs as uid 10001 and Kubernetes as non-root: a socket option only root may set
+    /// once kept every provider connection from opening there (root-run tests all passed).
+    @Test("`pushfleet dev` as an unprivileged user (the image's uid 10001) connects to the providers",
+          .enabled(if: getuid() == 0, "switching to uid 10001 needs root; run as another user, devStack is already unprivileged"))
+    func devStackUnprivileged() async throws {
+        let binary = productsDirectory.appendingPathComponent("pushfleet").path
+        let dev = try ChildProcess("/usr/bin/setpriv", ["--reuid", "10001", "--regid", "10001", "--clear-groups", "--",
+                                                        binary, "dev", "--duration", "10", "--rate", "1", "--workers", "1", "--partitions", "2"])
+        let status = try await dev.waitForExit(timeout: .seconds(90))
+        let out = dev.output.text
+        #expect(status == 0, "\(dev.errors.text.suffix(2000))")
+        #expect(out.contains("✓ sent          voip via apns.dev call dev-voip-call"), "\(out.suffix(3000))")
+        #expect(out.contains("⊘ invalid-token voip via apns.dev call dev-rejected-call"))
+        #expect(!out.contains("Permission denied"), "\(out.suffix(3000))")
+    }
+
     @Test("`pushfleet sandbox` serves the providers and writes the credentials a worker needs")
     func sandboxCommand() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-\(UUID().uuidString.prefix(6))").path

@@ -46,7 +46,10 @@ package final class HTTP2Connection: Sendable {
         let sni = endpoint.useTLS && !endpoint.hostIsIPAddress ? endpoint.host : nil
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(timeoutMs))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP level: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, which is
+            // SO_DEBUG — refused (EACCES) to an unprivileged user such as the image's uid 10001,
+            // so no connection could open, and silently not TCP_NODELAY as root.
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
                     let sync = channel.pipeline.syncOperations

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOHTTP2
 import PushSandbox
 import Testing
 
@@ -68,21 +67,28 @@ extension SandboxSuites {
             }
         }
 
-        @Test(.disabled("h2c (prior knowledge, no TLS): since the libnghttp2 merge the sandbox never answers the raw swift-nio-http2 client's first stream; under investigation (see the issue note). TLS HTTP/2 paths are covered by the other suites."))
+        /// h2c is checked with `nghttp` (Debian `nghttp2-client`), a real HTTP/2 client from
+        /// another code base, whose verbose output shows the frames themselves: the scripted
+        /// reset must arrive as RST_STREAM on its stream, the scripted GOAWAY must name the last
+        /// stream the server processed. (A swift-nio-http2 client written for this test never got
+        /// its first stream answered, while nghttp and our own sender's h2c path do: the fault was
+        /// in that client, so it was replaced by a third-party peer.)
+        @Test("h2c (prior knowledge, no TLS): nghttp gets answers, RST_STREAM and GOAWAY as real frames")
         func plainHTTP2SpeaksPriorKnowledgeAndSendsRealFrames() async throws {
             try await withGeneric(.http2, tls: false) { sandbox, _ in
                 sandbox.script(path: "/r", [.reset])
                 sandbox.script(path: "/g", [.goAway])
-                let client = try await RawHTTP2Client.connect(port: sandbox.port)
-                #expect(try await client.post("/ok", body: "x") == .response(status: "200", body: "OK"))   // stream 1
-                #expect(try await client.post("/r") == .reset(.internalError))                        // stream 3
-                #expect(try await client.post("/ok") == .response(status: "200", body: "OK"))          // stream 5
-                // Stream 7: the server answers with GOAWAY and closes. Whether the client's stream
-                // object learns of it depends on the client library; the frames are what count.
-                let refused = Task { try? await client.post("/g") }                                   // stream 7
-                #expect(try await client.goAway.get(within: 10) == HTTP2StreamID(5), "GOAWAY names the last stream before the scripted one")
-                try await client.channel.closeFuture.get(within: 10)
-                #expect(await refused.value != .response(status: "200", body: "OK"))
+                #expect(sandbox.baseURL.hasPrefix("http://"))
+                let first = try runNghttp([sandbox.baseURL + "/ok", sandbox.baseURL + "/r"])
+                let ok = try #require(first.stream(of: "/ok")), reset = try #require(first.stream(of: "/r"))
+                #expect(first.contains("recv (stream_id=\(ok)) :status: 200"), "\(first)")
+                #expect(first.contains("recv RST_STREAM frame <length=4, flags=0x00, stream_id=\(reset)>\n          (error_code=INTERNAL_ERROR(0x02))"), "\(first)")
+                let second = try runNghttp([sandbox.baseURL + "/ok", sandbox.baseURL + "/g"])
+                let before = try #require(second.stream(of: "/ok")), refused = try #require(second.stream(of: "/g"))
+                #expect(second.contains("recv (stream_id=\(before)) :status: 200"), "\(second)")
+                #expect(second.contains("recv GOAWAY frame <length=8, flags=0x00, stream_id=0>\n          (last_stream_id=\(before), error_code=NO_ERROR(0x00)"),
+                        "GOAWAY names the last stream before the scripted one: \(second)")
+                #expect(!second.contains("recv (stream_id=\(refused)) :status:"), "the GOAWAY'd stream is not answered: \(second)")
                 let requests = try await sandbox.waitForRequests(count: 4, timeout: .seconds(5))
                 #expect(requests.map(\.path) == ["/ok", "/r", "/ok", "/g"])
                 #expect(requests.allSatisfy { $0.httpVersion == "2" })
@@ -97,5 +103,36 @@ extension SandboxSuites {
                 #expect(error?.expected == 1 && error?.received == 0)
             }
         }
+    }
+}
+
+/// Runs `nghttp -nv` (prior knowledge for http:// URIs; one connection, one stream per URI) with
+/// its own 10 s timeout, and returns what it printed.
+func runNghttp(_ uris: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/nghttp")
+    process.arguments = ["-nv", "-t", "10", "-d", "/dev/null"] + uris
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: output, as: UTF8.self)
+}
+
+extension String {
+    /// The stream id nghttp opened for `path` (its verbose log: `send HEADERS frame <…, stream_id=N>`
+    /// then, a few lines on, `:path: /x`; nghttp numbers its first request after its priority tree).
+    func stream(of path: String) -> Int? {
+        var current: Int?
+        for line in split(separator: "\n") {
+            if line.contains("send HEADERS frame"), let match = line.firstMatch(of: /stream_id=(\d+)>/) {
+                current = Int(match.1)
+            } else if line.trimmingCharacters(in: .whitespaces) == ":path: \(path)" {
+                return current
+            }
+        }
+        return nil
     }
 }

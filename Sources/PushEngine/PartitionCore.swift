@@ -58,6 +58,11 @@ public struct PartitionCore: Sendable {
     private var table = ScheduleTable()
     /// Keys with a send under way: their timers wait for the outcome.
     private var inFlight: Set<String> = []
+    /// Requests decided by `handle` for schedules whose first push is already due, for the
+    /// `fireDue` of the same step: it would otherwise decode the event and run the policy a
+    /// second time, which was an eighth of a worker's CPU per push with `timeout=0`. Emptied by
+    /// every `fireDue`, so it never outlives a step (memory stays per schedule, not per request).
+    private var decidedNow: [String: PushRequest] = [:]
 
     public init(partition: Int32, policy: BranchPolicy, timing: EngineTiming = EngineTiming()) {
         self.partition = partition
@@ -157,6 +162,7 @@ public struct PartitionCore: Sendable {
                 record.event = []
             }
             put(record)
+            if record.phase == .pending && first <= now { decidedNow[key] = request }
             actions.append(.state(key: key, record))
         }
         return actions
@@ -228,6 +234,7 @@ public struct PartitionCore: Sendable {
     /// Pops every timer due at `now` and returns what to do: sends, expiries, purges.
     public mutating func fireDue(now: EventTime) -> [CoreAction] {
         var actions: [CoreAction] = []
+        defer { decidedNow.removeAll(keepingCapacity: true) }
         while let top = table.popDue(now: now) {
             guard var s = table[top.key], s.nextAt == top.at, !inFlight.contains(top.key) else { continue }
             switch s.phase {
@@ -247,7 +254,8 @@ public struct PartitionCore: Sendable {
                 actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
                 inFlight.insert(top.key)
             case .pending:
-                guard let request = derive(s, &actions, now: now) else {
+                let decided = s.attempt == 0 ? decidedNow.removeValue(forKey: top.key) : nil
+                guard let request = decided ?? derive(s, &actions, now: now) else {
                     finishAndRecord(&s, &actions, now: now)
                     continue
                 }

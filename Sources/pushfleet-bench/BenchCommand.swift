@@ -230,9 +230,15 @@ extension BenchCommand {
         let latencies = try await EndToEndBenchmark.latency(pushfleet: binary, rate: rate, seconds: quick ? 2 : 10, port: port + 3)
         results.add("e2e.h2load", unit: "requests/s", value: h2load, reference: nil,
                     note: "h2load → nghttpd, POST /3/device/<token>, TLS, one connection, 100 streams")
-        results.add("e2e.throughput", unit: "pushes/s", value: one, reference: h2load,
+        results.add("e2e.throughput", unit: "pushes/s", value: one.rate, reference: h2load,
                     note: "\(count) events → embedded broker → 1 worker process → APNs (.p8) at nghttpd; target ≥ 0.5× h2load")
-        results.add("e2e.throughput.2_workers", unit: "pushes/s", value: two, reference: one,
+        results.add("e2e.cpu.worker", unit: "µs CPU/push", value: one.cpu.workers, reference: nil,
+                    note: "the worker process during the 1-worker run (consume, decide, state and outcome writes, send)")
+        results.add("e2e.cpu.broker", unit: "µs CPU/push", value: one.cpu.brokerAndBench, reference: nil,
+                    note: "the benchmark process: embedded broker threads, event producer, outcome watcher")
+        results.add("e2e.cpu.nghttpd", unit: "µs CPU/push", value: one.cpu.nghttpd, reference: nil,
+                    note: "nghttpd answering the pushes")
+        results.add("e2e.throughput.2_workers", unit: "pushes/s", value: two.rate, reference: one.rate,
                     note: "same load, 2 worker processes (scale-out; they share this machine's \(ProcessInfo.processInfo.activeProcessorCount) cores with the broker and nghttpd)")
         results.add("e2e.ingest.kcat", unit: "records/s", value: ingest.kcat, reference: nil,
                     note: "kcat -C -e on the same events topic, first output byte to end")

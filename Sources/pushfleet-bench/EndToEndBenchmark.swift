@@ -25,18 +25,43 @@ enum EndToEndBenchmark {
         var description: String
     }
 
-    /// Events per second from the first produce to the last `sent` outcome, `workers` workers.
-    static func throughput(pushfleet: String, workers: Int, count: Int, port: Int) async throws -> Double {
+    /// Where the CPU went during a run, in microseconds per push: the worker process(es), this
+    /// process (the embedded broker's threads, the event producer and the outcome watcher) and
+    /// nghttpd. Says which part bounds the throughput on this machine.
+    struct CPUSplit {
+        var workers: Double
+        var brokerAndBench: Double
+        var nghttpd: Double
+    }
+
+    /// Events per second from the first produce to the last `sent` outcome, `workers` workers,
+    /// and the CPU each process spent per push meanwhile.
+    static func throughput(pushfleet: String, workers: Int, count: Int, port: Int) async throws -> (rate: Double, cpu: CPUSplit) {
         try await withStack(pushfleet: pushfleet, workers: workers, port: port) { stack in
+            let before = stack.cpuSeconds()
             let start = ContinuousClock.now
             for chunk in stride(from: 0, to: count, by: 5_000) {
                 let records = (chunk..<min(count, chunk + 5_000)).map { record(run: "t", index: $0) }
                 for result in await stack.producer.sendBatch(records) { _ = try result.get() }
             }
             try await stack.watcher.waitFor(run: "t", count, result: .sent, timeout: .seconds(300))
+            let after = stack.cpuSeconds()
             let seconds = (stack.watcher.lastAt(run: "t")! - start).seconds
-            return Double(count) / seconds
+            let perPush = { (a: Double, b: Double) in (a - b) * 1e6 / Double(count) }
+            return (Double(count) / seconds, CPUSplit(
+                workers: perPush(after.workers, before.workers), brokerAndBench: perPush(after.this, before.this),
+                nghttpd: perPush(after.nghttpd, before.nghttpd)))
         }
+    }
+
+    /// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+    static func cpuSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Ingest: events that needsPush skips (To has a tag: an in-dialog request) through one
@@ -116,6 +141,13 @@ enum EndToEndBenchmark {
         let watcher: OutcomeWatcher
         /// Events produced before the measurement (all pushed).
         let warmUp: Int
+        let workerPids: [Int32]
+        let nghttpdPid: Int32
+
+        func cpuSeconds() -> (workers: Double, this: Double, nghttpd: Double) {
+            (workerPids.map { EndToEndBenchmark.cpuSeconds(pid: $0) }.reduce(0, +),
+             EndToEndBenchmark.cpuSeconds(pid: getpid()), EndToEndBenchmark.cpuSeconds(pid: nghttpdPid))
+        }
     }
 
     /// Broker, topics, nghttpd, a .p8 key, a flexisip.conf and `workers` worker processes that
@@ -193,7 +225,8 @@ enum EndToEndBenchmark {
         let warmUp = 16 * Int(partitions)
         for result in await producer.sendBatch((0..<warmUp).map { record(run: "w", index: $0) }) { _ = try result.get() }
         try await watcher.waitFor(run: "w", warmUp, result: .sent, timeout: .seconds(60))
-        let result = try await body(Stack(broker: broker, producer: producer, watcher: watcher, warmUp: warmUp))
+        let result = try await body(Stack(broker: broker, producer: producer, watcher: watcher, warmUp: warmUp,
+                                          workerPids: processes.map { $0.0.processIdentifier }, nghttpdPid: server.process.processIdentifier))
         await watcher.stop()
         return result
     }

@@ -4,7 +4,9 @@
 # prometheus for promtool and kamailio, kubernetes-validate from PyPI; curl and promtool are also what
 # Tests/PushfleetTests/DeployArtifactsTests.swift runs). No Docker engine is needed.
 # With PUSHFLEET_BIN pointing at a built `pushfleet`, the shipped flexisip.conf files are also
-# loaded by the real parser (`pushfleet config check`).
+# loaded by the real parser (`pushfleet config check`), the Dockerfile's package lists are compared
+# with what the binary links, and (as root) the binary is run as the image's runtime stage would
+# run it (scripts/check-image-runtime.sh).
 # Prints one summary line: `deploy: N passed, M failed`; exits 1 when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -131,6 +133,13 @@ if [ -n "${PUSHFLEET_BIN:-}" ]; then
     check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
     check "k8s ConfigMap flexisip.conf loads" k8s_config
     check "Dockerfile installs the libraries pushfleet links" dockerfile_libraries
+    # The image's runtime stage for real, short of a Docker engine: see the script's header.
+    if [ "$(id -u)" = 0 ]; then
+        check "image runtime: Debian minbase + the runtime packages, uid 10001, HEALTHCHECK" \
+            scripts/check-image-runtime.sh "$PUSHFLEET_BIN"
+    else
+        echo "skip image runtime check (needs root for debootstrap and chroot)"
+    fi
 fi
 
 echo "deploy: $passed passed, $failed failed"

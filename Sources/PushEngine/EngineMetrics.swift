@@ -78,8 +78,18 @@ package enum EngineMetrics {
         }
     }
 
+    /// One string per lookup, built in place (chained `+` made a new string per piece: 2% of a
+    /// worker's CPU per push).
     private static func cacheKey(_ label: String, _ dimensions: [(String, String)]) -> String {
-        dimensions.reduce(label) { $0 + "|" + $1.0 + "=" + $1.1 }
+        var key = label
+        key.reserveCapacity(dimensions.reduce(label.utf8.count) { $0 + $1.0.utf8.count + $1.1.utf8.count + 2 })
+        for (name, value) in dimensions {
+            key += "|"
+            key += name
+            key += "="
+            key += value
+        }
+        return key
     }
 
     /// Skip reasons are free text (they name the rule and the value); metrics get a bounded class.

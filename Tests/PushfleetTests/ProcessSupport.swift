@@ -38,6 +38,17 @@ final class OutputBuffer: Sendable {
     var isClosed: Bool { state.withLock { $0.closed } }
 }
 
+/// Children started by the tests and not yet seen to exit. Many tests stop their fleet from a
+/// `defer { Task { … } }`; when such a test is the last to run, the test process exits before that
+/// task has run, and its workers used to live on (found spinning against their dead broker after
+/// a filtered run). Whatever is left when the test process exits is killed.
+private let liveChildren = Mutex<Set<Int32>>([])
+private let killLiveChildrenAtExit: Void = {
+    atexit {
+        for pid in liveChildren.withLock({ $0 }) { kill(pid, SIGKILL) }
+    }
+}()
+
 /// A child process whose output is collected as it arrives, for tests that run real binaries.
 final class ChildProcess: Sendable {
     let process: Process
@@ -57,7 +68,15 @@ final class ChildProcess: Sendable {
         process.standardError = err
         let input = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
+        _ = killLiveChildrenAtExit
+        process.terminationHandler = { finished in
+            _ = liveChildren.withLock { $0.remove(finished.processIdentifier) }
+        }
+        // Started under the lock, so a quick exit cannot be handled before the pid is recorded.
+        try liveChildren.withLock { children in
+            try process.run()
+            children.insert(process.processIdentifier)
+        }
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()

@@ -2,6 +2,7 @@ import DequeModule
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import PushContract
 import PushPolicy
 import PushSenders
@@ -42,6 +43,9 @@ actor PartitionLane<Core: LaneCore> {
     private let topics: EngineTopics
     private let storeOffset: @Sendable (Int64) -> Void
     private let logger: Logger
+    /// This partition's gauges, looked up once: `perform` sets them after every step.
+    private let pendingGauge: Gauge
+    private let inFlightGauge: Gauge
 
     /// Writes not yet acknowledged, in order; `offset` is the input offset they complete.
     private var pending = Deque<PendingWrite>()
@@ -69,6 +73,9 @@ actor PartitionLane<Core: LaneCore> {
         self.topics = topics
         self.logger = logger
         self.storeOffset = storeOffset
+        let labels = [("partition", String(partition.partition))]
+        pendingGauge = EngineMetrics.gauge(Core.pendingMetric, labels)
+        inFlightGauge = EngineMetrics.gauge(Core.inFlightMetric, labels)
     }
 
     var pendingSchedules: Int { core.pendingCount }
@@ -114,9 +121,8 @@ actor PartitionLane<Core: LaneCore> {
     private func perform(_ actions: [CoreAction], offset: Int64?) {
         EngineMetrics.record(actions)
         defer {
-            let labels = [("partition", String(partition.partition))]
-            EngineMetrics.gauge(Core.pendingMetric, labels).record(core.pendingCount)
-            EngineMetrics.gauge(Core.inFlightMetric, labels).record(sendsInFlight)
+            pendingGauge.record(core.pendingCount)
+            inFlightGauge.record(sendsInFlight)
         }
         var records: [KafkaProducerRecord] = []
         records.reserveCapacity(actions.count)

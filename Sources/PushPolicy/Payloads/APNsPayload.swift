@@ -11,9 +11,9 @@ public enum APNsPayload {
     /// Apple rejects longer `apns-collapse-id` values.
     public static let maxCollapseIdBytes = 64
 
-    private static var shrinkable: [WritableKeyPath<PayloadInputs, String>] {
+    /// A constant, not a computed list: building the key paths cost an allocation per push.
+    private static let shrinkable: [WritableKeyPath<PayloadInputs, String> & Sendable] =
         [\.fromDisplayName, \.locArgs, \.fromURI, \.chatRoomAddr]
-    }
 
     public static func build(_ r: PushRequest, options: PushNotificationOptions, now: EventTime) throws(PayloadError) -> PushPayload {
         guard PushParameters.isAPNsToken(r.destination.token) else {

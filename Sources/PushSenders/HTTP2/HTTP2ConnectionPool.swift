@@ -56,7 +56,6 @@ package final class HTTP2ConnectionPool: Sendable {
     }
 
     package func connection() async -> Result<HTTP2Connection, TransportError> {
-        let now = clock.now()
         let next: Next = state.withLock { s in
             if s.shutDown { return .fail(TransportError(.closed, "sender shut down", unprocessed: true)) }
             if let c = s.current {
@@ -64,7 +63,8 @@ package final class HTTP2ConnectionPool: Sendable {
                 s.current = nil
             }
             if let t = s.connecting { return .wait(t) }
-            if let at = s.retryAt, now < at, let last = s.lastError {
+            // The clock only on this slow path: a usable connection needs no time.
+            if let at = s.retryAt, case let now = clock.now(), now < at, let last = s.lastError {
                 return .fail(TransportError(last.kind, "\(last.message) (reconnecting in \(at.millisecondsSince1970 - now.millisecondsSince1970) ms)", unprocessed: true))
             }
             let t = Task { await self.open() }

@@ -237,14 +237,13 @@ public struct PushParameters: Sendable, Hashable {
     static func isAPNsToken(_ token: String) -> Bool {
         // A plain loop over the contiguous UTF-8 (every push checks its token): `allSatisfy` on
         // the UTF8View did not inline across the closure and showed in the sender's profile.
-        var token = token
-        return token.withUTF8 { bytes in
+        func isHex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) }
+        let fast = token.utf8.withContiguousStorageIfAvailable { bytes in
             guard bytes.count == 64 else { return false }
-            for c in bytes where !((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)) {
-                return false
-            }
+            for c in bytes where !isHex(c) { return false }
             return true
         }
+        return fast ?? (token.utf8.count == 64 && token.utf8.allSatisfy(isHex))
     }
 
     private static func required(_ name: String, in uri: SIPURI) throws(PushParameterError) -> String {

@@ -44,9 +44,10 @@ package final class APNsSender: Sendable {
 
     /// An APNs host with its text form (`https://host[:port]`), computed once: it is part of
     /// every pool key, and formatting it per attempt was measurable garbage.
-    private struct Route {
-        var endpoint: HTTP2Endpoint
-        var name: String
+    /// A class: the attempt closure then holds one reference instead of copying its strings.
+    private final class Route: Sendable {
+        let endpoint: HTTP2Endpoint
+        let name: String
 
         init(_ endpoint: HTTP2Endpoint) {
             self.endpoint = endpoint
@@ -75,16 +76,17 @@ package final class APNsSender: Sendable {
             return SendOutcome(result: .failed, reason: "invalid APNs payload: \(error)", provider: provider)
         }
         let app = r.destination.apnsCertificateKey ?? ""
-        guard credential(app: app, team: r.destination.apnsTeamId) != nil else {
+        // The attempt closure captures these, not `r`: capturing the request copied all of it.
+        let team = r.destination.apnsTeamId
+        guard credential(app: app, team: team) != nil else {
             return SendOutcome(result: .failed, reason: "no APNs certificate or token key for \(app)", provider: provider)
         }
         let isDevelopment = provider == "apns.dev"
         let route = isDevelopment ? development : production
-        let endpoint = route.endpoint
-        let path = endpoint.path + (payload.path ?? "")
+        let path = route.endpoint.path + (payload.path ?? "")
         return await delivery.run(provider: provider, lane: lanes.lane("apns:" + app), deadline: deadline) { _, attemptDeadline, _ in
             // Looked up per attempt: a certificate reloaded during retries is used at once.
-            guard let credential = credential(app: app, team: r.destination.apnsTeamId) else {
+            guard let credential = credential(app: app, team: team) else {
                 return AttemptVerdict(.failed, reason: "no APNs certificate or token key for \(app)", health: .unknown)
             }
             var headers: [(name: String, value: String)] = []
@@ -94,12 +96,12 @@ package final class APNsSender: Sendable {
             var bearer: String?
             switch credential {
             case .certificate(let cert):
-                pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(route.name)", endpoint: endpoint) { cert.tls }
+                pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(route.name)", endpoint: route.endpoint) { cert.tls }
             case .token(let key):
                 let b = key.signer.bearer()
                 bearer = b.token
                 headers.append((name: "authorization", value: b.authorization))
-                pool = pools.pool(isDevelopment ? key.developmentPool : key.productionPool, endpoint: endpoint) { tokenTLS }
+                pool = pools.pool(isDevelopment ? key.developmentPool : key.productionPool, endpoint: route.endpoint) { tokenTLS }
             }
             let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
             switch await pool.execute(request, deadline: attemptDeadline) {

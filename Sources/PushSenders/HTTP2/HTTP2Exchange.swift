@@ -17,18 +17,75 @@ package struct HTTP2Request: Sendable {
 /// A complete answer: status, headers and (bounded) body.
 package struct HTTP2Response: Sendable {
     package var status: Int
-    package var headers: [(name: String, value: String)]
     package var body: [UInt8]
+    /// The header fields as received, in one byte array: providers answer with several fields
+    /// (date, server, apns-id…) that senders mostly never read, and a `String` pair per field
+    /// cost the event loop several allocations per response. Decoded only when asked for.
+    private var fields: HTTP2ResponseFields
 
     package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        var fields = HTTP2ResponseFields()
+        for h in headers { fields.append(name: h.name.utf8, value: h.value.utf8) }
+        self.init(status: status, fields: fields, body: body)
+    }
+
+    init(status: Int, fields: HTTP2ResponseFields, body: [UInt8]) {
         self.status = status
-        self.headers = headers
+        self.fields = fields
         self.body = body
+    }
+
+    /// Every field, in order (lower-case names, as HTTP/2 sends them).
+    package var headers: [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        fields.forEach { name, value in
+            out.append((name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+        }
+        return out
     }
 
     /// First value of `name` (lower-case, as HTTP/2 sends it).
     package func header(_ name: String) -> String? {
-        headers.first { $0.name == name }?.value
+        var found: String?
+        fields.forEach { n, value in
+            if found == nil, n.elementsEqual(name.utf8) { found = String(decoding: value, as: UTF8.self) }
+        }
+        return found
+    }
+}
+
+/// Response header fields packed as `[length][name][length][value]…` (32-bit lengths).
+struct HTTP2ResponseFields: Sendable {
+    private var bytes: [UInt8] = []
+    private(set) var count = 0
+
+    mutating func append(name: some Collection<UInt8>, value: some Collection<UInt8>) {
+        appendLength(name.count)
+        bytes.append(contentsOf: name)
+        appendLength(value.count)
+        bytes.append(contentsOf: value)
+        count += 1
+    }
+
+    private mutating func appendLength(_ n: Int) {
+        let n = UInt32(truncatingIfNeeded: n)
+        bytes.append(UInt8(truncatingIfNeeded: n >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: n >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: n >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: n))
+    }
+
+    func forEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+        var i = 0
+        func next() -> ArraySlice<UInt8> {
+            let n = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            defer { i += 4 + n }
+            return bytes[(i + 4)..<(i + 4 + n)]
+        }
+        while i < bytes.count {
+            let name = next()
+            body(name, next())
+        }
     }
 }
 

@@ -25,18 +25,23 @@ package final class APNsTokenSigner: Sendable {
 
     /// A signed token and the `authorization` header value that carries it.
     ///
-    /// The header value is built when the token is signed, not per request: a token lives 50
-    /// minutes, so concatenating `"bearer " + token` (~200 bytes) on every attempt only made
-    /// garbage. Safe to cache because both come from the same signature: a re-sign (age or
-    /// ExpiredProviderToken) replaces the pair as a whole, so no request carries a stale header.
+    /// The header value is built and checked for HTTP/2 when the token is signed, not per
+    /// request: a token lives 50 minutes, so concatenating `"bearer " + token` (~200 bytes) and
+    /// validating it on every attempt only cost time. Safe to cache because all of it comes from
+    /// the same signature: a re-sign (age or ExpiredProviderToken) replaces the whole value, so
+    /// no request carries a header of an older token.
     package struct Bearer: Sendable {
         package var token: String
         package var authorization: String
+        /// `authorization` checked once for HTTP/2 (nil if it were invalid: then it goes out as
+        /// a plain header and its request fails the per-request check).
+        package var checkedAuthorization: HTTP2CheckedField?
         var issuedAt: EventTime
 
         init(token: String, issuedAt: EventTime) {
             self.token = token
             authorization = "bearer " + token
+            checkedAuthorization = HTTP2CheckedField(name: "authorization", value: authorization)
             self.issuedAt = issuedAt
         }
     }

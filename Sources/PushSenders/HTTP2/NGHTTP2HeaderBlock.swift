@@ -63,6 +63,11 @@ final class NGHTTP2HeaderBlock {
             }
             fields.append((name, value))
         }
+        if let checked = request.checkedField {
+            let start = bytes.count
+            bytes.append(contentsOf: checked.bytes)
+            fields.append((start..<(start + checked.nameCount), (start + checked.nameCount)..<bytes.count))
+        }
         if !request.body.isEmpty {
             add("content-length", String(request.body.count).utf8)
         }

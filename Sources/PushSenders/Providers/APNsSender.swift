@@ -94,16 +94,21 @@ package final class APNsSender: Sendable {
             for h in payload.headers { headers.append((name: h.name, value: h.value)) }
             let pool: HTTP2ConnectionPool
             var bearer: String?
+            var checked: HTTP2CheckedField?
             switch credential {
             case .certificate(let cert):
                 pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(route.name)", endpoint: route.endpoint) { cert.tls }
             case .token(let key):
                 let b = key.signer.bearer()
                 bearer = b.token
-                headers.append((name: "authorization", value: b.authorization))
+                if let c = b.checkedAuthorization {
+                    checked = c
+                } else {
+                    headers.append((name: "authorization", value: b.authorization))
+                }
                 pool = pools.pool(isDevelopment ? key.developmentPool : key.productionPool, endpoint: route.endpoint) { tokenTLS }
             }
-            let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
+            let request = HTTP2Request(method: "POST", path: path, headers: headers, checkedField: checked, body: payload.body)
             switch await pool.execute(request, deadline: attemptDeadline) {
             case .failure(let e):
                 return .transport(e)

@@ -43,6 +43,10 @@ package final class HTTP2ConnectionPool: Sendable {
     package var connectionsOpened: Int { opened.load(ordering: .relaxed) }
 
     package func execute(_ request: HTTP2Request, deadline: EventTime) async -> Result<HTTP2Response, TransportError> {
+        // The usual case, an open connection, without the async call of `connection()`.
+        if let c = state.withLock({ s in s.shutDown ? nil : s.current }), c.isUsable {
+            return await c.execute(request, deadline: deadline)
+        }
         switch await connection() {
         case .failure(let e): return .failure(e)
         case .success(let c): return await c.execute(request, deadline: deadline)

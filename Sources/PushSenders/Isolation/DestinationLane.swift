@@ -39,24 +39,30 @@ package final class DestinationLane: Sendable {
         case expired
     }
 
-    /// Takes a slot, waiting in the bounded queue if all are busy; `release()` must follow `.admitted`.
-    package func enter(deadline: EventTime) async -> Entry {
-        enum Fast { case go, full, wait(Int) }
-        let fast: Fast = state.withLock { s in
+    /// What `reserve()` got: a slot, no room, or a place in the queue (then `wait` for it).
+    package enum Reservation: Sendable, Hashable {
+        case admitted
+        case queueFull
+        case queued(ticket: Int)
+    }
+
+    /// Takes a free slot, or a place in the bounded queue (then `wait(ticket)` for the slot);
+    /// `release()` must follow an admission. Synchronous, so the sender's hot path, which
+    /// almost never waits, pays no async call for it.
+    package func reserve() -> Reservation {
+        state.withLock { s in
             if s.inFlight < maxConcurrent, s.waiters.isEmpty {
                 s.inFlight += 1
-                return .go
+                return .admitted
             }
-            if s.waiters.count >= maxQueue { return .full }
+            if s.waiters.count >= maxQueue { return .queueFull }
             s.nextWaiter += 1
-            return .wait(s.nextWaiter)
+            return .queued(ticket: s.nextWaiter)
         }
-        let id: Int
-        switch fast {
-        case .go: return .admitted
-        case .full: return .queueFull
-        case .wait(let n): id = n
-        }
+    }
+
+    /// Waits for the slot of a `.queued` reservation, or until `deadline`.
+    package func wait(_ id: Int, deadline: EventTime) async -> Entry {
         // Only queued requests pay for a timer: it drops them at their deadline.
         let timer = Task { [clock] in
             do { try await clock.sleep(until: deadline) } catch { return }

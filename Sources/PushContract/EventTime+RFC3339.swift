@@ -31,13 +31,14 @@ extension EventTime {
         let ms = min(max(millisecondsSince1970, EventTime.minimumMilliseconds), EventTime.maximumMilliseconds)
         let (days, msOfDay) = ms.floorDivided(by: 86_400_000)
         let (year, month, day) = EventTime.civilFromDays(days)
+        // Constant divisors (the compiler turns them into multiplications): the loop with a
+        // computed divisor paid a hardware division per digit, on every record and APNs push.
         func digits(_ value: Int64, _ count: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<count { divisor *= 10 }
-            while divisor > 0 {
-                out.append(UInt8(48 + (value / divisor) % 10))
-                divisor /= 10
-            }
+            let v = Int(value)
+            if count >= 4 { out.append(UInt8(truncatingIfNeeded: 48 + v / 1000 % 10)) }
+            if count >= 3 { out.append(UInt8(truncatingIfNeeded: 48 + v / 100 % 10)) }
+            out.append(UInt8(truncatingIfNeeded: 48 + v / 10 % 10))
+            out.append(UInt8(truncatingIfNeeded: 48 + v % 10))
         }
         digits(year, 4); out.append(UInt8(ascii: "-"))
         digits(month, 2); out.append(UInt8(ascii: "-"))

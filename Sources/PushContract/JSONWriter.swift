@@ -84,6 +84,14 @@ package struct JSONWriter {
         value(text)
     }
 
+    /// `Int` members (TTLs, badges) without the generic version's unspecialized
+    /// `BinaryInteger` calls from other modules.
+    package mutating func member(_ name: StaticString, _ number: Int?) {
+        guard let number else { return }
+        key(name)
+        value(Int64(number))
+    }
+
     package mutating func member<I: BinaryInteger>(_ name: StaticString, _ number: I?) {
         guard let number else { return }
         key(name)

@@ -29,7 +29,13 @@ package struct Delivery: Sendable {
         guard start < deadline else {
             return outcome(.dropped, nil, attempts: 0, reason: "deadline passed before sending")
         }
-        switch await lane.enter(deadline: deadline) {
+        let entry: DestinationLane.Entry
+        switch lane.reserve() {
+        case .admitted: entry = .admitted
+        case .queueFull: entry = .queueFull
+        case .queued(let ticket): entry = await lane.wait(ticket, deadline: deadline)
+        }
+        switch entry {
         case .admitted: break
         case .queueFull: return outcome(.dropped, nil, attempts: 0, reason: "queue full for \(lane.name)")
         case .expired: return outcome(.dropped, nil, attempts: 0, reason: "deadline passed while queued for \(lane.name)")

@@ -249,6 +249,22 @@ import Testing
         #expect(recorded.first?.header("x-upper") == "kept")
     }
 
+    @Test func checkedFieldIsSentAfterTheOthersAndInvalidOnesAreRefused() async throws {
+        #expect(HTTP2CheckedField(name: "authorization", value: "bearer a\r\nb") == nil)
+        #expect(HTTP2CheckedField(name: "bad name", value: "v") == nil)
+        let env = try await Env()
+        defer { Task { await env.close() } }
+        let connection = try await env.connection()
+        var request = post("/checked", headers: [(name: "X-First", value: "1")])
+        let field: HTTP2CheckedField = try #require(HTTP2CheckedField(name: "Authorization", value: "bearer abc.def"))
+        request.checkedField = field
+        #expect(status(await connection.execute(request, deadline: deadline())) == 200)
+        let recorded = try #require(env.sandbox.requests.first)
+        #expect(recorded.header("authorization") == "bearer abc.def")
+        let names = recorded.headers.map(\.name).filter { !$0.hasPrefix(":") }
+        #expect(names.firstIndex(of: "x-first")! < names.firstIndex(of: "authorization")!)
+    }
+
     @Test func responseHeadersAndStatusReachTheCaller() async throws {
         let env = try await Env()
         defer { Task { await env.close() } }

@@ -11,9 +11,9 @@ public enum APNsPayload {
     /// Apple rejects longer `apns-collapse-id` values.
     public static let maxCollapseIdBytes = 64
 
-    private static var shrinkable: [WritableKeyPath<PayloadInputs, String>] {
+    /// A constant, not a computed list: building the key paths cost an allocation per push.
+    private static let shrinkable: [WritableKeyPath<PayloadInputs, String> & Sendable] =
         [\.fromDisplayName, \.locArgs, \.fromURI, \.chatRoomAddr]
-    }
 
     public static func build(_ r: PushRequest, options: PushNotificationOptions, now: EventTime) throws(PayloadError) -> PushPayload {
         guard PushParameters.isAPNsToken(r.destination.token) else {
@@ -23,6 +23,9 @@ public enum APNsPayload {
             throw PayloadError(field: "apns-topic", problem: "missing bundle id")
         }
         let sendTime = SendTime.format(now)
+        // Captured alone: a closure using `r.ttl` copied the whole request (every string in it).
+        let ttl = r.ttl
+        let badge = options.noBadge ? 0 : 1
         let pushType: String
         let priority: String
         let body: [UInt8]
@@ -30,17 +33,17 @@ public enum APNsPayload {
         case .voip:
             (pushType, priority) = ("voip", "10")
             body = try PayloadFitting.render(r.payload, limit: maxVoIPBodyBytes, shrinking: shrinkable) {
-                silentBody($0, background: false, ttl: r.ttl, sendTime: sendTime, into: &$1)
+                silentBody($0, background: false, ttl: ttl, sendTime: sendTime, into: &$1)
             }
         case .background, .wakeup:
             (pushType, priority) = ("background", "5")
             body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-                silentBody($0, background: true, ttl: r.ttl, sendTime: sendTime, into: &$1)
+                silentBody($0, background: true, ttl: ttl, sendTime: sendTime, into: &$1)
             }
         case .message, .ringing, .final:
             (pushType, priority) = ("alert", "10")
             body = try PayloadFitting.render(r.payload, limit: maxBodyBytes, shrinking: shrinkable) {
-                alertBody($0, badge: options.noBadge ? 0 : 1, ttl: r.ttl, sendTime: sendTime, into: &$1)
+                alertBody($0, badge: badge, ttl: ttl, sendTime: sendTime, into: &$1)
             }
         }
         // Saturating: a hostile `forkTimeout` must not overflow the expiration and trap.

@@ -9,9 +9,9 @@ public enum FirebasePayload {
     public static let maxTTL = 2_419_200
     public static let maxBodyBytes = 4096
 
-    private static var shrinkable: [WritableKeyPath<PayloadInputs, String>] {
+    /// A constant, not a computed list: building the key paths cost an allocation per push.
+    private static let shrinkable: [WritableKeyPath<PayloadInputs, String> & Sendable] =
         [\.fromDisplayName, \.locArgs, \.fromURI]
-    }
 
     /// `POST /v1/projects/<project_id>/messages:send` body; the sender knows the project id
     /// (from the service account) and the bearer token.

@@ -60,7 +60,7 @@ enum PayloadFitting {
     /// `JSONWriter` is the one place where payload strings are escaped, so no SIP value can break
     /// out of its string (Flexisip's printf bodies did not escape at all).
     static func render(
-        _ inputs: PayloadInputs, limit: Int, shrinking shrinkable: [WritableKeyPath<PayloadInputs, String>],
+        _ inputs: PayloadInputs, limit: Int, shrinking shrinkable: [WritableKeyPath<PayloadInputs, String> & Sendable],
         _ write: (PayloadInputs, inout JSONWriter) -> Void
     ) throws(PayloadError) -> [UInt8] {
         func rendered(_ p: PayloadInputs) -> [UInt8] {
@@ -87,7 +87,10 @@ enum PayloadFitting {
 /// without `T`, fraction and `Z` (one calendar implementation for both, in PushContract).
 enum SendTime {
     static func format(_ t: EventTime) -> String {
-        var text = Array(t.rfc3339.utf8.prefix(19))
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        t.writeRFC3339(into: &text)
+        text.removeLast(text.count - 19)
         text[10] = UInt8(ascii: " ")
         return String(decoding: text, as: UTF8.self)
     }

@@ -19,8 +19,32 @@ package final class APNsTokenSigner: Sendable {
     package let keyId: String
     private let key: P256.Signing.PrivateKey
     private let clock: any PushClock
-    private let current = Mutex<(token: String, issuedAt: EventTime)?>(nil)
+    /// The current token with its `authorization` value, both built once per signature.
+    private let current = Mutex<Bearer?>(nil)
     private let signed = Atomic<Int>(0)
+
+    /// A signed token and the `authorization` header value that carries it.
+    ///
+    /// The header value is built and checked for HTTP/2 when the token is signed, not per
+    /// request: a token lives 50 minutes, so concatenating `"bearer " + token` (~200 bytes) and
+    /// validating it on every attempt only cost time. Safe to cache because all of it comes from
+    /// the same signature: a re-sign (age or ExpiredProviderToken) replaces the whole value, so
+    /// no request carries a header of an older token.
+    package struct Bearer: Sendable {
+        package var token: String
+        package var authorization: String
+        /// `authorization` checked once for HTTP/2 (nil if it were invalid: then it goes out as
+        /// a plain header and its request fails the per-request check).
+        package var checkedAuthorization: HTTP2CheckedField?
+        var issuedAt: EventTime
+
+        init(token: String, issuedAt: EventTime) {
+            self.token = token
+            authorization = "bearer " + token
+            checkedAuthorization = HTTP2CheckedField(name: "authorization", value: authorization)
+            self.issuedAt = issuedAt
+        }
+    }
 
     package init(key: AppleTokenKey, clock: any PushClock) throws(SenderConfigError) {
         let pem: String
@@ -43,15 +67,18 @@ package final class APNsTokenSigner: Sendable {
     package var signedCount: Int { signed.load(ordering: .relaxed) }
 
     /// The cached token, re-signed once it is 50 minutes old.
-    package func token() -> String {
+    package func token() -> String { bearer().token }
+
+    /// The cached token and its header value, re-signed once the token is 50 minutes old.
+    package func bearer() -> Bearer {
         let now = clock.now()
         return current.withLock { c in
             if let c, now.millisecondsSince1970 - c.issuedAt.millisecondsSince1970 < Self.refreshAfterMs {
-                return c.token
+                return c
             }
-            let t = sign(now)
-            c = (t, now)
-            return t
+            let b = Bearer(token: sign(now), issuedAt: now)
+            c = b
+            return b
         }
     }
 
@@ -63,7 +90,7 @@ package final class APNsTokenSigner: Sendable {
             guard let existing = c else { return true }
             if existing.token != rejected { return true }
             guard now.millisecondsSince1970 - existing.issuedAt.millisecondsSince1970 >= Self.minimumAgeMs else { return false }
-            c = (sign(now), now)
+            c = Bearer(token: sign(now), issuedAt: now)
             return true
         }
     }

@@ -43,6 +43,10 @@ package final class HTTP2ConnectionPool: Sendable {
     package var connectionsOpened: Int { opened.load(ordering: .relaxed) }
 
     package func execute(_ request: HTTP2Request, deadline: EventTime) async -> Result<HTTP2Response, TransportError> {
+        // The usual case, an open connection, without the async call of `connection()`.
+        if let c = state.withLock({ s in s.shutDown ? nil : s.current }), c.isUsable {
+            return await c.execute(request, deadline: deadline)
+        }
         switch await connection() {
         case .failure(let e): return .failure(e)
         case .success(let c): return await c.execute(request, deadline: deadline)
@@ -56,7 +60,6 @@ package final class HTTP2ConnectionPool: Sendable {
     }
 
     package func connection() async -> Result<HTTP2Connection, TransportError> {
-        let now = clock.now()
         let next: Next = state.withLock { s in
             if s.shutDown { return .fail(TransportError(.closed, "sender shut down", unprocessed: true)) }
             if let c = s.current {
@@ -64,7 +67,8 @@ package final class HTTP2ConnectionPool: Sendable {
                 s.current = nil
             }
             if let t = s.connecting { return .wait(t) }
-            if let at = s.retryAt, now < at, let last = s.lastError {
+            // The clock only on this slow path: a usable connection needs no time.
+            if let at = s.retryAt, case let now = clock.now(), now < at, let last = s.lastError {
                 return .fail(TransportError(last.kind, "\(last.message) (reconnecting in \(at.millisecondsSince1970 - now.millisecondsSince1970) ms)", unprocessed: true))
             }
             let t = Task { await self.open() }

@@ -15,7 +15,7 @@ final class HTTP2Stream: @unchecked Sendable {
     var status: Int?
     /// True while the headers of a 1xx interim answer arrive: they are dropped.
     var inInterimHeaders = false
-    var headers: [(name: String, value: String)] = []
+    var headers = HTTP2ResponseFields()
     var body: [UInt8] = []
     /// Request body bytes already handed to nghttp2.
     var bodySent = 0

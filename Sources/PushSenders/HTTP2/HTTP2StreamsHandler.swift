@@ -268,7 +268,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             finish(id, .failure(TransportError(.protocolViolation, "stream ended without a :status")))
             return
         }
-        finish(id, .success(HTTP2Response(status: status, headers: stream.headers, body: stream.body)))
+        finish(id, .success(HTTP2Response(status: status, fields: stream.headers, body: stream.body)))
     }
 
     // MARK: Bytes in and out
@@ -382,7 +382,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             return
         }
         guard !stream.inInterimHeaders, stream.headers.count < Self.maxResponseHeaders else { return }
-        stream.headers.append((name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+        stream.headers.append(name: name, value: value)
     }
 
     func bodyReceived(_ id: Int32, _ data: UnsafeBufferPointer<UInt8>) {

@@ -39,24 +39,30 @@ package final class DestinationLane: Sendable {
         case expired
     }
 
-    /// Takes a slot, waiting in the bounded queue if all are busy; `release()` must follow `.admitted`.
-    package func enter(deadline: EventTime) async -> Entry {
-        enum Fast { case go, full, wait(Int) }
-        let fast: Fast = state.withLock { s in
+    /// What `reserve()` got: a slot, no room, or a place in the queue (then `wait` for it).
+    package enum Reservation: Sendable, Hashable {
+        case admitted
+        case queueFull
+        case queued(ticket: Int)
+    }
+
+    /// Takes a free slot, or a place in the bounded queue (then `wait(ticket)` for the slot);
+    /// `release()` must follow an admission. Synchronous, so the sender's hot path, which
+    /// almost never waits, pays no async call for it.
+    package func reserve() -> Reservation {
+        state.withLock { s in
             if s.inFlight < maxConcurrent, s.waiters.isEmpty {
                 s.inFlight += 1
-                return .go
+                return .admitted
             }
-            if s.waiters.count >= maxQueue { return .full }
+            if s.waiters.count >= maxQueue { return .queueFull }
             s.nextWaiter += 1
-            return .wait(s.nextWaiter)
+            return .queued(ticket: s.nextWaiter)
         }
-        let id: Int
-        switch fast {
-        case .go: return .admitted
-        case .full: return .queueFull
-        case .wait(let n): id = n
-        }
+    }
+
+    /// Waits for the slot of a `.queued` reservation, or until `deadline`.
+    package func wait(_ id: Int, deadline: EventTime) async -> Entry {
         // Only queued requests pay for a timer: it drops them at their deadline.
         let timer = Task { [clock] in
             do { try await clock.sleep(until: deadline) } catch { return }
@@ -96,17 +102,21 @@ package final class DestinationLane: Sendable {
         next?.resume(returning: true)
     }
 
+    /// The clock is read only when the breaker is not closed, and `record` reads it only for a
+    /// failure: a healthy destination's push then costs no clock read here (two per push were a
+    /// visible share of the sender's time).
     package func admit() -> CircuitBreaker.Admission {
-        let now = clock.now()
-        return state.withLock { $0.breaker.admit(now: now) }
+        state.withLock { s in
+            if case .closed = s.breaker.state { return .pass }
+            return s.breaker.admit(now: clock.now())
+        }
     }
 
     package func record(_ health: ProviderHealth) {
-        let now = clock.now()
         state.withLock { s in
             switch health {
             case .healthy: s.breaker.recordSuccess()
-            case .failing(let reason): s.breaker.recordFailure(reason, now: now)
+            case .failing(let reason): s.breaker.recordFailure(reason, now: clock.now())
             case .unknown: s.breaker.recordNeutral()
             }
         }

@@ -7,10 +7,10 @@ import PushPolicy
 /// `apple-certificate-dir` or, failing that, an ES256 provider token of the app's team.
 package final class APNsSender: Sendable {
     private let options: PushNotificationOptions
-    private let production: HTTP2Endpoint
-    private let development: HTTP2Endpoint
+    private let production: Route
+    private let development: Route
     package let certificates: APNsCertificateStore?
-    private let signers: [String: APNsTokenSigner]
+    private let signers: [String: TokenKey]
     /// Server-only TLS (no client certificate) for token-authenticated connections.
     private let tokenTLS: NIOSSLContext
     private let pools: PoolRegistry
@@ -27,11 +27,14 @@ package final class APNsSender: Sendable {
             throw SenderConfigError(key: "apple-dev-push-uri", value: fleet.appleDevPushURI, problem: "not an http(s) URL")
         }
         self.options = options
-        production = prod
-        development = dev
+        production = Route(prod)
+        development = Route(dev)
         self.certificates = certificates
-        var byTeam: [String: APNsTokenSigner] = [:]
-        for s in signers where byTeam[s.teamId] == nil { byTeam[s.teamId] = s }
+        var byTeam: [String: TokenKey] = [:]
+        for s in signers where byTeam[s.teamId] == nil {
+            byTeam[s.teamId] = TokenKey(signer: s, productionPool: "apns.token:\(s.teamId).\(s.keyId)|\(production.name)",
+                                        developmentPool: "apns.token:\(s.teamId).\(s.keyId)|\(development.name)")
+        }
         self.signers = byTeam
         self.tokenTLS = tokenTLS
         self.pools = pools
@@ -39,9 +42,29 @@ package final class APNsSender: Sendable {
         self.delivery = delivery
     }
 
+    /// An APNs host with its text form (`https://host[:port]`), computed once: it is part of
+    /// every pool key, and formatting it per attempt was measurable garbage.
+    /// A class: the attempt closure then holds one reference instead of copying its strings.
+    private final class Route: Sendable {
+        let endpoint: HTTP2Endpoint
+        let name: String
+
+        init(_ endpoint: HTTP2Endpoint) {
+            self.endpoint = endpoint
+            name = endpoint.description
+        }
+    }
+
+    /// A `.p8` signer with its pool keys, fixed at start-up like the signer itself.
+    private struct TokenKey {
+        var signer: APNsTokenSigner
+        var productionPool: String
+        var developmentPool: String
+    }
+
     private enum Credential {
         case certificate(APNsCertificate)
-        case token(APNsTokenSigner)
+        case token(TokenKey)
     }
 
     package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
@@ -53,36 +76,46 @@ package final class APNsSender: Sendable {
             return SendOutcome(result: .failed, reason: "invalid APNs payload: \(error)", provider: provider)
         }
         let app = r.destination.apnsCertificateKey ?? ""
-        guard credential(app: app, team: r.destination.apnsTeamId) != nil else {
+        // The attempt closure captures these, not `r`: capturing the request copied all of it.
+        let team = r.destination.apnsTeamId
+        guard credential(app: app, team: team) != nil else {
             return SendOutcome(result: .failed, reason: "no APNs certificate or token key for \(app)", provider: provider)
         }
-        let endpoint = provider == "apns.dev" ? development : production
-        let path = endpoint.path + (payload.path ?? "")
+        let isDevelopment = provider == "apns.dev"
+        let route = isDevelopment ? development : production
+        let path = route.endpoint.path + (payload.path ?? "")
         return await delivery.run(provider: provider, lane: lanes.lane("apns:" + app), deadline: deadline) { _, attemptDeadline, _ in
             // Looked up per attempt: a certificate reloaded during retries is used at once.
-            guard let credential = credential(app: app, team: r.destination.apnsTeamId) else {
+            guard let credential = credential(app: app, team: team) else {
                 return AttemptVerdict(.failed, reason: "no APNs certificate or token key for \(app)", health: .unknown)
             }
-            var headers = payload.headers.map { (name: $0.name, value: $0.value) }
+            var headers: [(name: String, value: String)] = []
+            headers.reserveCapacity(payload.headers.count + 1)
+            for h in payload.headers { headers.append((name: h.name, value: h.value)) }
             let pool: HTTP2ConnectionPool
             var bearer: String?
+            var checked: HTTP2CheckedField?
             switch credential {
             case .certificate(let cert):
-                pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(endpoint)", endpoint: endpoint) { cert.tls }
-            case .token(let signer):
-                let token = signer.token()
-                bearer = token
-                headers.append((name: "authorization", value: "bearer " + token))
-                pool = pools.pool("apns.token:\(signer.teamId).\(signer.keyId)|\(endpoint)", endpoint: endpoint) { tokenTLS }
+                pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(route.name)", endpoint: route.endpoint) { cert.tls }
+            case .token(let key):
+                let b = key.signer.bearer()
+                bearer = b.token
+                if let c = b.checkedAuthorization {
+                    checked = c
+                } else {
+                    headers.append((name: "authorization", value: b.authorization))
+                }
+                pool = pools.pool(isDevelopment ? key.developmentPool : key.productionPool, endpoint: route.endpoint) { tokenTLS }
             }
-            let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
+            let request = HTTP2Request(method: "POST", path: path, headers: headers, checkedField: checked, body: payload.body)
             switch await pool.execute(request, deadline: attemptDeadline) {
             case .failure(let e):
                 return .transport(e)
             case .success(let response):
                 var v = ProviderAnswers.apns(response)
                 if v.action == .reauthenticate {
-                    if case .token(let signer) = credential, let bearer, signer.refresh(rejected: bearer) {
+                    if case .token(let key) = credential, let bearer, key.signer.refresh(rejected: bearer) {
                         return v
                     }
                     v.action = .failed
@@ -95,7 +128,7 @@ package final class APNsSender: Sendable {
 
     private func credential(app: String, team: String?) -> Credential? {
         if let cert = certificates?.certificate(app) { return .certificate(cert) }
-        if let team, let signer = signers[team] { return .token(signer) }
+        if let team, let key = signers[team] { return .token(key) }
         return nil
     }
 

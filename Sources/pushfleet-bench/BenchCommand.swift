@@ -201,6 +201,10 @@ struct BenchCommand: AsyncParsableCommand {
                         reference: s["h2load_requests_per_second"], note: "whole sender path (generic HTTP/2)")
             results.add("http2.sender.apns", unit: "pushes/s", value: s["apns_sender_requests_per_second"] ?? 0,
                         reference: s["h2load_requests_per_second"], note: "APNs sender (.p8 JWT, VoIP push) to the same nghttpd; target ≥ 0.5× h2load")
+            results.add("http2.h2load.apns_shaped", unit: "requests/s", value: s["h2load_apns_shaped_requests_per_second"] ?? 0,
+                        reference: s["h2load_requests_per_second"], note: "h2load sending the APNs sender's path, header fields, bearer length and body")
+            results.add("http2.sender.apns.vs_shaped", unit: "pushes/s", value: s["apns_sender_requests_per_second"] ?? 0,
+                        reference: s["h2load_apns_shaped_requests_per_second"], note: "the APNs sender against h2load sending the same requests")
             results.add("http2.fixed_rate.p99", unit: "ms", value: s["fixed_rate_p99_ms"] ?? 0, reference: nil,
                         note: "at \(Int(s["fixed_rate_requests_per_second"] ?? 0)) requests/s; p50 \(String(format: "%.2f", s["fixed_rate_p50_ms"] ?? 0)) ms")
         }

@@ -9,7 +9,8 @@ import PushSenders
 /// The partition is a table (compacted, key per binding, tombstone removes): every binding is
 /// indexed by its wake-up time `updatedAt + threshold% × expires` in a min-heap, so a tick costs
 /// time proportional to the bindings due, not to all bindings (Flexisip scans every Redis key on
-/// every tick). Ticks come every `register-wakeup-interval` minutes; a due binding that has not
+/// every tick). Ticks come every `register-wakeup-interval` minutes, on wall-clock multiples of
+/// it (so every owner of the partition ticks at the same instants); a due binding that has not
 /// expired gets one Background push per registration version (its `updatedAt`): a new
 /// `registration.updated` resets it, a tombstone removes it. Sent wake-ups are recorded as
 /// `push.schedule` records (`pushType` wakeup, phase done, key `wakeup|<partition>|<binding>`) in
@@ -41,7 +42,11 @@ package struct RegistrationCore: Sendable {
     package init(partition: Int32, options: PushNotificationOptions, now: EventTime) {
         self.partition = partition
         self.options = options
-        nextTick = now.adding(seconds: max(1, options.registerWakeupInterval) * 60)
+        // Ticks fall on wall-clock multiples of the interval, the same instants for every owner:
+        // counted from each restore, a partition that moved (a rebalance, autoscaling) waited a
+        // whole interval again, and one moving more often than the interval never ticked.
+        let interval = Int64(max(1, options.registerWakeupInterval)) * 60_000
+        nextTick = EventTime(millisecondsSince1970: (now.millisecondsSince1970 / interval + 1) * interval)
     }
 
     var pendingCount: Int { bindings.count }

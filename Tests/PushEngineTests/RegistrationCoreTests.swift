@@ -26,6 +26,20 @@ struct RegistrationCoreTests {
         KafkaMessage(topic: "pushfleet.registrations", partition: 0, offset: 0, key: Array(key.utf8), value: nil)
     }
 
+    @Test("ticks fall on wall-clock multiples of the interval: every owner ticks at the same instants")
+    func alignedTicks() {
+        let fiveMinutes: Int64 = 300_000
+        let boundary = EventTime(millisecondsSince1970: (t0.millisecondsSince1970 / fiveMinutes + 1) * fiveMinutes)
+        let restoredEarly = RegistrationCore(partition: 0, options: Self.options(interval: 5), now: boundary.adding(seconds: -299))
+        let restoredLate = RegistrationCore(partition: 0, options: Self.options(interval: 5), now: boundary.adding(seconds: -1))
+        #expect(restoredEarly.nextTick == boundary && restoredLate.nextTick == boundary,
+                "a partition restored a second before a boundary ticks at it, not one interval later")
+        #expect(RegistrationCore(partition: 0, options: Self.options(interval: 5), now: boundary).nextTick == boundary.adding(seconds: 300))
+        var moved = RegistrationCore(partition: 0, options: Self.options(interval: 5), now: boundary.adding(seconds: -1))
+        #expect(moved.fireDue(now: boundary.adding(seconds: 1)).isEmpty)
+        #expect(moved.nextTick == boundary.adding(seconds: 300), "then every interval on the same grid")
+    }
+
     @Test("threshold boundaries: before the threshold no push, after it one push, expired none")
     func boundaries() throws {
         // Ticks every minute from t0; threshold 50 % of 600 s = due at t0+300 s, expires t0+600 s.

@@ -62,7 +62,7 @@ public struct PartitionCore: Sendable {
     /// `fireDue` of the same step: it would otherwise decode the event and run the policy a
     /// second time, which was an eighth of a worker's CPU per push with `timeout=0`. Emptied by
     /// every `fireDue`, so it never outlives a step (memory stays per schedule, not per request).
-    private var decidedNow: [String: PushRequest] = [:]
+    private var decidedNow: [String: (eventId: String, request: PushRequest)] = [:]
 
     public init(partition: Int32, policy: BranchPolicy, timing: EngineTiming = EngineTiming()) {
         self.partition = partition
@@ -162,7 +162,7 @@ public struct PartitionCore: Sendable {
                 record.event = []
             }
             put(record)
-            if record.phase == .pending && first <= now { decidedNow[key] = request }
+            if record.phase == .pending && first <= now { decidedNow[key] = (e.header.id, request) }
             actions.append(.state(key: key, record))
         }
         return actions
@@ -254,7 +254,8 @@ public struct PartitionCore: Sendable {
                 actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
                 inFlight.insert(top.key)
             case .pending:
-                let decided = s.attempt == 0 ? decidedNow.removeValue(forKey: top.key) : nil
+                // Only the request decided for this very schedule (same event, first push).
+                let decided = decidedNow.removeValue(forKey: top.key).flatMap { s.attempt == 0 && $0.eventId == s.header.id ? $0.request : nil }
                 guard let request = decided ?? derive(s, &actions, now: now) else {
                     finishAndRecord(&s, &actions, now: now)
                     continue
@@ -415,6 +416,7 @@ public struct PartitionCore: Sendable {
 
     private mutating func remove(_ key: String) {
         inFlight.remove(key)
+        decidedNow[key] = nil
         table.remove(key)
     }
 

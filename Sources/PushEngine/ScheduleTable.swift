@@ -13,7 +13,8 @@ import PushContract
 /// - schedules live in one array of compact slots (times as milliseconds, counters as `Int32`,
 ///   the state key stored once); freed slots are reused. A growing array's spare capacity is
 ///   never written, so it costs address space, not resident memory;
-/// - the key index maps to slot numbers (4 bytes per bucket, not 168);
+/// - the key index maps keys to slot numbers (a bucket holds the key and 4 bytes, not a
+///   168-byte record);
 /// - the state key starts with the Call-ID (`callId:provider:param:prid`, Flexisip's push-context
 ///   key), so a slot keeps the Call-ID as a length into its key instead of a second string;
 /// - the schedules of one call form a linked list through their slots, found by the Call-ID's
@@ -79,9 +80,12 @@ struct ScheduleTable: Sendable {
             finalReason = r.finalReason
         }
 
-        /// Overwrites the record's fields, keeping the slot's links and timer.
+        /// Overwrites the record's fields, keeping the slot's links, timer and key string (the
+        /// same key, but maybe another copy of it: a restore decodes one per version, and the
+        /// index holds the first).
         mutating func update(_ r: ScheduleRecord) {
             var fresh = Slot(r)
+            fresh.key = key
             fresh.armedAt = armedAt
             fresh.nextInCall = nextInCall
             self = fresh

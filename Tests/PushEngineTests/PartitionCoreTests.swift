@@ -6,6 +6,21 @@ import Testing
 
 @Suite("Partition core: Flexisip's schedule logic without I/O")
 struct PartitionCoreTests {
+    @Test("a request decided by handle serves only its own schedule: one re-created before fireDue is derived from its own event")
+    func decidedRequestBelongsToItsSchedule() throws {
+        var core = try makeCore()
+        let first = unanswered("e1", uri: Contacts.iosVoip)
+        _ = core.handle(first.0, bytes: first.1, now: t0)  // due at once: its request is kept for fireDue
+        let end = ended("end", reason: .cancelled, at: t0)
+        _ = core.handle(end.0, bytes: end.1, now: t0)      // never sent: finished
+        let again = unanswered("e3", uri: Contacts.iosVoip + ";pn-timeout=5")
+        _ = core.handle(again.0, bytes: again.1, now: t0)  // replaces the finished context, due 5 s later
+        // No fireDue in between (a caller may batch): the entry kept for e1 is still there.
+        let send = try #require(core.fireDue(now: t0.adding(seconds: 5)).sends.first)
+        #expect(send.eventId == "e3")
+        #expect(send.request.delay == 5, "e3's own request, not the one decided for e1")
+    }
+
     @Test("iOS VoIP call, timeout 0: one VoIP push at once, then done")
     func voipCall() throws {
         var core = try makeCore()

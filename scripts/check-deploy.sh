@@ -96,23 +96,27 @@ kamailio_script() {
 # module links must be in the build stage.
 dockerfile_libraries() {
     local build runtime lib path pkg module name status=0
-    build=$(awk '/^FROM .* AS build/{b=1} /^FROM \$\{RUNTIME_IMAGE\}/{b=0} b && /apt-get install/' Dockerfile)
-    runtime=$(awk '/^FROM \$\{RUNTIME_IMAGE\}/{r=1} r && /apt-get install/' Dockerfile)
-    for lib in $(readelf -d "$PUSHFLEET_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    local needed
+    # One package name per line, compared whole (grep -w would take libfoo1 for libfoo1-dbg).
+    build=$(awk '/^FROM .* AS build/{b=1} /^FROM \$\{RUNTIME_IMAGE\}/{b=0} b && /apt-get install/' Dockerfile | tr ' ' '\n')
+    runtime=$(awk '/^FROM \$\{RUNTIME_IMAGE\}/{r=1} r && /apt-get install/' Dockerfile | tr ' ' '\n')
+    needed=$(readelf -d "$PUSHFLEET_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p') || { echo "readelf cannot read $PUSHFLEET_BIN"; return 1; }
+    grep -qx 'libc.so.6' <<<"$needed" || { echo "no libc.so.6 among the libraries $PUSHFLEET_BIN needs: not read right"; return 1; }
+    for lib in $needed; do
         case $lib in libswift*|libFoundation*|libdispatch*|libBlocksRuntime*|lib_Foundation*) continue ;; esac
-        path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ {print $NF; exit}')
+        path=$(/sbin/ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64/ {print $NF; exit}')
         path=$(readlink -f "${path:-/nonexistent}")
         # dpkg knows some files by their /lib name, some by their /usr/lib one (merged /usr).
         pkg=$( { dpkg -S "$path" || dpkg -S "${path#/usr}"; } 2>/dev/null | head -1 | cut -d: -f1)
         case $pkg in libc6|libstdc++6|libgcc-s1|zlib1g) continue ;; esac  # all in debian:bookworm-slim
-        if [ -z "$pkg" ] || ! grep -qw -- "$pkg" <<<"$runtime"; then
+        if [ -z "$pkg" ] || ! grep -qxF -- "$pkg" <<<"$runtime"; then
             echo "runtime stage does not install ${pkg:-the package of $lib} ($lib is linked by pushfleet)"; status=1
         fi
     done
     for module in Sources/C*/module.modulemap; do
         for name in $(sed -n 's/.*link "\(.*\)".*/\1/p' "$module"); do
             pkg=$(dpkg -S "/usr/lib/x86_64-linux-gnu/lib$name.so" 2>/dev/null | cut -d: -f1)
-            if [ -z "$pkg" ] || ! grep -qw -- "$pkg" <<<"$build"; then
+            if [ -z "$pkg" ] || ! grep -qxF -- "$pkg" <<<"$build"; then
                 echo "build stage does not install ${pkg:-the -dev package of lib$name} ($module links $name)"; status=1
             fi
         done

@@ -45,9 +45,32 @@ final class OutputBuffer: Sendable {
 private let liveChildren = Mutex<Set<Int32>>([])
 private let killLiveChildrenAtExit: Void = {
     atexit {
-        for pid in liveChildren.withLock({ $0 }) { kill(pid, SIGKILL) }
+        // Their own children too: a SIGKILLed `pushfleet dev` cannot stop the workers it started.
+        for pid in withDescendants(liveChildren.withLock({ $0 })) { kill(pid, SIGKILL) }
     }
 }()
+
+/// `roots` and every process below them, from the parent ids in /proc.
+private func withDescendants(_ roots: Set<Int32>) -> Set<Int32> {
+    var parentOf: [Int32: Int32] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        // After the command name: state, then the parent id.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, let parent = Int32(fields[1]) { parentOf[pid] = parent }
+    }
+    var all = roots
+    var grew = true
+    while grew {
+        grew = false
+        for (pid, parent) in parentOf where all.contains(parent) && !all.contains(pid) {
+            all.insert(pid)
+            grew = true
+        }
+    }
+    return all
+}
 
 /// A child process whose output is collected as it arrives, for tests that run real binaries.
 final class ChildProcess: Sendable {

@@ -1,5 +1,3 @@
-import CNGHTTP2
-
 /// One request as the transport sends it: pseudo-headers already resolved.
 package struct HTTP2Request: Sendable {
     package var method: String
@@ -32,16 +30,10 @@ package struct HTTP2CheckedField: Sendable {
     /// Nil when the field is not valid HTTP/2 (the caller then sends it as a plain header,
     /// whose per-request check fails the request with the usual reason).
     package init?(name: String, value: String) {
-        var bytes = Array(name.utf8)
-        for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] |= 0x20 }
-        let n = bytes.count
-        bytes.append(contentsOf: value.utf8)
-        let valid = bytes.withUnsafeBufferPointer { b in
-            nghttp2_check_header_name(b.baseAddress, n) != 0 && nghttp2_check_header_value(b.baseAddress.map { $0 + n }, b.count - n) != 0
-        }
-        guard valid else { return nil }
+        var bytes: [UInt8] = []
+        guard let ranges = NGHTTP2HeaderBlock.appendChecked(name: name, value: value, to: &bytes) else { return nil }
         self.bytes = bytes
-        nameCount = n
+        nameCount = ranges.name.count
     }
 }
 

@@ -52,16 +52,10 @@ final class NGHTTP2HeaderBlock {
             return "invalid request line: \(request.method) \(request.path)"
         }
         for field in request.headers {
-            let nameStart = bytes.count
-            bytes.append(contentsOf: field.name.utf8)
-            let name = nameStart..<bytes.count
-            for i in name where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] |= 0x20 }
-            bytes.append(contentsOf: field.value.utf8)
-            let value = name.upperBound..<bytes.count
-            guard Self.check(bytes, name, nghttp2_check_header_name), Self.check(bytes, value, nghttp2_check_header_value) else {
+            guard let ranges = Self.appendChecked(name: field.name, value: field.value, to: &bytes) else {
                 return "invalid header field \(field.name)"
             }
-            fields.append((name, value))
+            fields.append(ranges)
         }
         if let checked = request.checkedField {
             let start = bytes.count
@@ -72,6 +66,20 @@ final class NGHTTP2HeaderBlock {
             add("content-length", String(request.body.count).utf8)
         }
         return nil
+    }
+
+    /// Appends a field as HTTP/2 sends it (name lower-cased, then value) and checks both with
+    /// nghttp2's RFC 9113 validators; nil when either is invalid. One definition for per-request
+    /// fields and for `HTTP2CheckedField`, which does this once for a long-lived value.
+    static func appendChecked(name: String, value: String, to bytes: inout [UInt8]) -> (name: Range<Int>, value: Range<Int>)? {
+        let nameStart = bytes.count
+        bytes.append(contentsOf: name.utf8)
+        let nameRange = nameStart..<bytes.count
+        for i in nameRange where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] |= 0x20 }
+        bytes.append(contentsOf: value.utf8)
+        let valueRange = nameRange.upperBound..<bytes.count
+        guard check(bytes, nameRange, nghttp2_check_header_name), check(bytes, valueRange, nghttp2_check_header_value) else { return nil }
+        return (nameRange, valueRange)
     }
 
     private static func check(_ bytes: [UInt8], _ range: Range<Int>, _ validator: (UnsafePointer<UInt8>?, Int) -> Int32) -> Bool {

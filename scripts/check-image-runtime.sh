@@ -32,7 +32,11 @@ if [ ! -s "$ROOT.minbase.tar" ]; then
     debootstrap --variant=minbase bookworm "$ROOT.build" http://deb.debian.org/debian >/dev/null
     tar -C "$ROOT.build" -cf "$ROOT.minbase.tar" . && rm -rf "$ROOT.build"
 fi
-for m in proc dev; do umount "$ROOT/$m" 2>/dev/null || true; done
+for m in proc dev; do
+    umount "$ROOT/$m" 2>/dev/null || true
+    # Never delete through a bind mount of the host's /proc or /dev.
+    if mountpoint -q "$ROOT/$m"; then echo "$ROOT/$m is still mounted: unmount it first"; exit 1; fi
+done
 rm -rf "$ROOT" && mkdir -p "$ROOT" && tar -C "$ROOT" -xf "$ROOT.minbase.tar"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 chroot "$ROOT" bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $runtime_packages >/dev/null 2>&1"

@@ -315,7 +315,13 @@ public struct PartitionCore: Sendable {
             if let until = s.ringingUntil {
                 let interval = Int64(order.request.ringingInterval) * 1000
                 var next = order.dueAt.adding(milliseconds: interval)
-                if next <= now {
+                if interval <= 0 {
+                    // No repetition under this worker's policy (e.g. a rolling change of
+                    // call-remote-push-interval to 0 while the call rang): wait for the call's
+                    // end, which still gets its final push. Dividing by the interval below
+                    // would trap, and every worker taking the partition would crash in turn.
+                    next = until
+                } else if next <= now {
                     // Missed ticks collapse into one: the next tick after now, not a burst.
                     let behind = now.millisecondsSince1970 - next.millisecondsSince1970
                     next = next.adding(milliseconds: (behind / interval + 1) * interval)

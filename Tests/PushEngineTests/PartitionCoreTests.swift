@@ -249,6 +249,25 @@ struct PartitionCoreTests {
         try b.restore(key: send.key, value: nil)
         #expect(b.pendingCount == 0)
     }
+
+    @Test("a ringing schedule restored under call-remote-push-interval 0 waits for the call's end instead of trapping, then ends")
+    func restoredRingingWithIntervalZero() throws {
+        var a = try makeCore { o, r in o.callRemotePushInterval = 7; r.callForkTimeout = 90 }
+        let send = try #require(a.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        var b = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 90 }
+        for state in a.answer(send, at: t0.adding(milliseconds: 50)).states {
+            try b.restore(key: state.key, value: state.record.map { RecordEncoder.encode($0) })
+        }
+        // The tick at t0+7 is sent late (t0+8) and answered: the interval under b's policy is 0.
+        let late = try #require(b.fireDue(now: t0.adding(seconds: 8)).sends.first)
+        let after = b.answer(late, at: t0.adding(seconds: 8))
+        #expect(after.states.first?.record?.phase == .pending)
+        #expect(b.nextDeadline == t0.adding(seconds: 90), "no more ticks: the next step is the call's fork timeout")
+        // Under b's policy the push is a single alert, which gets no final push (as Flexisip).
+        let end = b.fireDue(now: t0.adding(seconds: 90))
+        #expect(end.sends.isEmpty)
+        #expect(end.states.first?.record?.phase == .done)
+    }
 }
 
 @Suite("Partition core: TTL 0")

@@ -106,6 +106,13 @@ public final class EmbeddedKafkaBroker: Sendable {
         rd_kafka_mock_push_request_errors_array(cluster.pointer, api.rawValue, errors.count, errors)
     }
 
+    /// Makes `brokerId` the leader of a partition; -1 leaves it without a leader (its reads and
+    /// writes wait, as during a failed election).
+    public func setPartitionLeader(_ topic: String, partition: Int32, brokerId: Int32) throws(KafkaError) {
+        try checkRunning()
+        try check(rd_kafka_mock_partition_set_leader(cluster.pointer, topic, partition, brokerId), "leader of \(topic)[\(partition)]")
+    }
+
     /// Makes every metadata answer for `topic` carry `code` (0 clears it).
     public func setTopicError(_ topic: String, code: Int32) throws(KafkaError) {
         try checkRunning()

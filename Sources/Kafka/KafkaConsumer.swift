@@ -6,9 +6,12 @@ import Synchronization
 /// which waits for them, so ordering is strict.
 public protocol KafkaRebalanceHandler: Sendable {
     /// Called for newly assigned partitions before any of their messages are handed out
-    /// (restore state here).
-    func prepare(assigned: [KafkaTopicPartition]) async
-    /// Called for revoked partitions before the revocation completes: finish in-flight work and
+    /// (restore state here). Returns the partitions that must not be fetched yet (e.g. their
+    /// state could not be restored): they are assigned paused, and stay so until the handler
+    /// calls `KafkaConsumer.resume`.
+    func prepare(assigned: [KafkaTopicPartition]) async -> Set<KafkaTopicPartition>
+    /// Called for revoked partitions before the revocation completes (and for the whole
+    /// assignment when a rebalance fails and the group takes it back): finish in-flight work and
     /// store final offsets here. Stored offsets are committed right after it returns.
     func finish(revoked: [KafkaTopicPartition]) async
 }
@@ -21,7 +24,9 @@ public enum KafkaConsumerEvent: Sendable {
     case revoked([KafkaTopicPartition])
     /// A batch of messages, possibly from several partitions, in partition order.
     case messages([KafkaMessage])
-    /// A non-fatal consumer error (missing topic, broker unreachable…); consumption goes on.
+    /// A consumer error. Non-fatal ones (missing topic, broker unreachable…) are informative
+    /// and consumption goes on; after one with `isFatal` the consumer is unusable and no
+    /// further events come.
     case error(KafkaError)
 }
 
@@ -189,6 +194,37 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// Partitions currently assigned to this member.
     public var assignment: [KafkaTopicPartition] { core.assignedPartitions }
 
+    /// Stops fetching these assigned partitions (messages already handed out stay valid).
+    /// librdkafka only flags the partitions: it does not block.
+    public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try pauseOrResume(partitions, pause: true)
+    }
+
+    /// Fetches paused partitions again, from where their fetching stopped.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try pauseOrResume(partitions, pause: false)
+    }
+
+    private func pauseOrResume(_ partitions: [KafkaTopicPartition], pause: Bool) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let list = makePartitionList(partitions.map { ($0, nil) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = pause ? rd_kafka_pause_partitions(handle.pointer, list) : rd_kafka_resume_partitions(handle.pointer, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: pause ? "pause" : "resume") }
+        for i in 0..<Int(list.pointee.cnt) where list.pointee.elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let e = list.pointee.elems[i]
+            throw KafkaError(e.err, context: "\(pause ? "pause" : "resume") \(String(cString: e.topic))[\(e.partition)]")
+        }
+    }
+
+    /// The fatal error librdkafka raised for this consumer, if any.
+    public var fatalError: KafkaError? { context.fatalError }
+
+    /// How long since the polling thread last went round its loop. It goes round at least every
+    /// 100 ms unless it is stuck: in a rebalance hook (a restore), waiting for a reader that
+    /// does not take its events, or in librdkafka.
+    public var sinceLastPoll: Duration { core.sinceLastPoll }
+
     /// Leaves the group cleanly: revokes (running `finish`), commits stored offsets, closes.
     /// Messages still buffered are dropped (their offsets were not stored). Idempotent.
     public func close() async {
@@ -207,6 +243,9 @@ final class ConsumerCore: @unchecked Sendable {
     private let closed = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
     private let assigned = Mutex<Set<KafkaTopicPartition>>([])
+    /// Uptime (ns) when the polling loop last went round: a thread stuck in a hook, in a full
+    /// channel or in librdkafka stops moving it (read by health checks).
+    private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     /// Bumped on every revoke so the loop knows to re-check a batch it was assembling.
     private let revocations = Atomic<Int>(0)
 
@@ -216,6 +255,12 @@ final class ConsumerCore: @unchecked Sendable {
     }
 
     var assignedPartitions: [KafkaTopicPartition] { assigned.withLock { $0.sorted() } }
+
+    /// How long since the polling loop last went round.
+    var sinceLastPoll: Duration {
+        let elapsed = DispatchTime.now().uptimeNanoseconds &- heartbeat.load(ordering: .relaxed)
+        return .nanoseconds(Int64(min(elapsed, UInt64(Int64.max))))
+    }
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     func start(handle: KafkaHandle, context: ClientContext, batchSize: Int) {
@@ -248,6 +293,7 @@ final class ConsumerCore: @unchecked Sendable {
         var converter = MessageConverter()
         var messages: [KafkaMessage] = []
         while !isStopping {
+            heartbeat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             let revocationsBefore = revocations.load(ordering: .acquiring)
             messages.removeAll(keepingCapacity: true)
             var wait: Int32 = 100
@@ -284,12 +330,26 @@ final class ConsumerCore: @unchecked Sendable {
         let list = topicPartitions(partitions)
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if let handler, !list.isEmpty { blockOnAsync { await handler.prepare(assigned: list) } }
+            let held = Mutex<Set<KafkaTopicPartition>>([])
+            if let handler, !list.isEmpty {
+                blockOnAsync {
+                    let paused = await handler.prepare(assigned: list)
+                    held.withLock { $0 = paused }
+                }
+            }
             if cooperative {
                 if let e = rd_kafka_incremental_assign(rk, partitions) { logFailure(KafkaError(consuming: e, context: "incremental assign")) }
             } else {
                 let e = rd_kafka_assign(rk, partitions)
                 if e != RD_KAFKA_RESP_ERR_NO_ERROR { logFailure(KafkaError(e, context: "assign")) }
+            }
+            // Paused before this thread polls again, so not one of their records is fetched.
+            let paused = held.withLock { $0 }
+            if !paused.isEmpty {
+                let pauseList = makePartitionList(paused.map { ($0, nil) })
+                let e = rd_kafka_pause_partitions(rk, pauseList)
+                rd_kafka_topic_partition_list_destroy(pauseList)
+                if e != RD_KAFKA_RESP_ERR_NO_ERROR { logFailure(KafkaError(e, context: "pause unprepared partitions")) }
             }
             assigned.withLock { set in
                 if !cooperative { set.removeAll() }
@@ -312,11 +372,27 @@ final class ConsumerCore: @unchecked Sendable {
             }
             if !list.isEmpty { channel.push(.revoked(list), isStopping: { self.isStopping }) }
         default:
-            // Rebalance error (e.g. fenced): drop the assignment; the group will rejoin.
+            // Rebalance error (e.g. fenced): the group takes the whole assignment back and this
+            // member rejoins. Its partitions are finished exactly as on a revoke (their lanes
+            // stop, final offsets are stored), or they would keep firing timers and writing
+            // state next to their new owner.
             logFailure(KafkaError(err, context: "rebalance"))
-            assigned.withLock { $0.removeAll() }
+            revocations.add(1, ordering: .releasing)
+            let held = assigned.withLock { set in
+                defer { set.removeAll() }
+                return set.sorted()
+            }
+            channel.purge(Set(held))
+            if let handler, !held.isEmpty { blockOnAsync { await handler.finish(revoked: held) } }
             _ = rd_kafka_assign(rk, nil)
+            if !held.isEmpty { channel.push(.revoked(held), isStopping: { self.isStopping }) }
         }
+    }
+
+    /// A fatal error of this consumer's client (from librdkafka's error callback, on the polling
+    /// thread): handed to the reader, which must stop.
+    func reportFatal(_ error: KafkaError) {
+        channel.push(.error(error), isStopping: { true })
     }
 
     private func logFailure(_ error: KafkaError) {

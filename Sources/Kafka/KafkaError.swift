@@ -32,7 +32,9 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
             code: err.rawValue,
             name: String(cString: rd_kafka_err2name(err)),
             message: context.map { "\($0): \(text)" } ?? text,
-            isRetriable: KafkaError.retriableCodes.contains(err.rawValue)
+            isRetriable: KafkaError.retriableCodes.contains(err.rawValue),
+            // Delivery reports of a producer that hit a fatal error carry `_FATAL`.
+            isFatal: err == RD_KAFKA_RESP_ERR__FATAL
         )
     }
 
@@ -48,6 +50,18 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         )
         rd_kafka_error_destroy(error)
     }
+
+    /// Retrying cannot help this one record (too large, invalid, refused by the broker's record
+    /// checks): the write must be given up and its input dead-lettered; other records still go.
+    public var isPermanentForRecord: Bool {
+        !isFatal && KafkaError.recordPermanentCodes.contains(code)
+    }
+
+    private static let recordPermanentCodes: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_MSG,
+        RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE, RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR__INVALID_ARG,
+        RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, RD_KAFKA_RESP_ERR_POLICY_VIOLATION,
+    ].reduce(into: Set<Int32>()) { $0.insert($1.rawValue) }
 
     /// A configuration property librdkafka refused: names the property and the value.
     static func invalidProperty(_ key: String, value: String, reason: String) -> KafkaError {

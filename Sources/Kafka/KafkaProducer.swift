@@ -151,6 +151,20 @@ public final class KafkaProducer: Sendable {
     /// Number of records enqueued but not yet acknowledged.
     public var pendingCount: Int { Int(rd_kafka_outq_len(handle.pointer)) }
 
+    /// The fatal error librdkafka raised, if any: the producer can no longer deliver and must
+    /// be recreated (an owner that keeps using it retries forever).
+    public var fatalError: KafkaError? { context.fatalError }
+
+    /// Calls `handler` once, on librdkafka's polling thread, when the producer hits a fatal
+    /// error (at once if it already has).
+    public func onFatalError(_ handler: @escaping @Sendable (KafkaError) -> Void) { context.onFatal(handler) }
+
+    /// Raises a fatal error as librdkafka would (its `rd_kafka_test_fatal_error`), for tests
+    /// of what the owner does then.
+    package func raiseFatalErrorForTesting(_ reason: String) {
+        _ = rd_kafka_test_fatal_error(handle.pointer, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason)
+    }
+
     /// Partition count of a topic as the cluster sees it (also checks reachability).
     public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
         try await KafkaMetadata.partitionCount(handle: handle, topic: topic, timeout: timeout, context: context)
@@ -184,12 +198,39 @@ final class ClientContext: Sendable {
     private let lastError = Mutex<String?>(nil)
     /// Set for consumers only; reached from the rebalance callback.
     let consumer: ConsumerCore?
+    /// The client's fatal error once librdkafka raised one (the instance is then unusable).
+    private let fatal = Mutex<KafkaError?>(nil)
+    private let fatalHandler = Mutex<(@Sendable (KafkaError) -> Void)?>(nil)
 
     init(consumer: ConsumerCore? = nil) {
         self.consumer = consumer
     }
 
     func record(_ text: String) { lastError.withLock { $0 = text } }
+
+    var fatalError: KafkaError? { fatal.withLock { $0 } }
+
+    /// Calls `handler` once with the fatal error (at once if one was already raised).
+    func onFatal(_ handler: @escaping @Sendable (KafkaError) -> Void) {
+        let already: KafkaError? = fatal.withLock { error in
+            if error == nil { fatalHandler.withLock { $0 = handler } }
+            return error
+        }
+        if let already { handler(already) }
+    }
+
+    /// Records a fatal error (the first one wins) and tells whoever registered for it.
+    func raiseFatal(_ error: KafkaError) {
+        let first: Bool = fatal.withLock {
+            guard $0 == nil else { return false }
+            $0 = error
+            return true
+        }
+        guard first else { return }
+        kafkaLogger.error("fatal Kafka client error: the client is unusable", metadata: ["error": "\(error)"])
+        if let handler = fatalHandler.withLock({ $0 }) { handler(error) }
+        consumer?.reportFatal(error)
+    }
 
     /// Adds the last broker/transport error to a timeout, so "message timed out" says why.
     func enrich(_ error: KafkaError) -> KafkaError {
@@ -268,9 +309,20 @@ private let producerDeliveryCallback: @convention(c) (OpaquePointer?, UnsafePoin
 let clientErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     handle, code, reason, opaque in
     let text = reason.map { String(cString: $0) } ?? ""
-    if let opaque {
-        Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue().record(text)
+    guard let opaque else { return }
+    let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let handle {
+        // The instance is unusable (e.g. the idempotent producer lost its sequence): whoever owns
+        // it must stop, not retry forever. librdkafka names the original error separately.
+        var buffer = [CChar](repeating: 0, count: 512)
+        let original = rd_kafka_fatal_error(handle, &buffer, buffer.count)
+        var error = KafkaError(original, message: String(cString: buffer), context: "fatal")
+        error.isFatal = true
+        error.isRetriable = false
+        context.raiseFatal(error)
+        return
     }
+    context.record(text)
     kafkaLogger.debug("client error", metadata: ["error": "\(text)", "code": "\(code)"])
 }
 

@@ -22,6 +22,12 @@ package enum EngineMetrics {
     static let deadLetters = "pushfleet_dead_letters_total"
     static let lag = "pushfleet_consumer_lag"                    // partition
     static let writeRetries = "pushfleet_state_write_retries_total"
+    static let writesRefused = "pushfleet_writes_refused_total"   // topic
+    static let restoreFailures = "pushfleet_restore_failures_total"
+    static let unrestored = "pushfleet_unrestored_partitions"
+    static let recordsWithoutLane = "pushfleet_records_without_lane_total"
+    static let live = "pushfleet_worker_live"
+    static let ready = "pushfleet_worker_ready"
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
     /// up here; a name missing from it is exported without help, which the deploy test rejects).
@@ -42,6 +48,12 @@ package enum EngineMetrics {
         deadLetters: "Input records written to the dead-letter topic.",
         lag: "Records behind the high watermark, by events partition (last seen by this worker).",
         writeRetries: "State and outcome writes re-sent after a failed delivery.",
+        writesRefused: "Writes the broker refused for good (too large, invalid), by topic; their input is dead-lettered.",
+        restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
+        unrestored: "Assigned partitions not processed because their state could not be restored yet.",
+        recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
+        live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
+        ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
     ]
 
     private static let counters = Mutex<[String: Counter]>([:])

@@ -30,7 +30,10 @@ public struct EngineTopics: Sendable, Hashable {
 ///
 /// - Important: every schedule change is produced to the state partition (same number) before
 ///   the offset of the input that caused it is stored; offsets advance only over inputs whose
-///   writes (state, outcomes, dead letters) were all acknowledged, in input order.
+///   writes (state, outcomes, dead letters) were all acknowledged, in input order (`WriteLedger`).
+/// - Important: once `drain` returns the lane is closed: it writes nothing more, stores no
+///   offset and fires no timer, whatever is still in flight, so that it never writes state next
+///   to the partition's new owner.
 actor PartitionLane<Core: LaneCore> {
     let partition: KafkaTopicPartition
     /// Where this lane's state records go: the events partition's number for schedules, the
@@ -46,21 +49,19 @@ actor PartitionLane<Core: LaneCore> {
     /// This partition's gauges, looked up once: `perform` sets them after every step.
     private let pendingGauge: Gauge
     private let inFlightGauge: Gauge
+    /// Read by `/health` without awaiting the lane.
+    nonisolated let progress = LaneProgress()
 
-    /// Writes not yet acknowledged, in order; `offset` is the input offset they complete.
-    private var pending = Deque<PendingWrite>()
-    private var nextSequence = 0
+    private var ledger = WriteLedger()
     private var sendsInFlight = 0
+    /// Draining: no new input or timer; sends in flight still complete and are recorded.
     private var stopped = false
+    /// Drained (or given up on): nothing more is written or stored.
+    private var closed = false
     private var timerLoop: Task<Void, Never>?
     private var sleeper: (deadline: EventTime, task: Task<Void, any Error>)?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-
-    private struct PendingWrite {
-        var sequence: Int
-        var offset: Int64?
-        var done: Bool
-    }
+    private var retryTasks: [Int: Task<Void, Never>] = [:]
 
     init(partition: KafkaTopicPartition, statePartition: Int32, core: Core, clock: any PushClock, senders: any PushSending,
          producer: KafkaProducer, topics: EngineTopics, logger: Logger, storeOffset: @escaping @Sendable (Int64) -> Void) {
@@ -98,31 +99,53 @@ actor PartitionLane<Core: LaneCore> {
         rearm()
     }
 
-    /// Stops timers, waits (up to `timeout`) for sends in flight and for every write to be
-    /// acknowledged, so the final offsets can be committed by the revoke.
+    /// Stops timers and new input, waits at most `timeout` for sends in flight and for every
+    /// write to be acknowledged (so the final offsets can be committed by the revoke), then
+    /// closes the lane. Past the timeout, what was not recorded may be repeated by the next
+    /// owner (the documented duplicate window); it is never written by this lane any more.
     func drain(timeout: Duration) async {
         stopped = true
         timerLoop?.cancel()
         sleeper?.task.cancel()
-        let deadline = ContinuousClock.now + timeout
-        while !isIdle, ContinuousClock.now < deadline {
+        if !isIdle {
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.wakeIdleWaiters(force: true)
+            }
             await withCheckedContinuation { idleWaiters.append($0) }
+            timer.cancel()
         }
         if !isIdle {
             logger.warning("partition drain timed out", metadata: [
-                "partition": "\(partition)", "sendsInFlight": "\(sendsInFlight)", "writesPending": "\(pending.count)"])
+                "partition": "\(partition)", "sendsInFlight": "\(sendsInFlight)", "writesPending": "\(ledger.outstanding)",
+                "timeout": "\(timeout)"])
         }
+        close()
     }
 
-    private var isIdle: Bool { sendsInFlight == 0 && pending.isEmpty }
+    /// Closes at once (the worker is failing): nothing more is written or stored.
+    func close() {
+        stopped = true
+        closed = true
+        timerLoop?.cancel()
+        sleeper?.task.cancel()
+        retryTasks.values.forEach { $0.cancel() }
+        retryTasks = [:]
+        progress.update(busy: false, progressed: false)
+        wakeIdleWaiters(force: true)
+    }
+
+    private var isIdle: Bool { sendsInFlight == 0 && ledger.isEmpty }
 
     // MARK: - Actions
 
     private func perform(_ actions: [CoreAction], offset: Int64?) {
+        guard !closed else { return }
         EngineMetrics.record(actions)
         defer {
             pendingGauge.record(core.pendingCount)
             inFlightGauge.record(sendsInFlight)
+            progress.update(busy: !isIdle, progressed: false)
         }
         var records: [KafkaProducerRecord] = []
         records.reserveCapacity(actions.count)
@@ -149,23 +172,50 @@ actor PartitionLane<Core: LaneCore> {
     }
 
     private func write(_ records: [KafkaProducerRecord], offset: Int64?) {
-        let sequence = nextSequence
-        nextSequence += 1
-        pending.append(PendingWrite(sequence: sequence, offset: offset, done: records.isEmpty))
-        if records.isEmpty {
-            advance()
+        let (sequence, store) = ledger.begin(offset: offset, empty: records.isEmpty)
+        if let store { storeOffset(store) }
+        guard !records.isEmpty else {
+            wakeIdleWaiters()
             return
         }
+        enqueue(records, sequence: sequence, attempt: 0)
+    }
+
+    private func enqueue(_ records: [KafkaProducerRecord], sequence: Int, attempt: Int) {
         producer.enqueue(records) { results in
-            Task { await self.written(sequence: sequence, records: records, results: results) }
+            Task { await self.written(sequence: sequence, records: records, results: results, attempt: attempt) }
         }
     }
 
-    private func written(sequence: Int, records: [KafkaProducerRecord], results: [Result<KafkaDeliveryReport, KafkaError>]) {
+    /// Applies the delivery reports of one step's writes. Transient failures are re-sent after
+    /// a capped exponential backoff (the step's offset waits); a record the broker refuses for
+    /// good is replaced by a dead letter naming it, so the lane moves on; a fatal error is the
+    /// worker's to handle (the producer is unusable: it exits, and nothing here is stored).
+    private func written(sequence: Int, records: [KafkaProducerRecord], results: [Result<KafkaDeliveryReport, KafkaError>], attempt: Int) {
+        retryTasks[sequence] = nil
+        guard !closed else { return }
         var retry: [KafkaProducerRecord] = []
+        var transient = false
         for (record, result) in zip(records, results) {
             guard case .failure(let error) = result else { continue }
-            logger.warning("write failed, retrying", metadata: ["topic": "\(record.topic)", "error": "\(error)"])
+            if error.isFatal {
+                // The producer's fatal handler stops the worker; this step is never acknowledged.
+                return
+            }
+            if error.isPermanentForRecord {
+                EngineMetrics.counter(EngineMetrics.writesRefused, [("topic", metricTopic(record.topic))]).increment()
+                logger.error("write refused for good; dead-lettered", metadata: [
+                    "topic": "\(record.topic)", "partition": "\(partition)", "error": "\(error)"])
+                if record.topic != topics.deadLetter {
+                    retry.append(refusedWriteLetter(record, error: error))
+                }
+                continue
+            }
+            transient = true
+            if attempt == 0 {
+                logger.warning("write failed, retrying with backoff", metadata: [
+                    "topic": "\(record.topic)", "partition": "\(partition)", "error": "\(error)"])
+            }
             EngineMetrics.counter(EngineMetrics.writeRetries).increment()
             if record.topic == topics.state, let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) {
                 // Re-send the *current* state of the key: an older value must never land after
@@ -177,26 +227,47 @@ actor PartitionLane<Core: LaneCore> {
         }
         if !retry.isEmpty {
             let again = retry
-            producer.enqueue(again) { results in
-                Task { await self.written(sequence: sequence, records: again, results: results) }
+            guard transient else { return enqueue(again, sequence: sequence, attempt: attempt) }
+            let delay = WriteBackoff.delay(attempt: attempt)
+            retryTasks[sequence] = Task {
+                try? await Task.sleep(for: delay)
+                guard !Task.isCancelled else { return }
+                await self.retryWrite(again, sequence: sequence, attempt: attempt + 1)
             }
             return
         }
-        if let index = pending.firstIndex(where: { $0.sequence == sequence }) {
-            pending[index].done = true
+        if attempt > 0 {
+            logger.info("write succeeded after retries", metadata: ["partition": "\(partition)", "retries": "\(attempt)"])
         }
-        advance()
+        progress.update(busy: true, progressed: true)
+        if let store = ledger.complete(sequence) { storeOffset(store) }
+        wakeIdleWaiters()
     }
 
-    /// Stores the offset after the last input whose writes, and all writes before them, are done.
-    private func advance() {
-        var offset: Int64?
-        while let first = pending.first, first.done {
-            if let o = first.offset { offset = o }
-            pending.removeFirst()
+    private func retryWrite(_ records: [KafkaProducerRecord], sequence: Int, attempt: Int) {
+        guard !closed else { return }
+        enqueue(records, sequence: sequence, attempt: attempt)
+    }
+
+    /// A dead letter standing for a record the broker will never take (too large, invalid): it
+    /// names the lane's input position, the topic refused and why, and carries the record.
+    private func refusedWriteLetter(_ record: KafkaProducerRecord, error: KafkaError) -> KafkaProducerRecord {
+        let offset = ledger.lastInputOffset ?? 0
+        let letter = DeadLetter.capturing(
+            header: RecordHeader(id: "dl.write.\(partition.topic.prefix(80)).\(partition.partition).\(offset)", time: clock.now()),
+            source: RecordSource(topic: partition.topic, partition: partition.partition, offset: offset),
+            error: "$: the write to \(record.topic) that this input caused was refused: \(error)",
+            key: record.key, value: record.value)
+        return KafkaProducerRecord(topic: topics.deadLetter, key: record.key, value: RecordEncoder.encode(letter))
+    }
+
+    private func metricTopic(_ topic: String) -> String {
+        switch topic {
+        case topics.state: "state"
+        case topics.outcomes: "outcomes"
+        case topics.deadLetter: "dead-letter"
+        default: "other"
         }
-        if let offset { storeOffset(offset + 1) }
-        wakeIdleWaiters()
     }
 
     private func launch(_ order: SendOrder) {
@@ -213,6 +284,12 @@ actor PartitionLane<Core: LaneCore> {
 
     private func completed(_ order: SendOrder, _ outcome: SendOutcome) {
         sendsInFlight -= 1
+        guard !closed else {
+            // The partition has a new owner, which repeats this push (the duplicate window).
+            inFlightGauge.record(sendsInFlight)
+            return
+        }
+        progress.update(busy: true, progressed: true)
         let now = clock.now()
         var actions = core.completed(order, outcome: outcome, now: now)
         if !stopped { actions.append(contentsOf: core.fireDue(now: now)) }
@@ -220,8 +297,9 @@ actor PartitionLane<Core: LaneCore> {
         rearm()
     }
 
-    private func wakeIdleWaiters() {
-        guard isIdle, !idleWaiters.isEmpty else { return }
+    /// Resumes `drain` when the lane is idle, or at once with `force` (its timeout, or close).
+    private func wakeIdleWaiters(force: Bool = false) {
+        guard force || isIdle, !idleWaiters.isEmpty else { return }
         let waiters = idleWaiters
         idleWaiters = []
         waiters.forEach { $0.resume() }
@@ -247,6 +325,14 @@ actor PartitionLane<Core: LaneCore> {
     private func rearm() {
         guard let sleeper, let next = core.nextDeadline, next < sleeper.deadline else { return }
         sleeper.task.cancel()
+    }
+}
+
+/// How long a lane waits before re-sending a write that failed transiently: 100 ms doubling to
+/// 5 s, so a broker outage costs one retry per lane every few seconds, not a busy loop.
+enum WriteBackoff {
+    static func delay(attempt: Int) -> Duration {
+        .milliseconds(min(5_000, 100 << min(attempt, 6)))
     }
 }
 

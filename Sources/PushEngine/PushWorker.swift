@@ -30,24 +30,36 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private let clock: any PushClock
     private let logger: Logger
     private let producer: KafkaProducer
-    private let eventLanes = Mutex<[Int32: PartitionLane<PartitionCore>]>([:])
-    private let registrationLanes = Mutex<[Int32: PartitionLane<RegistrationCore>]>([:])
+    /// Lanes of the owned partitions, and assigned partitions whose restore failed (retried):
+    /// one lock, so a retry that succeeds and a revoke never both decide about a partition.
+    private let owned = Mutex(Ownership())
     /// Partition count of the state topic (wake-up markers of registrations partition N live in
     /// state partition N modulo it).
     private let statePartitionCount = Mutex<Int32>(1)
     private let consumer = Mutex<KafkaConsumer?>(nil)
     /// Partitions being restored right now (the worker is not ready while any is).
     private let restoring = Mutex<Int>(0)
-    /// How long a revoke waits for sends in flight and writes; past it the new owner may repeat
-    /// a push whose result was not recorded (the documented duplicate window).
+    /// How long a revoke waits for sends in flight and writes (all revoked partitions drain
+    /// together); past it the new owner may repeat a push whose result was not recorded (the
+    /// documented duplicate window).
     public let drainTimeout: Duration
+    /// When `/health` reports the worker wedged.
+    public let health: WorkerHealthBounds
+    /// The first fatal error (Kafka client unusable): the worker stops and `run` throws it.
+    private let fatal = Mutex<WorkerFatalError?>(nil)
+    /// Told once about a fatal error, as the worker starts stopping (e.g. to bound the exit).
+    private let onFatal: @Sendable (WorkerFatalError) -> Void
 
     public init(
         config: PushFleetConfig, senders: any PushSending, clock: any PushClock = SystemClock(),
         timing: EngineTiming = EngineTiming(), drainTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "pushfleet.worker")
+        health: WorkerHealthBounds = WorkerHealthBounds(),
+        logger: Logger = Logger(label: "pushfleet.worker"),
+        onFatal: @escaping @Sendable (WorkerFatalError) -> Void = { _ in }
     ) throws {
         self.drainTimeout = drainTimeout
+        self.health = health
+        self.onFatal = onFatal
         guard let bootstrap = config.kafka.bootstrapServers else {
             throw WorkerStartError("[kafka] bootstrap-servers is not set")
         }
@@ -66,25 +78,79 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         self.timing = timing
         self.logger = logger
         producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
+        producer.onFatalError { [weak self] error in self?.fail(error) }
     }
 
-    /// Partitions whose schedules are restored and which take records (for `/ready`).
-    public var assignedPartitions: [Int32] { eventLanes.withLock { $0.keys.sorted() } }
+    /// Partitions whose schedules are restored and which take records.
+    public var assignedPartitions: [Int32] { owned.withLock { $0.events.keys.sorted() } }
+
+    /// Assigned partitions not processed because their restore failed (retried with backoff).
+    public var unrestoredPartitions: [KafkaTopicPartition] { owned.withLock { $0.unrestored.keys.sorted() } }
 
     /// Register wake-up is on (`register-wakeup-interval` > 0): the worker also owns partitions
     /// of the registrations topic.
     private var wakeUpEnabled: Bool { policy.options.registerWakeupInterval > 0 }
 
-    /// Consuming, and every assigned partition's state restored (`/ready`).
-    public var isReady: Bool {
-        consumer.withLock { $0 != nil } && restoring.withLock { $0 == 0 }
+    /// Consuming, and every assigned partition restored and processed (`/ready`).
+    public var isReady: Bool { status().ready }
+
+    /// What `/health` and `/ready` answer, with the reasons when not ok (also exported as the
+    /// `pushfleet_worker_live` and `pushfleet_worker_ready` gauges).
+    public func status(now: ContinuousClock.Instant = .now) -> WorkerStatus {
+        var problems: [String] = []
+        if let fatal = fatal.withLock({ $0 }) { problems.append("fatal: \(fatal)") }
+        let consumer = self.consumer.withLock { $0 }
+        if let consumer, consumer.sinceLastPoll > health.pollStall {
+            problems.append("Kafka poll thread stuck for \(consumer.sinceLastPoll) (bound \(health.pollStall))")
+        }
+        let (lanes, unrestored) = owned.withLock { o in
+            (o.events.map { ("events", $0.key, $0.value.progress) } + o.registrations.map { ("registrations", $0.key, $0.value.progress) },
+             o.unrestored.keys.sorted())
+        }
+        for (topic, partition, progress) in lanes {
+            if let stalled = progress.stalled(now: now), stalled > health.laneStall {
+                problems.append("\(topic) partition \(partition) has had work and no progress for \(stalled) (bound \(health.laneStall))")
+            }
+        }
+        let live = problems.isEmpty
+        var notReady = problems
+        if consumer == nil { notReady.append("not consuming yet") }
+        if restoring.withLock({ $0 }) > 0 { notReady.append("restoring partitions") }
+        if !unrestored.isEmpty { notReady.append("not restored (retrying): \(unrestored.map(\.description).joined(separator: ", "))") }
+        let status = WorkerStatus(live: live, ready: notReady.isEmpty, problems: notReady)
+        EngineMetrics.gauge(EngineMetrics.live).record(status.live ? 1 : 0)
+        EngineMetrics.gauge(EngineMetrics.ready).record(status.ready ? 1 : 0)
+        return status
     }
 
     /// Schedules held in memory across the owned partitions.
     public func pendingSchedules() async -> Int {
         var total = 0
-        for lane in eventLanes.withLock({ Array($0.values) }) { total += await lane.pendingSchedules }
+        for lane in owned.withLock({ Array($0.events.values) }) { total += await lane.pendingSchedules }
         return total
+    }
+
+    /// A fatal Kafka error: every lane closes at once (nothing more is written or stored: the
+    /// producer cannot deliver), the consumer leaves the group, and `run` throws.
+    private func fail(_ error: KafkaError) {
+        let first: Bool = fatal.withLock {
+            guard $0 == nil else { return false }
+            $0 = WorkerFatalError(error: error)
+            return true
+        }
+        guard first else { return }
+        logger.critical("fatal Kafka error: the worker stops (restart it)", metadata: ["error": "\(error)"])
+        onFatal(WorkerFatalError(error: error))
+        let lanes = owned.withLock { o in
+            o.unrestored.values.forEach { $0.cancel() }
+            return o.events.values.map { lane in { await lane.close() } as @Sendable () async -> Void }
+                + o.registrations.values.map { lane in { await lane.close() } as @Sendable () async -> Void }
+        }
+        let consumer = self.consumer.withLock { $0 }
+        Task {
+            for close in lanes { await close() }
+            if let consumer { await consumer.close() }
+        }
     }
 
     /// Consumes until graceful shutdown (SIGTERM via ServiceGroup) or `stop()`: then stops
@@ -96,6 +162,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             options: KafkaConsumerOptions(groupId: groupId, topics: [topics.events] + (wakeUpEnabled ? [topics.registrations] : [])),
             rebalanceHandler: self)
         self.consumer.withLock { $0 = consumer }
+        if fatal.withLock({ $0 }) != nil { await consumer.close() }
         logger.info("worker started", metadata: ["group": "\(groupId)", "events": "\(topics.events)"])
         await withGracefulShutdownHandler {
             for await event in consumer {
@@ -105,12 +172,14 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
                     recordLag(consumer, batch)
                 case .assigned(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "assigned")]).increment()
-                    EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(owned.withLock { $0.events.count })
                     logger.info("partitions assigned", metadata: partitionMetadata(partitions))
                 case .revoked(let partitions):
                     EngineMetrics.counter(EngineMetrics.rebalances, [("kind", "revoked")]).increment()
-                    EngineMetrics.gauge(EngineMetrics.assigned).record(eventLanes.withLock { $0.count })
+                    EngineMetrics.gauge(EngineMetrics.assigned).record(owned.withLock { $0.events.count })
                     logger.info("partitions revoked", metadata: partitionMetadata(partitions))
+                case .error(let error) where error.isFatal:
+                    fail(error)
                 case .error(let error):
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
                 }
@@ -119,7 +188,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             Task { await consumer.close() }
         }
         await consumer.close()
-        try? await producer.flush(timeout: .seconds(10))
+        if let fatal = fatal.withLock({ $0 }) { throw fatal }
+        try? await producer.flush(timeout: .seconds(5))
         logger.info("worker stopped")
     }
 
@@ -130,6 +200,12 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         let registrations = partitions.filter { $0.topic == topics.registrations }.map(\.partition)
         if !registrations.isEmpty { metadata["registrations"] = "\(registrations)" }
         return metadata
+    }
+
+    /// Makes the worker's producer raise a fatal error, as librdkafka does when an idempotent
+    /// producer cannot go on (tests of what the worker does then).
+    package func raiseProducerFatalErrorForTesting() {
+        producer.raiseFatalErrorForTesting("raised by a test")
     }
 
     /// Stops as on SIGTERM (for embedding and tests).
@@ -166,45 +242,96 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         var byPartition: [KafkaTopicPartition: [KafkaMessage]] = [:]
         for message in batch { byPartition[message.topicPartition, default: []].append(message) }
         for (tp, messages) in byPartition {
-            if tp.topic == topics.events {
-                guard let lane = eventLanes.withLock({ $0[tp.partition] }) else { continue }
+            if tp.topic == topics.events, let lane = owned.withLock({ $0.events[tp.partition] }) {
                 await lane.handle(messages)
-            } else if let lane = registrationLanes.withLock({ $0[tp.partition] }) {
+            } else if tp.topic != topics.events, let lane = owned.withLock({ $0.registrations[tp.partition] }) {
                 await lane.handle(messages)
+            } else {
+                // Unrestored partitions are paused before their first fetch, so this is a batch
+                // of a partition revoked meanwhile. Nothing is stored: its owner reads it again.
+                EngineMetrics.counter(EngineMetrics.recordsWithoutLane).increment(by: messages.count)
+                logger.warning("records for a partition without a lane left unprocessed", metadata: [
+                    "partition": "\(tp)", "records": "\(messages.count)", "first": "\(messages[0].offset)"])
             }
         }
     }
 
     // MARK: - KafkaRebalanceHandler
 
-    public func prepare(assigned: [KafkaTopicPartition]) async {
+    public func prepare(assigned: [KafkaTopicPartition]) async -> Set<KafkaTopicPartition> {
+        // A partition assigned again while its lane still runs (a revoke this worker never saw):
+        // the old lane stops first, or every timer would fire twice.
+        let stale = owned.withLock { o in assigned.compactMap { o.removeLane(of: $0, eventsTopic: topics.events) } }
+        await drainAll(stale)
         restoring.withLock { $0 += assigned.count }
+        var paused = Set<KafkaTopicPartition>()
         for tp in assigned {
             defer { restoring.withLock { $0 -= 1 } }
-            let started = ContinuousClock.now
             do {
-                let count: Int
-                if tp.topic == topics.events {
-                    let core = try await restore(partition: tp.partition)
-                    count = core.pendingCount
-                    let lane = makeLane(tp, statePartition: tp.partition, core: core)
-                    await lane.start()
-                    eventLanes.withLock { $0[tp.partition] = lane }
-                } else {
-                    let core = try await restoreRegistrations(partition: tp.partition)
-                    count = core.pendingCount
-                    let lane = makeLane(tp, statePartition: tp.partition % statePartitionCount.withLock { $0 }, core: core)
-                    await lane.start()
-                    registrationLanes.withLock { $0[tp.partition] = lane }
-                }
-                EngineMetrics.timer(EngineMetrics.restoreDuration).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                EngineMetrics.counter(EngineMetrics.restoredSchedules).increment(by: count)
-                logger.info(tp.topic == topics.events ? "partition restored" : "registrations partition restored", metadata: [
-                    "partition": "\(tp.partition)", "schedules": "\(count)", "seconds": "\(ContinuousClock.now - started)"])
+                try await take(tp)
             } catch {
-                // Without its state the partition must not be processed: leave it to the group.
-                logger.error("restore failed; partition not taken", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                // Without its state the partition must not be processed: it is assigned paused,
+                // `/ready` says so, and the restore is retried until it works or is revoked.
+                EngineMetrics.counter(EngineMetrics.restoreFailures).increment()
+                logger.error("restore failed; partition paused, retrying", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                paused.insert(tp)
+                let retry = Task { [weak self] in _ = await self?.retryRestore(tp) }
+                owned.withLock { $0.unrestored[tp] = retry }
             }
+        }
+        EngineMetrics.gauge(EngineMetrics.unrestored).record(owned.withLock { $0.unrestored.count })
+        return paused
+    }
+
+    /// Restores a partition and starts its lane.
+    private func take(_ tp: KafkaTopicPartition, onlyIfUnrestored: Bool = false) async throws {
+        let started = ContinuousClock.now
+        let count: Int
+        let installed: Bool
+        if tp.topic == topics.events {
+            let core = try await restore(partition: tp.partition)
+            count = core.pendingCount
+            let lane = makeLane(tp, statePartition: tp.partition, core: core)
+            installed = owned.withLock { $0.install(events: lane, for: tp, onlyIfUnrestored: onlyIfUnrestored) }
+            if installed { await lane.start() }
+        } else {
+            let core = try await restoreRegistrations(partition: tp.partition)
+            count = core.pendingCount
+            let lane = makeLane(tp, statePartition: tp.partition % statePartitionCount.withLock { $0 }, core: core)
+            installed = owned.withLock { $0.install(registrations: lane, for: tp, onlyIfUnrestored: onlyIfUnrestored) }
+            if installed { await lane.start() }
+        }
+        guard installed else { return }
+        EngineMetrics.timer(EngineMetrics.restoreDuration).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        EngineMetrics.counter(EngineMetrics.restoredSchedules).increment(by: count)
+        logger.info(tp.topic == topics.events ? "partition restored" : "registrations partition restored", metadata: [
+            "partition": "\(tp.partition)", "schedules": "\(count)", "seconds": "\(ContinuousClock.now - started)"])
+    }
+
+    /// Retries a failed restore with capped exponential backoff (1 s doubling to 30 s) while the
+    /// partition stays assigned; on success its lane starts and the partition is resumed.
+    private func retryRestore(_ tp: KafkaTopicPartition) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: health.restoreRetry(attempt: attempt))
+            attempt += 1
+            guard !Task.isCancelled, owned.withLock({ $0.unrestored[tp] != nil }) else { return }
+            do {
+                try await take(tp, onlyIfUnrestored: true)
+            } catch {
+                EngineMetrics.counter(EngineMetrics.restoreFailures).increment()
+                logger.error("restore failed again; partition stays paused", metadata: [
+                    "partition": "\(tp)", "attempt": "\(attempt + 1)", "error": "\(error)"])
+                continue
+            }
+            EngineMetrics.gauge(EngineMetrics.unrestored).record(owned.withLock { $0.unrestored.count })
+            do {
+                try consumer.withLock({ $0 })?.resume([tp])
+                logger.info("partition restored after retry; resumed", metadata: ["partition": "\(tp)", "attempts": "\(attempt + 1)"])
+            } catch {
+                logger.warning("resume failed (revoked meanwhile?)", metadata: ["partition": "\(tp)", "error": "\(error)"])
+            }
+            return
         }
     }
 
@@ -222,13 +349,24 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     }
 
     public func finish(revoked: [KafkaTopicPartition]) async {
-        for tp in revoked {
-            if tp.topic == topics.events {
-                guard let lane = eventLanes.withLock({ $0.removeValue(forKey: tp.partition) }) else { continue }
-                await lane.drain(timeout: drainTimeout)
-            } else if let lane = registrationLanes.withLock({ $0.removeValue(forKey: tp.partition) }) {
-                await lane.drain(timeout: drainTimeout)
+        let lanes = owned.withLock { o in
+            revoked.compactMap { tp in
+                o.unrestored.removeValue(forKey: tp)?.cancel()
+                return o.removeLane(of: tp, eventsTopic: topics.events)
             }
+        }
+        EngineMetrics.gauge(EngineMetrics.unrestored).record(owned.withLock { $0.unrestored.count })
+        await drainAll(lanes)
+    }
+
+    /// Drains lanes side by side, so a revoke of many partitions during a provider or broker
+    /// fault takes one `drainTimeout`, not one per partition (which could outlast
+    /// `max.poll.interval.ms` and leave two owners writing one partition's state).
+    private func drainAll(_ lanes: [any DrainableLane]) async {
+        guard !lanes.isEmpty else { return }
+        let timeout = drainTimeout
+        await withTaskGroup(of: Void.self) { group in
+            for lane in lanes { group.addTask { await lane.drain(timeout: timeout) } }
         }
     }
 
@@ -267,6 +405,45 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             }
         }
         return core
+    }
+}
+
+/// A lane of either kind, for draining.
+protocol DrainableLane: Sendable {
+    func drain(timeout: Duration) async
+}
+
+extension PartitionLane: DrainableLane {}
+
+/// The partitions a worker owns: their lanes, and those whose restore is being retried.
+struct Ownership {
+    var events: [Int32: PartitionLane<PartitionCore>] = [:]
+    var registrations: [Int32: PartitionLane<RegistrationCore>] = [:]
+    var unrestored: [KafkaTopicPartition: Task<Void, Never>] = [:]
+
+    /// Removes and returns a partition's lane, if it has one.
+    mutating func removeLane(of tp: KafkaTopicPartition, eventsTopic: String) -> (any DrainableLane)? {
+        if tp.topic == eventsTopic { return events.removeValue(forKey: tp.partition) }
+        return registrations.removeValue(forKey: tp.partition)
+    }
+
+    /// Installs a restored lane. A retry installs only while the partition is still assigned and
+    /// waiting (a revoke meanwhile removed it from `unrestored`).
+    mutating func install(events lane: PartitionLane<PartitionCore>, for tp: KafkaTopicPartition, onlyIfUnrestored: Bool) -> Bool {
+        guard claim(tp, onlyIfUnrestored: onlyIfUnrestored) else { return false }
+        events[tp.partition] = lane
+        return true
+    }
+
+    mutating func install(registrations lane: PartitionLane<RegistrationCore>, for tp: KafkaTopicPartition, onlyIfUnrestored: Bool) -> Bool {
+        guard claim(tp, onlyIfUnrestored: onlyIfUnrestored) else { return false }
+        registrations[tp.partition] = lane
+        return true
+    }
+
+    private mutating func claim(_ tp: KafkaTopicPartition, onlyIfUnrestored: Bool) -> Bool {
+        if onlyIfUnrestored { return unrestored.removeValue(forKey: tp) != nil }
+        return true
     }
 }
 

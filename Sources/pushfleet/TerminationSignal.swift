@@ -2,8 +2,9 @@ import Foundation
 
 /// Waits for SIGINT or SIGTERM without installing a process-killing default handler.
 enum TerminationSignal {
-    /// Returns the name of the first termination signal received.
-    static func wait() async -> String {
+    /// Returns the name of the first termination signal received; `onRepeat` is called (on a
+    /// private queue) for each later one.
+    static func wait(onRepeat: @escaping @Sendable (String) -> Void = { _ in }) async -> String {
         await withCheckedContinuation { continuation in
             let queue = DispatchQueue(label: "pushfleet.signals")
             let once = Once()
@@ -12,7 +13,7 @@ enum TerminationSignal {
                 signal(number, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
                 source.setEventHandler {
-                    if once.first() { continuation.resume(returning: name) }
+                    if once.first() { continuation.resume(returning: name) } else { onRepeat(name) }
                 }
                 source.resume()
                 sources.append(source)

@@ -7,17 +7,21 @@ final class HookLog: KafkaRebalanceHandler {
     let entries = Mutex<[String]>([])
     let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
     let gated: Bool
+    /// Partitions `prepare` asks to be assigned paused.
+    let pausing: Set<Int32>
 
-    init(gated: Bool = false) {
+    init(gated: Bool = false, pausing: Set<Int32> = []) {
         self.gated = gated
+        self.pausing = pausing
     }
 
-    func prepare(assigned: [KafkaTopicPartition]) async {
+    func prepare(assigned: [KafkaTopicPartition]) async -> Set<KafkaTopicPartition> {
         entries.withLock { $0.append("prepare-start \(assigned.map(\.partition))") }
         if gated {
             await withCheckedContinuation { c in gate.withLock { $0 = c } }
         }
         entries.withLock { $0.append("prepare-end \(assigned.map(\.partition))") }
+        return Set(assigned.filter { pausing.contains($0.partition) })
     }
 
     func finish(revoked: [KafkaTopicPartition]) async {
@@ -65,6 +69,25 @@ struct ConsumerGroupTests {
         #expect(firstKinds.first == "assigned")
         await consumer.close()
         #expect(hooks.entries.withLock { $0.last } == "finish [0, 1]")
+    }
+
+    @Test("a partition prepare returns is assigned paused: none of its records is fetched until resumed")
+    func preparePauses() async throws {
+        let topic = uniqueTopic("paused")
+        try broker.createTopic(KafkaTopicSpec(name: topic, partitions: 2))
+        let producer = try KafkaProducer(configuration: testConfiguration(broker))
+        try await producer.sendAll((0..<10).map { record(topic, partition: Int32($0 % 2), key: "k\($0)", value: "v\($0)") })
+        let hooks = HookLog(pausing: [0])
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration(broker), options: .init(groupId: uniqueTopic("g"), topics: [topic]), rebalanceHandler: hooks)
+        let recorder = ConsumerRecorder(consumer)
+        try await waitUntil("partition 1's 5 records") { recorder.messages.count == 5 }
+        // Partition 1 was fetched to its end; partition 0 has records waiting and stays paused.
+        try await producer.sendAll([record(topic, partition: 1, key: "k", value: "marker")])
+        try await waitUntil("the marker on partition 1") { recorder.messages.contains { $0.valueString == "marker" } }
+        #expect(recorder.messages.allSatisfy { $0.partition == 1 })
+        try consumer.resume([KafkaTopicPartition(topic: topic, partition: 0)])
+        try await waitUntil("partition 0's records after resume") { recorder.messages.filter { $0.partition == 0 }.count == 5 }
+        await consumer.close()
     }
 
     @Test("two consumers split the partitions; when one leaves, the other takes them over")

@@ -117,6 +117,17 @@ public struct RecordHeader: Sendable, Hashable {
         self.id = id
         self.time = time
     }
+
+    /// An id derived from another record's id (`<base>.<suffix>`), within the contract's 128
+    /// characters. Characters are Unicode scalars, as the decoder counts them: truncating by
+    /// Swift `Character`s let an id of combining marks or emoji exceed the limit.
+    public static func derivedId(_ base: some StringProtocol, _ suffix: some StringProtocol, baseLimit: Int = 100) -> String {
+        let room = 128 - 1 - min(baseLimit, base.unicodeScalars.count)
+        var id = String(String.UnicodeScalarView(base.unicodeScalars.prefix(baseLimit)))
+        id += "."
+        id += String(String.UnicodeScalarView(suffix.unicodeScalars.prefix(room)))
+        return id
+    }
 }
 
 /// `branch.unanswered` (CONTRACT §2.1).
@@ -361,13 +372,19 @@ public struct DeadLetter: Sendable, Hashable {
     /// and the dead letter itself must stay within the 64 KiB record limit.
     public static let maxKeyBytes = 1024
     public static let maxValueBytes = 44 * 1024
+    /// Longest `error` kept (up to 4 UTF-8 bytes each): with the key and value above and the
+    /// envelope, a dead letter is at most about 63 KiB.
+    public static let maxErrorScalars = 256
 
     /// A dead letter for an input, keeping its bytes whole when they fit and otherwise their
     /// first bytes plus the original size; `source` always locates the complete input.
     /// (An oversized input is one reason to dead-letter, so it cannot be copied whole.)
     public static func capturing(header: RecordHeader, source: RecordSource, error: String, key: [UInt8]?, value: [UInt8]?) -> DeadLetter {
         DeadLetter(
-            header: header, source: source, error: error,
+            header: header, source: source,
+            // Error texts quote what they reject; bounded so the record stays within 64 KiB.
+            error: error.unicodeScalars.count > maxErrorScalars
+                ? String(String.UnicodeScalarView(error.unicodeScalars.prefix(maxErrorScalars))) + "…" : error,
             key: key.map { Array($0.prefix(maxKeyBytes)) }, value: value.map { Array($0.prefix(maxValueBytes)) },
             keySize: key.flatMap { $0.count > maxKeyBytes ? $0.count : nil },
             valueSize: value.flatMap { $0.count > maxValueBytes ? $0.count : nil })

@@ -23,7 +23,7 @@ extension LaneCore {
     /// A dead letter for an input: where it came from, why, and its bytes.
     func deadLetter(_ message: KafkaMessage, error: String, now: EventTime) -> CoreAction {
         .deadLetter(DeadLetter.capturing(
-            header: RecordHeader(id: "dl.\(message.topic.prefix(80)).\(message.partition).\(message.offset)", time: now),
+            header: RecordHeader(id: RecordHeader.derivedId("dl", "\(message.topic.prefix(80)).\(message.partition).\(message.offset)"), time: now),
             source: RecordSource(topic: message.topic, partition: message.partition, offset: message.offset),
             error: error, key: message.key, value: message.value))
     }

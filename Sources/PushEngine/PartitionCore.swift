@@ -441,6 +441,6 @@ public struct PartitionCore: Sendable {
     /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers
     /// can de-duplicate on it); ≤ 128 characters like every contract id.
     private func outcomeHeader(eventId: String, suffix: String, now: EventTime) -> RecordHeader {
-        RecordHeader(id: String(eventId.prefix(100)) + "." + String(suffix.prefix(27)), time: now)
+        RecordHeader(id: RecordHeader.derivedId(eventId, suffix), time: now)
     }
 }

@@ -254,7 +254,7 @@ actor PartitionLane<Core: LaneCore> {
     private func refusedWriteLetter(_ record: KafkaProducerRecord, error: KafkaError) -> KafkaProducerRecord {
         let offset = ledger.lastInputOffset ?? 0
         let letter = DeadLetter.capturing(
-            header: RecordHeader(id: "dl.write.\(partition.topic.prefix(80)).\(partition.partition).\(offset)", time: clock.now()),
+            header: RecordHeader(id: RecordHeader.derivedId("dl.write", "\(partition.topic.prefix(80)).\(partition.partition).\(offset)"), time: clock.now()),
             source: RecordSource(topic: partition.topic, partition: partition.partition, offset: offset),
             error: "$: the write to \(record.topic) that this input caused was refused: \(error)",
             key: record.key, value: record.value)

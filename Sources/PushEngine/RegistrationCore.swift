@@ -137,7 +137,7 @@ package struct RegistrationCore: Sendable {
         var actions: [CoreAction] = []
         let registration = bindings[order.key]?.registration
         var o = PushOutcome(
-            header: RecordHeader(id: String(order.eventId.prefix(100)) + ".wakeup", time: now), eventId: order.eventId,
+            header: RecordHeader(id: RecordHeader.derivedId(order.eventId, "wakeup"), time: now), eventId: order.eventId,
             registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: 1, result: sent.result,
             status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
             latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970))
@@ -159,7 +159,7 @@ package struct RegistrationCore: Sendable {
     func currentState(key: String) -> ScheduleRecord? { markers[key] }
 
     private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
-        PushOutcome(header: RecordHeader(id: String(r.header.id.prefix(100)) + ".wakeup", time: now), eventId: r.header.id,
+        PushOutcome(header: RecordHeader(id: RecordHeader.derivedId(r.header.id, "wakeup"), time: now), eventId: r.header.id,
                     registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason)
     }
 }

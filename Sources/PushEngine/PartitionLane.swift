@@ -104,6 +104,7 @@ actor PartitionLane<Core: LaneCore> {
     /// closes the lane. Past the timeout, what was not recorded may be repeated by the next
     /// owner (the documented duplicate window); it is never written by this lane any more.
     func drain(timeout: Duration) async {
+        guard !closed else { return }  // closed by a fatal error: nothing left to wait for
         stopped = true
         timerLoop?.cancel()
         sleeper?.task.cancel()

@@ -49,8 +49,10 @@ package final class FirebaseSender: Sendable {
             let path = endpoint.path + "/v1/projects/\(tokens.account.projectId)/messages:send"
             return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
                 let bearer: String
-                switch await tokens.token() {
+                switch await tokens.token(deadline: attemptDeadline) {
                 case .success(let t): bearer = t
+                case .failure(let e) where e.transient:
+                    return AttemptVerdict(.retry(minimumMs: 0, immediate: false), reason: e.description, health: .failing(e.description))
                 case .failure(let e): return AttemptVerdict(.failed, reason: e.description, health: .failing(e.description))
                 }
                 var headers = payload.headers.map { (name: $0.name, value: $0.value) }

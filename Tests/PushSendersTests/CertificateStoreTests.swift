@@ -84,7 +84,9 @@ import Testing
         }
         #expect(f.store.names == ["org.a.prod", "org.b.prod"])
         #expect(f.store.failureCount(.apnsCertificateDirectory) == 3)
-        #expect(f.warnings(containing: "cannot read the APNs certificate directory").count == 1)
+        let warnings = f.warnings(containing: "cannot read the APNs certificate directory")
+        #expect(warnings.count == 1, "one log line per fault, not one per poll: \(warnings.map(\.metadata))")
+        #expect(warnings.first?.metadata["error"] == (fault == "removed" ? "No such file or directory (errno 2)" : "Not a directory (errno 20)"))
         // Back in place: nothing changed, so nothing is replaced.
         try? FileManager.default.removeItem(atPath: f.dir)
         try FileManager.default.moveItem(atPath: f.root + "/apn.moved", toPath: f.dir)

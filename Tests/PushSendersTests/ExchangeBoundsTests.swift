@@ -129,6 +129,8 @@ import Testing
         #expect(await env.senders.send(fcmRequest(), deadline: clock.now().adding(seconds: 30)).result == .sent)
         #expect(env.sandbox.tokenRequests.count == 1)
         clock.advance(by: 2_000)
+        // Inside the renewal window: a new fetch. (The sandbox refuses its assertion, dated a day
+        // ahead of the sandbox's real clock, so the push goes with the still-valid token.)
         #expect(await env.senders.send(fcmRequest(), deadline: clock.now().adding(seconds: 30)).result == .sent)
         #expect(env.sandbox.tokenRequests.count == 2)
     }
@@ -137,16 +139,20 @@ import Testing
 /// The senders refuse cleartext endpoints themselves (a config built in code never went
 /// through the loader), including the `token_uri` inside a service-account file.
 @Suite(.serialized) struct CleartextSenderTests {
-    @Test func cleartextProviderURLIsRefusedByTheSenders() throws {
+    @Test func cleartextProviderURLIsRefusedByTheSenders() async throws {
         var config = PushFleetConfig()
+        config.pushNotification.apple = false
         config.pushfleet.firebaseURI = "http://127.0.0.1:9/fcm"
-        #expect(throws: SenderConfigError(key: "firebase-uri", value: "http://127.0.0.1:9/fcm", problem: CleartextEndpoint.problem)) {
-            try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "t"), tuning: quickTuning())
+        do {
+            let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "t"), tuning: quickTuning())
+            await senders.shutdown()
+            Issue.record("an http:// firebase-uri was accepted without allow-cleartext")
+        } catch {
+            #expect(error == SenderConfigError(key: "firebase-uri", value: "http://127.0.0.1:9/fcm", problem: CleartextEndpoint.problem))
         }
         config.pushfleet.allowCleartext = true
-        config.pushNotification.apple = false
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "t"), tuning: quickTuning())
-        Task { await senders.shutdown() }
+        await senders.shutdown()
     }
 
     @Test func cleartextTokenURIOfAServiceAccountIsRefused() async throws {

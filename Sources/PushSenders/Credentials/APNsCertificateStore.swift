@@ -77,7 +77,7 @@ package final class APNsCertificateStore: Sendable {
         } catch {
             // Deployments with token keys only have no directory: nothing is lost, nothing to alert on.
             let absent = old.isEmpty && !FileManager.default.fileExists(atPath: directory)
-            let why = absent ? "absent" : "\(error)"
+            let why = absent ? "absent" : Self.describe(error)
             let isNew = directoryError.withLock { last in
                 defer { last = why }
                 return last != why
@@ -140,6 +140,17 @@ package final class APNsCertificateStore: Sendable {
                                                              "replaced": "\(change.replaced.keys.sorted())"])
         }
         return change
+    }
+
+    /// The OS error's text: Foundation's description prints a userInfo dictionary whose key
+    /// order varies between calls, and a changed text would log the same fault again.
+    static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error, case let posix = underlying as NSError,
+            posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code))) + " (errno \(posix.code))"
+        }
+        return "\(ns.domain) error \(ns.code)"
     }
 
     private func load(name: String, bytes: [UInt8], fingerprint: String) throws -> APNsCertificate {

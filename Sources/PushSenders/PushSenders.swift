@@ -142,6 +142,9 @@ public final class PushSenders: PushSending {
     /// breaker state and each APNs certificate's remaining lifetime. The metrics endpoint calls
     /// it before every scrape, so neither is a figure frozen at some past event.
     public func refreshMetrics() {
+        // Scrapes are also the idle sweep: forgotten destinations leave the scrape they would stale.
+        lanes.evictIdle()
+        pools.evictIdle()
         let now = clock.now()
         for lane in lanes.all {
             Gauge(label: SenderMetrics.breakerState, dimensions: SenderMetrics.labels(lane: lane.name))

@@ -38,7 +38,11 @@ package final class FirebaseSender: Sendable {
         let provider = r.destination.provider
         let project = r.destination.firebaseProject ?? r.destination.param
         let now = delivery.clock.now()
-        let lane = lanes.lane("fcm:" + project)
+        // Credentials first: a project nobody configured gets no lane, pool or gauge series.
+        guard accounts[project] != nil || legacyKeys[project] != nil else {
+            return SendOutcome(result: .failed, reason: "no Firebase service account or API key for project \(project)", provider: provider)
+        }
+        guard let lane = lanes.lane("fcm:" + project) else { return lanes.refused("fcm:" + project, provider: provider) }
         let pool = pools.pool("fcm:\(project)|\(endpoint)", endpoint: endpoint) { tls }
         let minimum429 = delivery.tuning.fcmTooManyRequestsMinimumMs
         if let tokens = accounts[project] {

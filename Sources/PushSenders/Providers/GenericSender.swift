@@ -59,7 +59,7 @@ package final class GenericSender: Sendable {
         guard let endpoint = HTTP2Endpoint(url: url) else {
             return SendOutcome(result: .failed, reason: "external-push-uri did not give a URL", provider: "generic")
         }
-        let lane = lanes.lane("generic:\(endpoint)")
+        guard let lane = lanes.lane("generic:\(endpoint)") else { return lanes.refused("generic:\(endpoint)", provider: "generic") }
         let headers = payload.headers.map { (name: $0.name, value: $0.value) }
         if http2 {
             let pool = pools.pool("generic|\(endpoint)", endpoint: endpoint) { endpoint.useTLS ? tls : nil }

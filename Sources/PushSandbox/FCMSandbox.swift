@@ -59,6 +59,10 @@ public final class FCMSandbox: Sendable {
     public func script(token: String, _ replies: [SandboxReply]) { service.messages.script(token, replies) }
     /// Replies of the OAuth endpoint to valid assertions (invalid ones are always refused), to make it fail or hang.
     public func scriptTokenEndpoint(_ replies: [SandboxReply]) { service.tokens.script("", replies) }
+    /// The literal JSON `expires_in` of the tokens issued from now on (`"9e18"`, a 30-digit
+    /// integer…), to test clients against hostile lifetimes; nil restores `tokenLifetime`. The
+    /// sandbox itself still honours its tokens for `tokenLifetime` seconds.
+    public func setTokenExpiresInJSON(_ literal: String?) { service.expiresInLiteral.withLock { $0 = literal } }
     /// Message requests (v1 and legacy), valid or not, in arrival order.
     public var requests: [RecordedRequest] { service.messages.requests }
     /// OAuth token requests, valid or not.
@@ -87,6 +91,7 @@ final class FCMService: SandboxService {
     let issued = Mutex<[String: IssuedToken]>([:])
     let legacyKeys = Mutex<Set<String>>([])
     let tokenLifetime: Int
+    let expiresInLiteral = Mutex<String?>(nil)
     /// RSA-2048 generation takes seconds in debug builds (BoringSSL at -O0): one key per process
     /// serves every account of every sandbox; it is still made at run time and never stored.
     private static let key = Mutex<_RSA.Signing.PrivateKey?>(nil)
@@ -308,8 +313,9 @@ final class FCMService: SandboxService {
     private func issueToken(project: String) -> SandboxResponse {
         let token = "ya29.sandbox-\(nextID())-\(UUID().uuidString)"
         issued.withLock { $0[token] = IssuedToken(projectID: project, expires: Date() + TimeInterval(tokenLifetime)) }
+        let expiresIn = expiresInLiteral.withLock { $0 } ?? String(tokenLifetime)
         return SandboxResponse(
-            status: 200, json: #"{"access_token":"\#(token)","expires_in":\#(tokenLifetime),"token_type":"Bearer"}"#
+            status: 200, json: #"{"access_token":"\#(token)","expires_in":\#(expiresIn),"token_type":"Bearer"}"#
         )
     }
 

@@ -62,6 +62,12 @@ final class HTTP1RequestHandler: ChannelInboundHandler {
             }
         case .hang:
             break
+        case .headThenStall(let response):
+            var headers = HTTPHeaders()
+            for (name, value) in response.headers { headers.add(name: name, value: value) }
+            headers.add(name: "content-length", value: String(max(1, response.body.count)))
+            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+            channel.writeAndFlush(HTTPServerResponsePart.head(head), promise: nil)
         case .reset, .goAway:
             channel.close(promise: nil)
         }

@@ -83,6 +83,12 @@ final class HTTP2RequestHandler: ChannelInboundHandler {
             }
         case .hang:
             break
+        case .headThenStall(let response):
+            var headers = HPACKHeaders()
+            headers.add(name: ":status", value: String(response.status))
+            for (name, value) in response.headers { headers.add(name: name, value: value) }
+            headers.add(name: "content-length", value: String(max(1, response.body.count)))
+            channel.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: false)), promise: nil)
         case .reset:
             channel.writeAndFlush(HTTP2Frame.FramePayload.rstStream(.internalError), promise: nil)
         case .goAway:

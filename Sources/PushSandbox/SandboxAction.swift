@@ -25,6 +25,8 @@ indirect enum SandboxAction: Sendable {
     case respond(SandboxResponse)
     case delay(milliseconds: Int, then: SandboxAction)
     case hang
+    /// Write the head of the response, then nothing more (the stream or connection stays open).
+    case headThenStall(SandboxResponse)
     case reset
     case goAway
 }
@@ -35,6 +37,8 @@ extension SandboxReply {
         switch self {
         case .slow(let milliseconds, let then): .delay(milliseconds: milliseconds, then: then.action(render: render))
         case .hang: .hang
+        case .stallBody(let then): .headThenStall(render(then))
+        case .redirect(let location): .respond(SandboxResponse(status: 302, headers: [("location", location)]))
         case .reset: .reset
         case .goAway: .goAway
         default: .respond(render(self))

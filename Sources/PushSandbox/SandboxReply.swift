@@ -21,6 +21,11 @@ public indirect enum SandboxReply: Sendable, Hashable {
     case slow(milliseconds: Int, then: SandboxReply)
     /// Never answer this stream (the client's deadline must fire).
     case hang
+    /// Send the head of `then`'s answer (status, headers, a non-zero content-length), then
+    /// never its body: a client whose deadline covers only the head would wait forever.
+    case stallBody(then: SandboxReply)
+    /// 302 with `location` (a client must not follow it to a cleartext or foreign host).
+    case redirect(location: String)
     /// RST_STREAM on HTTP/2; close the connection on HTTP/1.1.
     case reset
     /// GOAWAY(NO_ERROR, last stream before this one), then close the connection.

@@ -87,10 +87,14 @@ package enum ProviderAnswers {
     }
 
     /// Generic gateways: 2xx is success (Flexisip accepted 200 only); 429/500/503 retried.
-    package static func generic(status: Int, retryAfter: String?, body: [UInt8]) -> AttemptVerdict {
+    package static func generic(status: Int, retryAfter: String?, body: [UInt8], location: String? = nil) -> AttemptVerdict {
         switch status {
         case 200..<300:
             return AttemptVerdict(.sent, status: status, health: .healthy)
+        case 300..<400:
+            // Never followed: a redirect could lead the push (and its URL's secrets) to cleartext or another host.
+            let target = location.map { " to " + String($0.prefix(200)) } ?? ""
+            return AttemptVerdict(.failed, status: status, reason: "HTTP \(status) redirect\(target) not followed", health: .failing("HTTP \(status)"))
         case 429:
             return AttemptVerdict(.retry(minimumMs: Backoff.retryAfterMs(retryAfter) ?? 0, immediate: false), status: status,
                                   reason: "HTTP 429", health: .unknown)

@@ -34,6 +34,9 @@ public final class PushSenders: PushSending {
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, jitterSeed: UInt64? = nil) throws(SenderConfigError) {
         let push = config.pushNotification
         let fleet = config.pushfleet
+        if let cleartext = config.cleartextEndpoint {
+            throw SenderConfigError(key: cleartext.key, value: cleartext.value, problem: CleartextEndpoint.problem)
+        }
         options = push
         self.clock = clock
         self.logger = logger
@@ -45,6 +48,8 @@ public final class PushSenders: PushSending {
             ahcTLS.additionalTrustRoots = [.file(ca)]
         }
         ahcConfig.tlsConfiguration = ahcTLS
+        // A redirect could carry a push or an OAuth assertion to cleartext or another host: a 3xx is an answer, not a hop.
+        ahcConfig.redirectConfiguration = .disallow
         oauthHTTP = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: ahcConfig)
         var http1Config = ahcConfig
         http1Config.httpVersion = .http1Only
@@ -64,10 +69,7 @@ public final class PushSenders: PushSending {
             if push.apple {
                 let store = APNsCertificateStore(directory: push.appleCertificateDir, caFile: fleet.tlsCAFile, clock: clock,
                                                  logger: logger, warningDays: tuning.certificateExpiryWarningDays)
-                store.reload()
-                for (file, why) in store.skipped.sorted(by: { $0.key < $1.key }) {
-                    logger.warning("APNs certificate skipped", metadata: ["file": "\(file)", "error": "\(why)"])
-                }
+                store.reload()  // logs each skipped file itself
                 var signers: [APNsTokenSigner] = []
                 for key in fleet.appleTokenKeys { signers.append(try APNsTokenSigner(key: key, clock: clock)) }
                 let sender = try APNsSender(options: push, fleet: fleet, certificates: store, signers: signers, tokenTLS: serverTLS,
@@ -94,6 +96,10 @@ public final class PushSenders: PushSending {
                 var accounts: [String: FirebaseAccessTokens] = [:]
                 for entry in push.firebaseServiceAccounts {
                     let account = try FirebaseServiceAccount.load(path: entry.value)
+                    if !fleet.allowCleartext, CleartextEndpoint.isCleartext(account.tokenURI) {
+                        throw SenderConfigError(key: "firebase-service-accounts", value: "\(entry.value) token_uri=\(account.tokenURI)",
+                                                problem: CleartextEndpoint.problem)
+                    }
                     accounts[entry.project] = try FirebaseAccessTokens(
                         account: account, http: oauthHTTP, clock: clock,
                         anticipationSeconds: push.firebaseTokenExpirationAnticipationTime,
@@ -136,6 +142,9 @@ public final class PushSenders: PushSending {
     /// breaker state and each APNs certificate's remaining lifetime. The metrics endpoint calls
     /// it before every scrape, so neither is a figure frozen at some past event.
     public func refreshMetrics() {
+        // Scrapes are also the idle sweep: forgotten destinations leave the scrape they would stale.
+        lanes.evictIdle()
+        pools.evictIdle()
         let now = clock.now()
         for lane in lanes.all {
             Gauge(label: SenderMetrics.breakerState, dimensions: SenderMetrics.labels(lane: lane.name))

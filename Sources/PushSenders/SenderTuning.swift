@@ -30,6 +30,12 @@ public struct SenderTuning: Sendable, Hashable {
     public var certificatePollMs: Int64 = 5_000
     /// Certificates expiring within this many days are logged at warning level.
     public var certificateExpiryWarningDays = 30
+    /// Destinations (lanes with their breakers, and connection pools) kept at most: past it,
+    /// the least recently used idle one goes, and a new destination is refused while all are busy.
+    public var maxDestinations = 10_000
+    /// A destination unused this long is forgotten (its pool drains and closes, its breaker gauge
+    /// goes away); longer than `breakerMaxOpenMs`, so no open breaker is forgotten while it matters.
+    public var destinationIdleMs: Int64 = 900_000
 
     public init() {}
 }

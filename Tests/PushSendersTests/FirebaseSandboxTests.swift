@@ -145,6 +145,7 @@ import Testing
         config.pushNotification.externalPushMethod = .post
         config.pushNotification.externalPushProtocol = proto
         config.pushfleet.tlsCAFile = dir + "/ca.pem"
+        config.pushfleet.allowCleartext = !tls
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "t"), tuning: quickTuning())
         var request = apnsRequest()
         request.payload.body = "hello"

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import PushContract
+import Synchronization
 import PushPolicy
 @testable import PushSenders
 
@@ -62,4 +64,56 @@ func quickTuning() -> SenderTuning {
 
 func response(_ status: Int, _ body: String = "", headers: [(name: String, value: String)] = []) -> HTTP2Response {
     HTTP2Response(status: status, headers: headers, body: Array(body.utf8))
+}
+
+/// `operation`'s result, or nil when it has not finished within `limit`: a test of a bound
+/// must fail, not hang, when the bound is missing. The unfinished task is left to the sandbox
+/// shutdown (closing its connections ends it).
+func finishing<T: Sendable>(within limit: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+    let task = Task { await operation() }
+    let end = ContinuousClock.now + limit
+    let done = Mutex<T?>(nil)
+    let watcher = Task {
+        let value = await task.value
+        done.withLock { $0 = value }
+    }
+    while ContinuousClock.now < end {
+        if let value = done.withLock({ $0 }) { return value }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    watcher.cancel()
+    return nil
+}
+
+/// Log lines a component wrote, kept in memory (one `Logger` per test, no global bootstrap).
+final class LogCapture: Sendable {
+    struct Line: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lines = Mutex<[Line]>([])
+
+    var all: [Line] { lines.withLock { $0 } }
+
+    var logger: Logger {
+        Logger(label: "capture") { _ in Handler(capture: self) }
+    }
+
+    fileprivate func append(_ line: Line) { lines.withLock { $0.append(line) } }
+
+    private struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.append(Line(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
+        }
+    }
 }

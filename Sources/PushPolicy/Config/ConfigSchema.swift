@@ -212,6 +212,9 @@ enum ConfigSchema {
                        dump: { $0.pushfleet.firebaseURI }),
             OptionSpec(key: "tls-ca-file", apply: { c, v in c.pushfleet.tlsCAFile = v.isEmpty ? nil : v },
                        dump: { $0.pushfleet.tlsCAFile ?? "" }),
+            OptionSpec(key: "allow-cleartext", apply: { c, v throws(ConfigProblem) in
+                c.pushfleet.allowCleartext = try ConfigValues.bool(v)
+            }, dump: { String($0.pushfleet.allowCleartext) }),
             OptionSpec(key: "metrics-listen", apply: { c, v throws(ConfigProblem) in
                 c.pushfleet.metricsListen = try ConfigValues.listenAddress(v)
             }, dump: { $0.pushfleet.metricsListen }),

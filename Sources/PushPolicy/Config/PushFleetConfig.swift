@@ -192,6 +192,11 @@ struct ConfigLoader {
                 problem: "project \(both.project) is also in firebase-projects-api-keys; "
                     + "list each project once (FCM v1 here, or legacy there)")
         }
+        if let cleartext = config.cleartextEndpoint {
+            throw ConfigError(
+                location: origins["\(cleartext.section)/\(cleartext.key)".lowercased()], section: cleartext.section,
+                key: cleartext.key, value: ConfigText.display(cleartext.value), problem: CleartextEndpoint.problem)
+        }
         let kafka = config.kafka
         let topics = [
             ("events-topic", kafka.eventsTopic), ("registrations-topic", kafka.registrationsTopic),

@@ -7,6 +7,9 @@ public struct PushFleetOptions: Sendable, Hashable {
     public var firebaseURI = "https://fcm.googleapis.com"
     /// Extra trust anchors (PEM). Server certificates are always verified, unlike Flexisip.
     public var tlsCAFile: String?
+    /// Lets provider and token URLs be `http://` (sandboxes, private gateways); off, they are a
+    /// start-up error, so a typo cannot send device tokens and keys in cleartext.
+    public var allowCleartext = false
     /// `host:port` of the metrics endpoint; empty disables it.
     public var metricsListen = "127.0.0.1:9464"
     public var logFormat = LogFormat.text

@@ -100,7 +100,7 @@ public struct GenericPushTemplate: Sendable, Hashable {
     }
 
     /// Percent-encodes every byte outside RFC 3986 `unreserved` (ALPHA / DIGIT / `-._~`).
-    static func percentEncoded(_ s: String) -> String {
+    package static func percentEncoded(_ s: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)

@@ -18,6 +18,10 @@ package struct APNsCertificate: Sendable {
 
 /// Every `*.pem` (certificate + key) of `apple-certificate-dir`, reloaded when the directory
 /// changes. A bad file is skipped with a warning naming it; it never stops the others.
+///
+/// A failed read keeps the last good state: an unreadable directory keeps every certificate,
+/// an unreadable or unparseable file (often one being written) keeps that app's previous
+/// certificate. Only a file that is gone from a readable directory removes its certificate.
 package final class APNsCertificateStore: Sendable {
     package struct Change: Sendable, Hashable {
         /// Name → old fingerprint, for files that changed or disappeared: their connections
@@ -35,6 +39,9 @@ package final class APNsCertificateStore: Sendable {
     private let skippedFiles = Mutex<[String: String]>([:])
     /// Certificates whose expiry gauge exists (to remove the series of deleted files).
     private let exportedExpiries = Mutex<Set<String>>([])
+    /// Why the directory could not be read at the last reload (logged once per new reason).
+    private let directoryError = Mutex<String?>(nil)
+    private let failures = Mutex<[SenderMetrics.CredentialsFailure: Int]>([:])
 
     package init(directory: String, caFile: String?, clock: any PushClock, logger: Logger, warningDays: Int) {
         self.directory = directory
@@ -51,20 +58,52 @@ package final class APNsCertificateStore: Sendable {
     package var names: [String] { certificates.withLock { $0.keys.sorted() } }
     /// File name → why it was skipped at the last load.
     package var skipped: [String: String] { skippedFiles.withLock { $0 } }
+    /// Failed reads so far, by kind (the same counts as the metric, for tests and status).
+    package func failureCount(_ kind: SenderMetrics.CredentialsFailure) -> Int { failures.withLock { $0[kind] ?? 0 } }
+
+    private func countFailure(_ kind: SenderMetrics.CredentialsFailure) {
+        failures.withLock { $0[kind, default: 0] += 1 }
+        SenderMetrics.countFailure(kind)
+    }
 
     /// Reads the directory and swaps in what changed; unchanged certificates keep their TLS
     /// context (and so their connections).
     @discardableResult
     package func reload() -> Change {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let old = certificates.withLock { $0 }
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            // Deployments with token keys only have no directory: nothing is lost, nothing to alert on.
+            let absent = old.isEmpty && !FileManager.default.fileExists(atPath: directory)
+            let why = absent ? "absent" : Self.describe(error)
+            let isNew = directoryError.withLock { last in
+                defer { last = why }
+                return last != why
+            }
+            if absent {
+                if isNew { logger.info("no APNs certificate directory", metadata: ["directory": "\(directory)"]) }
+            } else {
+                countFailure(.apnsCertificateDirectory)
+                if isNew {
+                    logger.warning("cannot read the APNs certificate directory; keeping the certificates loaded before",
+                                   metadata: ["directory": "\(directory)", "error": "\(why)", "certificates": "\(old.keys.sorted())"])
+                }
+            }
+            return Change(replaced: [:], added: [])
+        }
+        if directoryError.withLock({ last in defer { last = nil }; return last != nil }) {
+            logger.info("APNs certificate directory readable again", metadata: ["directory": "\(directory)"])
+        }
         var loaded: [String: APNsCertificate] = [:]
         var skipped: [String: String] = [:]
-        let old = certificates.withLock { $0 }
         for file in files.sorted() where file.hasSuffix(".pem") {
             let name = String(file.dropLast(4))
             let path = directory + "/" + file
             guard let data = FileManager.default.contents(atPath: path) else {
                 skipped[file] = "unreadable"
+                loaded[name] = old[name]
                 continue
             }
             let fingerprint = SHA256.hash(data: data).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
@@ -76,10 +115,14 @@ package final class APNsCertificateStore: Sendable {
                 loaded[name] = try load(name: name, bytes: Array(data), fingerprint: fingerprint)
             } catch {
                 skipped[file] = "\(error)"
+                loaded[name] = old[name]
             }
         }
-        for (file, why) in skipped where skippedFiles.withLock({ $0[file] }) != why {
-            logger.warning("skipping APNs certificate file", metadata: ["file": "\(directory)/\(file)", "error": "\(why)"])
+        for (file, why) in skipped {
+            countFailure(.apnsCertificateFile)
+            guard skippedFiles.withLock({ $0[file] }) != why else { continue }
+            let kept = loaded[String(file.dropLast(4))] != nil ? "; keeping its previous certificate" : ""
+            logger.warning("skipping APNs certificate file\(kept)", metadata: ["file": "\(directory)/\(file)", "error": "\(why)"])
         }
         skippedFiles.withLock { $0 = skipped }
         var change = Change(replaced: [:], added: [])
@@ -97,6 +140,17 @@ package final class APNsCertificateStore: Sendable {
                                                              "replaced": "\(change.replaced.keys.sorted())"])
         }
         return change
+    }
+
+    /// The OS error's text: Foundation's description prints a userInfo dictionary whose key
+    /// order varies between calls, and a changed text would log the same fault again.
+    static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error, case let posix = underlying as NSError,
+            posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code))) + " (errno \(posix.code))"
+        }
+        return "\(ns.domain) error \(ns.code)"
     }
 
     private func load(name: String, bytes: [UInt8], fingerprint: String) throws -> APNsCertificate {

@@ -12,9 +12,13 @@ import Synchronization
 /// A signed RS256 assertion (RFC 7523) is exchanged at the account's `token_uri` for a bearer
 /// token. The token is renewed `anticipationMs` before it expires; after a failed fetch the next
 /// try waits `retryIntervalMs`, and until then the previous token is used while it is still
-/// valid. Concurrent callers share one fetch. All timing comes from the injected clock.
+/// valid. Concurrent callers share one fetch, each waiting at most until its own deadline; the
+/// fetch itself (head and body) ends within `timeoutMs`. All timing comes from the injected clock.
 package final class FirebaseAccessTokens: Sendable {
     package static let scope = "https://www.googleapis.com/auth/firebase.messaging"
+    /// Longest lifetime believed from `expires_in` (Google's is an hour): a huge or hostile
+    /// value must neither overflow the expiry arithmetic nor pin a token for years.
+    package static let maxLifetimeSeconds = 86_400
 
     private struct State {
         var token: String?
@@ -27,6 +31,8 @@ package final class FirebaseAccessTokens: Sendable {
 
     package struct FetchError: Error, Sendable, CustomStringConvertible {
         package var description: String
+        /// The caller's deadline passed while the shared fetch was still running: worth a retry.
+        package var transient = false
     }
 
     package let account: FirebaseServiceAccount
@@ -64,8 +70,8 @@ package final class FirebaseAccessTokens: Sendable {
         case fail(String)
     }
 
-    /// A valid bearer token, or why there is none.
-    package func token() async -> Result<String, FetchError> {
+    /// A valid bearer token, or why there is none by `deadline` at the latest.
+    package func token(deadline: EventTime) async -> Result<String, FetchError> {
         let now = clock.now()
         let next: Next = state.withLock { s in
             if let t = s.token, now.millisecondsSince1970 < s.expiresAt.millisecondsSince1970 - anticipationMs {
@@ -85,7 +91,9 @@ package final class FirebaseAccessTokens: Sendable {
         case .token(let t): return .success(t)
         case .fail(let why): return .failure(FetchError(description: why))
         case .wait(let f):
-            let r = await f.value
+            let r = await Deadline.value(of: f, until: deadline, clock: clock)
+                ?? .failure(FetchError(description: "no Firebase access token for project \(account.projectId) before the attempt deadline "
+                                       + "(the token request goes on for the next attempt)", transient: true))
             if case .failure = r, let t = state.withLock({ s in now < s.expiresAt ? s.token : nil }) {
                 return .success(t)
             }
@@ -123,6 +131,7 @@ package final class FirebaseAccessTokens: Sendable {
         case .success(let (token, _)):
             return .success(token)
         case .failure(let e):
+            SenderMetrics.countFailure(.firebaseToken)
             logger.warning("Firebase access token fetch failed", metadata: ["project": "\(account.projectId)", "error": "\(e)"])
             return .failure(FetchError(description: "no Firebase access token for project \(account.projectId): \(e.description)"))
         }
@@ -145,21 +154,37 @@ package final class FirebaseAccessTokens: Sendable {
         request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
         let body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + assertion(now: clock.now())
         request.body = .bytes(ByteBuffer(string: body))
+        let http = http, timeoutMs = timeoutMs, prepared = request
+        let answer: (status: UInt, bytes: ByteBuffer)?
         do {
-            let response = try await http.execute(request, timeout: .milliseconds(timeoutMs))
-            let bytes = try await response.body.collect(upTo: 64 * 1024)
-            let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
-            guard response.status.code == 200 else {
-                let reason = object?["error_description"] as? String ?? object?["error"] as? String ?? ""
-                return .failure(FetchError(description: "token endpoint answered \(response.status.code) \(reason)"))
+            // The request's own deadline covers the head only; the body gets the rest of the same bound.
+            answer = try await Deadline.run(until: clock.now().adding(milliseconds: timeoutMs), clock: clock) {
+                let response = try await http.execute(prepared, timeout: .milliseconds(timeoutMs))
+                return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
             }
-            guard let token = object?["access_token"] as? String, !token.isEmpty else {
-                return .failure(FetchError(description: "token endpoint answer has no access_token"))
-            }
-            let lifetime = (object?["expires_in"] as? NSNumber)?.intValue ?? 3600
-            return .success((token, max(1, lifetime)))
         } catch {
             return .failure(FetchError(description: "token request failed: \(error)"))
         }
+        guard let (status, bytes) = answer else {
+            return .failure(FetchError(description: "token endpoint gave no complete answer within \(timeoutMs) ms"))
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+        guard status == 200 else {
+            var reason = object?["error_description"] as? String ?? object?["error"] as? String ?? ""
+            if (300..<400).contains(status) { reason = "(redirect not followed)" }
+            return .failure(FetchError(description: "token endpoint answered \(status) \(reason)"))
+        }
+        guard let token = object?["access_token"] as? String, !token.isEmpty else {
+            return .failure(FetchError(description: "token endpoint answer has no access_token"))
+        }
+        return .success((token, Self.lifetime(object?["expires_in"])))
+    }
+
+    /// `expires_in` in seconds, within 1...`maxLifetimeSeconds`; an hour when absent or not a number.
+    static func lifetime(_ value: Any?) -> Int {
+        guard let number = value as? NSNumber else { return 3600 }
+        let seconds = number.doubleValue
+        guard seconds.isFinite else { return seconds > 0 ? maxLifetimeSeconds : 1 }
+        return Int(min(Double(maxLifetimeSeconds), max(1, seconds)))
     }
 }

@@ -125,6 +125,8 @@ package final class DestinationLane: Sendable {
     package var breakerState: CircuitBreaker.State { state.withLock { $0.breaker.state } }
     package var lastFailure: String? { state.withLock { $0.breaker.lastFailure } }
     package var queued: Int { state.withLock { $0.waiters.count } }
+    /// No push holds or awaits a slot: the lane may be forgotten without stranding anyone.
+    package var isIdle: Bool { state.withLock { $0.inFlight == 0 && $0.waiters.isEmpty } }
 }
 
 /// What one attempt says about the destination (not about the push).

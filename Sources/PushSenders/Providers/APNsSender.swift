@@ -84,7 +84,8 @@ package final class APNsSender: Sendable {
         let isDevelopment = provider == "apns.dev"
         let route = isDevelopment ? development : production
         let path = route.endpoint.path + (payload.path ?? "")
-        return await delivery.run(provider: provider, lane: lanes.lane("apns:" + app), deadline: deadline) { _, attemptDeadline, _ in
+        guard let lane = lanes.lane("apns:" + app) else { return lanes.refused("apns:" + app, provider: provider) }
+        return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
             // Looked up per attempt: a certificate reloaded during retries is used at once.
             guard let credential = credential(app: app, team: team) else {
                 return AttemptVerdict(.failed, reason: "no APNs certificate or token key for \(app)", health: .unknown)

@@ -38,7 +38,11 @@ package final class FirebaseSender: Sendable {
         let provider = r.destination.provider
         let project = r.destination.firebaseProject ?? r.destination.param
         let now = delivery.clock.now()
-        let lane = lanes.lane("fcm:" + project)
+        // Credentials first: a project nobody configured gets no lane, pool or gauge series.
+        guard accounts[project] != nil || legacyKeys[project] != nil else {
+            return SendOutcome(result: .failed, reason: "no Firebase service account or API key for project \(project)", provider: provider)
+        }
+        guard let lane = lanes.lane("fcm:" + project) else { return lanes.refused("fcm:" + project, provider: provider) }
         let pool = pools.pool("fcm:\(project)|\(endpoint)", endpoint: endpoint) { tls }
         let minimum429 = delivery.tuning.fcmTooManyRequestsMinimumMs
         if let tokens = accounts[project] {
@@ -49,8 +53,10 @@ package final class FirebaseSender: Sendable {
             let path = endpoint.path + "/v1/projects/\(tokens.account.projectId)/messages:send"
             return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
                 let bearer: String
-                switch await tokens.token() {
+                switch await tokens.token(deadline: attemptDeadline) {
                 case .success(let t): bearer = t
+                case .failure(let e) where e.transient:
+                    return AttemptVerdict(.retry(minimumMs: 0, immediate: false), reason: e.description, health: .failing(e.description))
                 case .failure(let e): return AttemptVerdict(.failed, reason: e.description, health: .failing(e.description))
                 }
                 var headers = payload.headers.map { (name: $0.name, value: $0.value) }

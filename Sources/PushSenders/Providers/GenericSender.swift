@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -16,6 +17,9 @@ package final class GenericSender: Sendable {
     private let pools: PoolRegistry
     private let lanes: LaneRegistry
     private let delivery: Delivery
+    /// `$api-key` values, raw and as substituted into the URL (longest first): an outcome's
+    /// reason can quote the URL (a gateway's 404 body often does), and outcomes are published.
+    private let secrets: [String]
 
     package init(options: PushNotificationOptions, tls: NIOSSLContext?, http1: HTTPClient, pools: PoolRegistry,
                  lanes: LaneRegistry, delivery: Delivery) throws(SenderConfigError) {
@@ -34,15 +38,28 @@ package final class GenericSender: Sendable {
         self.pools = pools
         self.lanes = lanes
         self.delivery = delivery
+        let keys = template.variables.contains(.apiKey) ? options.firebaseProjectsAPIKeys.map(\.value).filter { !$0.isEmpty } : []
+        secrets = Set(keys + keys.map(GenericPushTemplate.percentEncoded)).sorted { $0.utf8.count > $1.utf8.count }
     }
 
     package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+        var outcome = await exchange(r, deadline: deadline)
+        outcome.reason = outcome.reason.map(redacted)
+        return outcome
+    }
+
+    /// `text` with every `$api-key` value replaced by `***`.
+    func redacted(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
+
+    private func exchange(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
         let payload = template.payload(for: r, options: options)
         let url = payload.path ?? ""
         guard let endpoint = HTTP2Endpoint(url: url) else {
             return SendOutcome(result: .failed, reason: "external-push-uri did not give a URL", provider: "generic")
         }
-        let lane = lanes.lane("generic:\(endpoint)")
+        guard let lane = lanes.lane("generic:\(endpoint)") else { return lanes.refused("generic:\(endpoint)", provider: "generic") }
         let headers = payload.headers.map { (name: $0.name, value: $0.value) }
         if http2 {
             let pool = pools.pool("generic|\(endpoint)", endpoint: endpoint) { endpoint.useTLS ? tls : nil }
@@ -51,22 +68,31 @@ package final class GenericSender: Sendable {
                 switch await pool.execute(request, deadline: attemptDeadline) {
                 case .failure(let e): return .transport(e)
                 case .success(let response):
-                    return ProviderAnswers.generic(status: response.status, retryAfter: response.header("retry-after"), body: response.body)
+                    return ProviderAnswers.generic(status: response.status, retryAfter: response.header("retry-after"), body: response.body,
+                                                   location: response.header("location"))
                 }
             }
         }
-        let clock = delivery.clock
+        let clock = delivery.clock, http1 = http1
         return await delivery.run(provider: "generic", lane: lane, deadline: deadline) { _, attemptDeadline, _ in
             var request = HTTPClientRequest(url: url)
             request.method = HTTPMethod(rawValue: payload.method)
             for h in headers { request.headers.add(name: h.name, value: h.value) }
             if !payload.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: payload.body)) }
             let remaining = max(1, attemptDeadline.millisecondsSince1970 - clock.now().millisecondsSince1970)
+            let prepared = request
             do {
-                let response = try await http1.execute(request, timeout: .milliseconds(remaining))
-                let body = try await response.body.collect(upTo: maxResponseBodyBytes)
-                return ProviderAnswers.generic(status: Int(response.status.code), retryAfter: response.headers.first(name: "retry-after"),
-                                               body: Array(body.readableBytesView))
+                // AHC's deadline covers the head only: the body read is bounded by the same attempt deadline.
+                let answer = try await Deadline.run(until: attemptDeadline, clock: clock) {
+                    let response = try await http1.execute(prepared, timeout: .milliseconds(remaining))
+                    let body = try await response.body.collect(upTo: maxResponseBodyBytes)
+                    return (response.status.code, response.headers, Array(body.readableBytesView))
+                }
+                guard let (status, headers, body) = answer else {
+                    return .transport(TransportError(.timeout, "no complete answer before the deadline"))
+                }
+                return ProviderAnswers.generic(status: Int(status), retryAfter: headers.first(name: "retry-after"), body: body,
+                                               location: headers.first(name: "location"))
             } catch {
                 return .transport(Self.map(error))
             }

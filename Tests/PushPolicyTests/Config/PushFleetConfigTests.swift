@@ -77,6 +77,7 @@ struct PushFleetConfigTests {
         apple-dev-push-uri=http://localhost:8080/apns
         firebase-uri=https://[::1]:9443
         tls-ca-file=/etc/pushfleet/ca.pem
+        allow-cleartext=true
         metrics-listen=[::1]:0
         log-format=json
         """
@@ -123,6 +124,7 @@ struct PushFleetConfigTests {
         #expect(config.pushfleet.appleDevPushURI == "http://localhost:8080/apns")
         #expect(config.pushfleet.firebaseURI == "https://[::1]:9443")
         #expect(config.pushfleet.tlsCAFile == "/etc/pushfleet/ca.pem")
+        #expect(config.pushfleet.allowCleartext)
         #expect(config.pushfleet.metricsListen == "[::1]:0")
         #expect(config.pushfleet.logFormat == .json)
         #expect(config.warnings.isEmpty)

@@ -8,12 +8,32 @@ import PushContract
 package enum SenderMetrics {
     package static let certificateExpiry = "pushfleet_apns_certificate_expiry_seconds"  // certificate
     package static let breakerState = "pushfleet_breaker_state"                          // provider, destination
+    package static let connectionFailures = "pushfleet_http2_connection_failures_total"  // endpoint, reason
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names up here).
     package static let help: [String: String] = [
         certificateExpiry: "Seconds until the APNs client certificate's notAfter (negative once expired), recomputed at each scrape.",
         breakerState: "Circuit breaker of a push destination: 0 closed, 1 half-open (next request probes), 2 open (requests fail fast).",
+        connectionFailures: "HTTP/2 connections to a provider that failed to open, ended before any answer, or were closed for a missed PING acknowledgement.",
     ]
+
+    /// Why an HTTP/2 connection failed (the `reason` label of `connectionFailures`).
+    package enum ConnectionFailure: String, Sendable {
+        /// TCP connect refused or timed out, or the connection closed before the TLS/HTTP/2 handshake completed.
+        case connect
+        /// A TLS failure that may be transient (EOF or reset during the handshake, protocol error).
+        case tls
+        /// The server certificate failed verification, or the server refused our certificate.
+        case untrusted
+        /// Opened, then ended (GOAWAY, close) before answering a single request.
+        case unanswered = "ended_unanswered"
+        /// Closed by us: the server missed a PING acknowledgement (a silently dead connection).
+        case pingTimeout = "ping_timeout"
+    }
+
+    package static func connectionFailure(endpoint: String, reason: ConnectionFailure) {
+        Counter(label: connectionFailures, dimensions: [("endpoint", endpoint), ("reason", reason.rawValue)]).increment()
+    }
 
     /// The gauge value of a breaker state at `now`: an open period that has ended counts as
     /// half-open, since the next request is let through as the probe.

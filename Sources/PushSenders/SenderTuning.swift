@@ -26,6 +26,11 @@ public struct SenderTuning: Sendable, Hashable {
     /// Reconnect backoff after failed connects: base, doubled, capped.
     public var reconnectBaseMs: Int64 = 100
     public var reconnectCapMs: Int64 = 30_000
+    /// An HTTP/2 connection silent this long gets a PING (real time, like `connectTimeoutMs`);
+    /// so does one where a stream just timed out.
+    public var pingIdleMs: Int64 = 30_000
+    /// A PING not acknowledged within this closes the connection; the pool opens another.
+    public var pingTimeoutMs: Int64 = 5_000
     /// How often `apple-certificate-dir` is checked for changes.
     public var certificatePollMs: Int64 = 5_000
     /// Certificates expiring within this many days are logged at warning level.

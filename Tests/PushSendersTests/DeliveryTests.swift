@@ -264,7 +264,7 @@ import Testing
         #expect(SenderMetrics.labels(lane: "generic:https://push.example.org:443").map(\.1) == ["generic", "https://push.example.org:443"])
         #expect(SenderMetrics.labels(lane: "odd").map(\.1) == ["odd", ""])
         // Every exported sender metric has help text.
-        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry])
+        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.connectionFailures])
     }
 }
 

@@ -83,7 +83,9 @@ package final class HTTP2ConnectionPool: Sendable {
     }
 
     private func open() async -> Result<HTTP2Connection, TransportError> {
-        let result = await HTTP2Connection.connect(to: endpoint, tls: tls, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs)
+        let result = await HTTP2Connection.connect(
+            to: endpoint, tls: tls, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs,
+            liveness: (tuning.pingIdleMs, tuning.pingTimeoutMs), logger: logger)
         let now = clock.now()
         let stale: HTTP2Connection? = state.withLock { s in
             s.connecting = nil

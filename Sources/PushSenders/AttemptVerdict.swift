@@ -26,19 +26,21 @@ package struct AttemptVerdict: Sendable, Hashable {
         self.health = health
     }
 
-    /// Transport failures: retryable except TLS failures (a wrong CA or an expired certificate
-    /// does not heal within a push's lifetime) and cancellation.
+    /// Transport failures: retryable except certificate trust failures (a wrong CA or an
+    /// expired certificate does not heal within a push's lifetime) and cancellation.
     package static func transport(_ e: TransportError) -> AttemptVerdict {
         switch e.kind {
-        case .tls:
+        case .untrusted:
             return AttemptVerdict(.failed, reason: e.message, health: .failing(e.message))
         case .cancelled:
             return AttemptVerdict(.failed, reason: "cancelled", health: .unknown)
         case .goAway:
             // A graceful GOAWAY is the server rotating connections, not a sick destination.
             return AttemptVerdict(.retry(minimumMs: 0, immediate: true), reason: e.message, health: .unknown)
-        case .connect, .closed, .reset, .timeout, .protocolViolation:
-            return AttemptVerdict(.retry(minimumMs: 0, immediate: e.unprocessed && e.kind != .connect), reason: e.message, health: .failing(e.message))
+        case .connect, .tls, .closed, .reset, .timeout, .protocolViolation:
+            // Failed connections back off twice: here per push, and in the pool per connection.
+            let immediate = e.unprocessed && e.kind != .connect && e.kind != .tls
+            return AttemptVerdict(.retry(minimumMs: 0, immediate: immediate), reason: e.message, health: .failing(e.message))
         }
     }
 }

@@ -88,7 +88,11 @@ import Testing
     }
 
     @Test func transportErrors() {
-        #expect(AttemptVerdict.transport(TransportError(.tls, "TLS handshake failed: x")).action == .failed)
+        #expect(AttemptVerdict.transport(TransportError(.untrusted, "TLS certificate refused: x")).action == .failed)
+        // EOF in a handshake heals: retried with backoff, and it does say the destination is failing.
+        let tls = AttemptVerdict.transport(TransportError(.tls, "TLS handshake failed: EOF during handshake"))
+        #expect(tls.action == .retry(minimumMs: 0, immediate: false))
+        #expect(tls.health == .failing("TLS handshake failed: EOF during handshake"))
         #expect(AttemptVerdict.transport(TransportError(.goAway, "g", unprocessed: true)).action == .retry(minimumMs: 0, immediate: true))
         #expect(AttemptVerdict.transport(TransportError(.timeout, "t")).action == .retry(minimumMs: 0, immediate: false))
         #expect(AttemptVerdict.transport(TransportError(.closed, "c", unprocessed: true)).action == .retry(minimumMs: 0, immediate: true))

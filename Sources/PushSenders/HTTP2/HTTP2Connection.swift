@@ -98,7 +98,7 @@ package final class HTTP2Connection: Sendable {
             channel.close(promise: nil)
             var e = HTTP2StreamsHandler.map(error)
             e.unprocessed = true
-            if e.kind != .tls, e.kind != .protocolViolation { e.kind = .connect }
+            if e.kind != .tls, e.kind != .untrusted, e.kind != .protocolViolation { e.kind = .connect }
             e.message = "\(endpoint): \(e.message)"
             return .failure(e)
         }

@@ -527,14 +527,8 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     static func map(_ error: any Error) -> TransportError {
         if let e = error as? TransportError { return e }
-        if let ssl = error as? NIOSSLError {
-            return TransportError(.tls, "TLS handshake failed: \(ssl)")
-        }
-        if error is BoringSSLError {
-            return TransportError(.tls, "TLS failed: \(error)")
-        }
-        if let ssl = error as? NIOSSLExtraError {
-            return TransportError(.tls, "TLS failed: \(ssl)")
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            return TLSFailure.classify(error)
         }
         return TransportError(.protocolViolation, "connection error: \(error)")
     }

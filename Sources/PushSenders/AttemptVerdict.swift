@@ -18,12 +18,16 @@ package struct AttemptVerdict: Sendable, Hashable {
     package var status: Int?
     package var reason: String?
     package var health: ProviderHealth
+    /// HTTP requests the attempt made. 0 when it only waited for the pool's reconnect backoff:
+    /// the delivery loop then does not count it against the push's attempts.
+    package var requests: Int
 
-    package init(_ action: Action, status: Int? = nil, reason: String? = nil, health: ProviderHealth) {
+    package init(_ action: Action, status: Int? = nil, reason: String? = nil, health: ProviderHealth, requests: Int = 1) {
         self.action = action
         self.status = status
         self.reason = reason
         self.health = health
+        self.requests = requests
     }
 
     /// Transport failures: retryable except certificate trust failures (a wrong CA or an
@@ -32,6 +36,9 @@ package struct AttemptVerdict: Sendable, Hashable {
         switch e.kind {
         case .untrusted:
             return AttemptVerdict(.failed, reason: e.message, health: .failing(e.message))
+        case .reconnectWait:
+            // The pool's own wait: no request, nothing learnt about the destination.
+            return AttemptVerdict(.retry(minimumMs: 0, immediate: true), reason: e.message, health: .unknown, requests: 0)
         case .cancelled:
             return AttemptVerdict(.failed, reason: "cancelled", health: .unknown)
         case .goAway:

@@ -50,6 +50,10 @@ package struct Delivery: Sendable {
             let now = clock.now()
             if now >= deadline {
                 guard let last else { return outcome(.dropped, nil, attempts: attempts, reason: "deadline passed before sending") }
+                if attempts == 0 {
+                    // Only waited for a connection: nothing was sent.
+                    return outcome(.dropped, last, attempts: 0, reason: "deadline passed before sending: \(last.reason ?? "no connection")")
+                }
                 return outcome(.failed, last, attempts: attempts, reason: "\(last.reason ?? "failed"); deadline passed")
             }
             if case .reject(let until) = lane.admit() {
@@ -69,6 +73,14 @@ package struct Delivery: Sendable {
             attempts += 1
             let attemptDeadline = min(deadline, now.adding(milliseconds: tuning.attemptTimeoutMs))
             let v = await attempt(attempts, attemptDeadline, reauthenticateNext)
+            if v.requests == 0, case .retry = v.action {
+                // Only waited out the pool's reconnect backoff: no request, so no attempt and no
+                // breaker failure. It cannot spin: the pool answers so only at the attempt deadline.
+                attempts -= 1
+                lane.record(v.health)
+                last = v
+                continue
+            }
             reauthenticateNext = false
             lane.record(v.health)
             last = v

@@ -179,6 +179,34 @@ import Testing
         #expect(l.breakerState == .closed(failures: 0))
     }
 
+    /// The pool's own reconnect waits (no request made) neither use up attempts nor open the breaker.
+    @Test func reconnectWaitsAreNoAttempts() async {
+        let clock = ManualClock(now: t0)
+        var tuning = Self.tuning()
+        tuning.breakerThreshold = 2
+        tuning.maxAttempts = 2
+        let delivery = Delivery(clock: clock, tuning: tuning)
+        let l = lane("a", clock: clock, tuning: tuning)
+        let wait = AttemptVerdict.transport(TransportError(.reconnectWait, "waiting to reconnect after: refused", unprocessed: true))
+        let script = Script([wait, wait, wait, wait])
+        let sent = await delivery.run(provider: "generic", lane: l, deadline: t0.adding(seconds: 60)) { _, _, _ in script.next() }
+        #expect(sent.result == .sent)
+        #expect(sent.attempts == 1)
+        #expect(script.calls.load(ordering: .relaxed) == 5)
+        #expect(l.breakerState == .closed(failures: 0))
+        // Waiting until the push's deadline: dropped, nothing was sent.
+        let waits = Script(Array(repeating: wait, count: 3))
+        let dropped = await delivery.run(provider: "generic", lane: l, deadline: t0.adding(seconds: 60)) { number, _, _ in
+            let v = waits.next()
+            if number == 1, v.requests == 0 { clock.advance(by: 20_000) }
+            return v
+        }
+        #expect(dropped.result == .dropped)
+        #expect(dropped.attempts == 0)
+        #expect(dropped.reason?.hasPrefix("deadline passed before sending: waiting to reconnect") == true)
+        #expect(l.breakerState == .closed(failures: 0))
+    }
+
     @Test func queueOverflowIsDroppedAndQueuedRequestsExpire() async throws {
         let clock = ManualClock(now: t0)
         let delivery = Delivery(clock: clock, tuning: Self.tuning())

@@ -20,6 +20,85 @@ import Testing
         HTTP2Request(method: "POST", path: path, headers: [(name: "content-type", value: "application/json")], body: Array("{}".utf8))
     }
 
+    @Test func goAwayOnEveryConnectionDoesNotCauseAReconnectStorm() async throws {
+        let ca = try SandboxCertificateAuthority.generate()
+        let sandbox = try GenericPushSandbox(version: .http2, tls: .tls(try ca.issueServerCredential()))
+        try await sandbox.start()
+        let dir = try temporaryDirectory()
+        try ca.writeCertificate(to: dir + "/ca.pem")
+        var tuning = quickTuning()
+        tuning.reconnectBaseMs = 100
+        tuning.reconnectCapMs = 1_000
+        let pool = try pool(sandbox.baseURL, tls: dir + "/ca.pem", tuning: tuning)
+        defer {
+            Task {
+                await pool.shutdown()
+                try? await sandbox.shutdown()
+                try? FileManager.default.removeItem(atPath: dir)
+            }
+        }
+        // Every request is the first on its connection and gets GOAWAY(last stream 0), then close.
+        sandbox.script(path: "/p", Array(repeating: .goAway, count: 100_000))
+        let window = ContinuousClock.now + .seconds(2)
+        let request = post("/p")
+        let requests = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var n = 0
+                    while ContinuousClock.now < window {
+                        _ = await pool.execute(request, deadline: SystemClock().now().adding(milliseconds: 300))
+                        n += 1
+                    }
+                    return n
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        // Backoff 100, 200, 400, 800, 1000 ms: about 6 connections in 2 s (immediate reconnects made hundreds).
+        #expect(sandbox.connectionCount <= 10, "\(sandbox.connectionCount) connections")
+        #expect(sandbox.connectionCount >= 3)
+        #expect(requests >= 8)
+        // Once the server behaves, a request waits out the backoff and gets through.
+        let healthy = await pool.execute(post("/healthy"), deadline: deadline(5_000))
+        if case .success(let r) = healthy { #expect(r.status == 200) } else { Issue.record("\(healthy)") }
+    }
+
+    @Test func poolWaitsBurnNoAttemptsAndLeaveTheBreakerClosed() async throws {
+        // A port where nobody listens: the first connect is refused, then the pool backs off for a minute.
+        let gone = try GenericPushSandbox(version: .http2, tls: .none)
+        try await gone.start()
+        let url = gone.baseURL
+        try await gone.shutdown()
+        var tuning = quickTuning()
+        tuning.reconnectBaseMs = 60_000
+        tuning.reconnectCapMs = 60_000
+        tuning.breakerThreshold = 3
+        let pool = try pool(url, tls: nil, tuning: tuning)
+        defer { Task { await pool.shutdown() } }
+        let clock = SystemClock()
+        let delivery = Delivery(clock: clock, tuning: tuning, seed: 1)
+        let lane = DestinationLane(name: "generic:\(url)", maxConcurrent: 10, maxQueue: 10, tuning: tuning, clock: clock)
+        var outcomes: [SendOutcome] = []
+        for _ in 0..<6 {
+            outcomes.append(await delivery.run(provider: "generic", lane: lane, deadline: deadline(300)) { _, attemptDeadline, _ in
+                switch await pool.execute(post("/p"), deadline: attemptDeadline) {
+                case .success: AttemptVerdict(.sent, status: 200, health: .healthy)
+                case .failure(let e): .transport(e)
+                }
+            })
+        }
+        // The refused connect is the one real failure; the pool's backoff is nobody's failure.
+        #expect(outcomes[0].attempts == 1)
+        #expect(outcomes[0].result == .failed)
+        for o in outcomes.dropFirst() {
+            #expect(o.result == .dropped, "\(o.reason ?? "")")
+            #expect(o.attempts == 0)
+            #expect(o.reason?.contains("waiting to reconnect") == true, "\(o.reason ?? "")")
+        }
+        #expect(lane.breakerState == .closed(failures: 1))
+        #expect(pool.connectionsOpened == 0)
+    }
+
     /// A load balancer dropping a connection mid-handshake: EOF in TLS is transient, the retry
     /// on a new connection delivers.
     @Test func transientHandshakeEOFIsRetried() async throws {

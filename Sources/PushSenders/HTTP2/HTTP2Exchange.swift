@@ -124,6 +124,9 @@ package struct TransportError: Error, Sendable, Hashable, CustomStringConvertibl
         /// the push (it will not heal within its lifetime); the pool still tries a new
         /// connection at its reconnect backoff, so a fixed certificate is picked up.
         case untrusted
+        /// The pool is waiting out its reconnect backoff and the attempt's deadline came first:
+        /// no request was made, so it is no attempt and says nothing about the destination.
+        case reconnectWait
         /// The connection closed under the request.
         case closed
         /// The server sent GOAWAY.

@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "PushSenders", "PushSandbox", "PushPolicy", "PushContract",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

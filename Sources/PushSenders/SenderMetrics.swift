@@ -9,11 +9,13 @@ package enum SenderMetrics {
     package static let certificateExpiry = "pushfleet_apns_certificate_expiry_seconds"  // certificate
     package static let breakerState = "pushfleet_breaker_state"                          // provider, destination
     package static let connectionFailures = "pushfleet_http2_connection_failures_total"  // endpoint, reason
+    package static let ambiguousRetries = "pushfleet_ambiguous_retries_total"            // provider
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names up here).
     package static let help: [String: String] = [
         certificateExpiry: "Seconds until the APNs client certificate's notAfter (negative once expired), recomputed at each scrape.",
         breakerState: "Circuit breaker of a push destination: 0 closed, 1 half-open (next request probes), 2 open (requests fail fast).",
+        ambiguousRetries: "Retries of a request that was written and lost without an answer (timeout, reset, connection lost): each may deliver a push twice.",
         connectionFailures: "HTTP/2 connections to a provider that failed to open, ended before any answer, or were closed for a missed PING acknowledgement.",
     ]
 

@@ -207,6 +207,32 @@ import Testing
         #expect(l.breakerState == .closed(failures: 0))
     }
 
+    /// A request lost after it was written may have been delivered: its retry is counted as a
+    /// possible duplicate, per provider; a retry after an answer or an unprocessed request is not.
+    @Test func ambiguousRetriesAreCountedAndRequestsSummed() async throws {
+        let clock = ManualClock(now: t0)
+        var tuning = Self.tuning()
+        tuning.breakerThreshold = 10
+        let metrics = CountingMetrics()
+        let delivery = Delivery(clock: clock, tuning: tuning, seed: 3, metrics: metrics)
+        let lost = AttemptVerdict.transport(TransportError(.timeout, "no answer before the deadline"))
+        let refused = AttemptVerdict.transport(TransportError(.reset, "REFUSED_STREAM", unprocessed: true))
+        let script = Script([lost, refused, Self.unavailable])
+        let l = lane("a", clock: clock, tuning: tuning)
+        let task = Task { await delivery.run(provider: "apns", lane: l, deadline: t0.adding(seconds: 600)) { _, _, _ in script.next() } }
+        // Backoff after the lost request and after the 503; the refused stream is retried at once.
+        for _ in 0..<2 {
+            let d = try await armedDelay(clock)
+            clock.advance(by: d)
+        }
+        let outcome = await task.value
+        #expect(outcome.result == .sent)
+        #expect(outcome.attempts == 4)
+        // The lost one, the 503 answer and the final answer; the refused stream was never processed.
+        #expect(outcome.requests == 3)
+        #expect(metrics.total(SenderMetrics.ambiguousRetries, [("provider", "apns")]) == 1)
+    }
+
     @Test func queueOverflowIsDroppedAndQueuedRequestsExpire() async throws {
         let clock = ManualClock(now: t0)
         let delivery = Delivery(clock: clock, tuning: Self.tuning())
@@ -292,7 +318,8 @@ import Testing
         #expect(SenderMetrics.labels(lane: "generic:https://push.example.org:443").map(\.1) == ["generic", "https://push.example.org:443"])
         #expect(SenderMetrics.labels(lane: "odd").map(\.1) == ["odd", ""])
         // Every exported sender metric has help text.
-        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.connectionFailures])
+        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.connectionFailures,
+                                                  SenderMetrics.ambiguousRetries])
     }
 }
 

@@ -104,6 +104,25 @@ import Testing
         if case .close = s.tick(nowMs: 7_000) {} else { Issue.record("expected close") }
     }
 
+    @Test func drainBeforeSettingsFailsReadiness() {
+        var s = HTTP2ConnectionState(nowMs: 0, idlePingMs: 30_000, pingTimeoutMs: 5_000)
+        let failedReadiness = s.drain(goAway)
+        #expect(failedReadiness)
+        #expect(s.phase == .closed(goAway))
+        let readyAfterwards = s.settingsReceived(nowMs: 10)
+        #expect(!readyAfterwards)
+        let failsAgain = s.close(TransportError(.closed, "closed"))
+        #expect(!failsAgain)
+        #expect(s.nextCheckMs == nil)
+    }
+
+    @Test func drainWhenReadyDoesNotTouchReadiness() {
+        var s = ready()
+        let failedReadiness = s.drain(goAway)
+        #expect(!failedReadiness)
+        #expect(s.phase == .draining(goAway))
+    }
+
     @Test func closeKeepsTheDrainReason() {
         var s = ready()
         s.drain(goAway)

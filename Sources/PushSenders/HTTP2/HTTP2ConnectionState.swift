@@ -85,12 +85,21 @@ struct HTTP2ConnectionState: Sendable, Hashable {
         return .sendPing
     }
 
-    /// GOAWAY received, stream ids exhausted or retired: the first reason is kept.
-    mutating func drain(_ error: TransportError) {
+    /// GOAWAY received, stream ids exhausted or retired: the first reason is kept. Before the
+    /// server's SETTINGS the connection can never serve, so it counts as closed, and true is
+    /// returned: the caller then fails the connect instead of leaving it to its timeout.
+    @discardableResult
+    mutating func drain(_ error: TransportError) -> Bool {
         switch phase {
-        case .starting, .ready: phase = .draining(error)
-        case .draining, .closed: break
+        case .starting:
+            phase = .closed(error)
+            return true
+        case .ready:
+            phase = .draining(error)
+        case .draining, .closed:
+            break
         }
+        return false
     }
 
     /// The connection failed or closes; returns true when readiness was still pending (the

@@ -169,8 +169,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             guard id > 0 else {
                 let e = TransportError(.closed, "cannot start a stream: \(Self.libraryError(id))", unprocessed: true)
                 if id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue {
-                    state.drain(e)
-                    onUnusable(e)
+                    drain(e)
                 }
                 stream.complete(.failure(e))
                 continue
@@ -287,7 +286,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// No new streams; close when the open ones are answered.
     func retire() {
-        state.drain(TransportError(.closed, "connection retired", unprocessed: true))
+        drain(TransportError(.closed, "connection retired", unprocessed: true))
         if let context { closeIfDone(context) }
     }
 
@@ -409,8 +408,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             let last = frame.pointee.goaway.last_stream_id
             let error = TransportError(.goAway, "server sent GOAWAY (\(Self.protocolError(frame.pointee.goaway.error_code)), last stream \(last))",
                                        unprocessed: true)
-            state.drain(error)
-            onUnusable(error)
+            drain(error)
             // Streams above `last` were not processed: fail them now, for the retry loop.
             for id in streams.keys where id > last {
                 finish(id, .failure(error))
@@ -503,6 +501,12 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         livenessTimer = nil
         self.context = nil
         context.fireChannelInactive()
+    }
+
+    /// No new streams from now on; a connection not yet ready fails its connect.
+    private func drain(_ error: TransportError) {
+        if state.drain(error) { ready.fail(error) }
+        onUnusable(error)
     }
 
     /// Fails readiness or every open stream; requests not yet answered are safe to retry on a

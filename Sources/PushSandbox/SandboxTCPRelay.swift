@@ -18,16 +18,21 @@ public final class SandboxTCPRelay: Sendable {
         var drop = 0
         var accepted = 0
         var port = 0
+        var targetPort: Int
     }
 
     private let targetHost: String
-    private let targetPort: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// Relays to `host:port` (a sandbox's port) once started.
     public init(to host: String = "127.0.0.1", port: Int) {
         targetHost = host
-        targetPort = port
+        state = Mutex(State(targetPort: port))
+    }
+
+    /// New connections go to `port` from now on (a provider fixing its certificate, say).
+    public func retarget(port: Int) {
+        state.withLock { $0.targetPort = port }
     }
 
     public var port: Int { state.withLock { $0.port } }
@@ -68,11 +73,11 @@ public final class SandboxTCPRelay: Sendable {
     }
 
     private func accept(_ inbound: any Channel) -> EventLoopFuture<Void> {
-        let drop = state.withLock { s -> Bool in
+        let (drop, targetPort) = state.withLock { s -> (Bool, Int) in
             s.accepted += 1
-            guard s.drop > 0 else { return false }
+            guard s.drop > 0 else { return (false, s.targetPort) }
             s.drop -= 1
-            return true
+            return (true, s.targetPort)
         }
         if drop {
             return inbound.eventLoop.makeCompletedFuture { try inbound.pipeline.syncOperations.addHandler(EOFHandler()) }

@@ -99,6 +99,55 @@ import Testing
         #expect(pool.connectionsOpened == 0)
     }
 
+    /// A certificate trust failure is final for the request, and repeated at once while the pool
+    /// backs off, but not cached for ever: once the server presents a trusted certificate, the
+    /// next handshake at the reconnect backoff succeeds.
+    @Test func untrustedCertificateIsRetriedAtTheReconnectBackoff() async throws {
+        let ca = try SandboxCertificateAuthority.generate()
+        let stranger = try SandboxCertificateAuthority.generate(commonName: "Somebody Else")
+        let wrong = try GenericPushSandbox(version: .http2, tls: .tls(try stranger.issueServerCredential()))
+        try await wrong.start()
+        let right = try GenericPushSandbox(version: .http2, tls: .tls(try ca.issueServerCredential()))
+        try await right.start()
+        let relay = SandboxTCPRelay(port: wrong.port)
+        try await relay.start()
+        let dir = try temporaryDirectory()
+        try ca.writeCertificate(to: dir + "/ca.pem")
+        var tuning = quickTuning()
+        tuning.reconnectBaseMs = 300
+        tuning.reconnectCapMs = 300
+        let pool = try pool(relay.baseURL, tls: dir + "/ca.pem", tuning: tuning)
+        defer {
+            Task {
+                await pool.shutdown()
+                try? await relay.shutdown()
+                try? await wrong.shutdown()
+                try? await right.shutdown()
+                try? FileManager.default.removeItem(atPath: dir)
+            }
+        }
+        func kind(_ r: Result<HTTP2Response, TransportError>) -> TransportError.Kind? {
+            if case .failure(let e) = r { return e.kind }
+            return nil
+        }
+        #expect(kind(await pool.execute(post("/p"), deadline: deadline())) == .untrusted)
+        // Within the backoff: the same verdict at once, no new handshake.
+        #expect(kind(await pool.execute(post("/p"), deadline: deadline())) == .untrusted)
+        #expect(relay.connectionCount == 1)
+        relay.retarget(port: right.port)
+        // Polled like `eventually`, with a deadline: each failure is the immediate cached verdict.
+        let end = ContinuousClock.now + .seconds(10)
+        var status: Int?
+        while status == nil, ContinuousClock.now < end {
+            if case .success(let r) = await pool.execute(post("/p"), deadline: deadline()) { status = r.status } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(status == 200)
+        #expect(right.requests.count == 1)
+        #expect(AttemptVerdict.transport(TransportError(.untrusted, "refused")).action == .failed)
+    }
+
     /// A load balancer dropping a connection mid-handshake: EOF in TLS is transient, the retry
     /// on a new connection delivers.
     @Test func transientHandshakeEOFIsRetried() async throws {

@@ -1,3 +1,4 @@
+import Metrics
 import PushContract
 import Synchronization
 
@@ -7,11 +8,14 @@ package struct Delivery: Sendable {
     package let clock: any PushClock
     package let tuning: SenderTuning
     private let random: RandomSource
+    /// Where `pushfleet_ambiguous_retries_total` goes: the process's backend, or a test's.
+    private let metrics: any MetricsFactory
 
-    package init(clock: any PushClock, tuning: SenderTuning, seed: UInt64? = nil) {
+    package init(clock: any PushClock, tuning: SenderTuning, seed: UInt64? = nil, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.clock = clock
         self.tuning = tuning
         self.random = RandomSource(seed: seed)
+        self.metrics = metrics
     }
 
     /// Runs `attempt(number, attemptDeadline, reauthenticate)` until a final verdict, the
@@ -22,9 +26,10 @@ package struct Delivery: Sendable {
         attempt: (_ number: Int, _ attemptDeadline: EventTime, _ reauthenticate: Bool) async -> AttemptVerdict
     ) async -> SendOutcome {
         let start = clock.now()
+        var requests = 0
         func outcome(_ result: PushResult, _ v: AttemptVerdict?, attempts: Int, reason: String? = nil, since: EventTime? = nil) -> SendOutcome {
             SendOutcome(result: result, status: v?.status, reason: reason ?? v?.reason, invalidSince: since, attempts: attempts,
-                        provider: provider, latencyMs: clock.now().millisecondsSince1970 - start.millisecondsSince1970)
+                        requests: requests, provider: provider, latencyMs: clock.now().millisecondsSince1970 - start.millisecondsSince1970)
         }
         guard start < deadline else {
             return outcome(.dropped, nil, attempts: 0, reason: "deadline passed before sending")
@@ -50,6 +55,10 @@ package struct Delivery: Sendable {
             let now = clock.now()
             if now >= deadline {
                 guard let last else { return outcome(.dropped, nil, attempts: attempts, reason: "deadline passed before sending") }
+                if attempts == 0 {
+                    // Only waited for a connection: nothing was sent.
+                    return outcome(.dropped, last, attempts: 0, reason: "deadline passed before sending: \(last.reason ?? "no connection")")
+                }
                 return outcome(.failed, last, attempts: attempts, reason: "\(last.reason ?? "failed"); deadline passed")
             }
             if case .reject(let until) = lane.admit() {
@@ -69,6 +78,15 @@ package struct Delivery: Sendable {
             attempts += 1
             let attemptDeadline = min(deadline, now.adding(milliseconds: tuning.attemptTimeoutMs))
             let v = await attempt(attempts, attemptDeadline, reauthenticateNext)
+            requests += v.requests
+            if !v.isAttempt, case .retry = v.action {
+                // Only waited out the pool's reconnect backoff: no request, so no attempt and no
+                // breaker failure. It cannot spin: the pool answers so only at the attempt deadline.
+                attempts -= 1
+                lane.record(v.health)
+                last = v
+                continue
+            }
             reauthenticateNext = false
             lane.record(v.health)
             last = v
@@ -94,6 +112,10 @@ package struct Delivery: Sendable {
                 let wake = clock.now().adding(milliseconds: delay)
                 if wake >= deadline {
                     return outcome(.failed, v, attempts: attempts, reason: "\(v.reason ?? "failed"); retry in \(delay) ms would pass the deadline")
+                }
+                if v.ambiguous {
+                    // The provider may have delivered the lost request: this retry may duplicate it.
+                    Counter(label: SenderMetrics.ambiguousRetries, dimensions: [("provider", provider)], factory: metrics).increment()
                 }
                 if delay > 0 {
                     do { try await clock.sleep(until: wake) } catch {

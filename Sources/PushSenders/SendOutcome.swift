@@ -14,6 +14,12 @@ public struct SendOutcome: Sendable, Hashable {
     public var invalidSince: EventTime?
     /// HTTP attempts made (0 when the push never left the process).
     public var attempts: Int
+    /// HTTP requests the provider may have acted on: answered ones, plus those written and lost
+    /// without an answer (timeout, reset, connection lost); requests certainly not processed
+    /// (never written, refused, connect or handshake failures) are not counted. More than one
+    /// after such a loss means the push may have been delivered twice (contract 1.1:
+    /// `push.outcome` `requests`).
+    public var requests: Int
     /// `apns`, `apns.dev`, `fcm`, `fcm.legacy`, `generic`.
     public var provider: String
     /// Time from `send` to the final answer, by the sender's clock.
@@ -21,13 +27,14 @@ public struct SendOutcome: Sendable, Hashable {
 
     public init(
         result: PushResult, status: Int? = nil, reason: String? = nil, invalidSince: EventTime? = nil,
-        attempts: Int = 0, provider: String, latencyMs: Int64? = nil
+        attempts: Int = 0, requests: Int = 0, provider: String, latencyMs: Int64? = nil
     ) {
         self.result = result
         self.status = status
         self.reason = reason
         self.invalidSince = invalidSince
         self.attempts = attempts
+        self.requests = requests
         self.provider = provider
         self.latencyMs = latencyMs
     }

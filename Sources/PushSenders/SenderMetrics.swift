@@ -9,6 +9,8 @@ package enum SenderMetrics {
     package static let certificateExpiry = "pushfleet_apns_certificate_expiry_seconds"  // certificate
     package static let breakerState = "pushfleet_breaker_state"                          // provider, destination
     package static let credentialsReloadFailures = "pushfleet_credentials_reload_failures_total"  // kind
+    package static let connectionFailures = "pushfleet_http2_connection_failures_total"  // endpoint, reason
+    package static let ambiguousRetries = "pushfleet_ambiguous_retries_total"            // provider
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names up here).
     package static let help: [String: String] = [
@@ -16,6 +18,8 @@ package enum SenderMetrics {
         breakerState: "Circuit breaker of a push destination: 0 closed, 1 half-open (next request probes), 2 open (requests fail fast).",
         credentialsReloadFailures: "Failed credential loads (kind: apns_certificate_directory, apns_certificate_file, firebase_token); "
             + "the previous credentials stay in use while they are valid.",
+        ambiguousRetries: "Retries of a request that was written and lost without an answer (timeout, reset, connection lost): each may deliver a push twice.",
+        connectionFailures: "HTTP/2 connections to a provider that failed to open, ended before any answer, or were closed for a missed PING acknowledgement.",
     ]
 
     /// Kinds of `credentialsReloadFailures`.
@@ -27,6 +31,24 @@ package enum SenderMetrics {
 
     package static func countFailure(_ kind: CredentialsFailure) {
         Counter(label: credentialsReloadFailures, dimensions: [("kind", kind.rawValue)]).increment()
+    }
+
+    /// Why an HTTP/2 connection failed (the `reason` label of `connectionFailures`).
+    package enum ConnectionFailure: String, Sendable {
+        /// TCP connect refused or timed out, or the connection closed before the TLS/HTTP/2 handshake completed.
+        case connect
+        /// A TLS failure that may be transient (EOF or reset during the handshake, protocol error).
+        case tls
+        /// The server certificate failed verification, or the server refused our certificate.
+        case untrusted
+        /// Opened, then ended (GOAWAY, close) before answering a single request.
+        case unanswered = "ended_unanswered"
+        /// Closed by us: the server missed a PING acknowledgement (a silently dead connection).
+        case pingTimeout = "ping_timeout"
+    }
+
+    package static func connectionFailure(endpoint: String, reason: ConnectionFailure) {
+        Counter(label: connectionFailures, dimensions: [("endpoint", endpoint), ("reason", reason.rawValue)]).increment()
     }
 
     /// The gauge value of a breaker state at `now`: an open period that has ended counts as

@@ -23,9 +23,16 @@ public struct SenderTuning: Sendable, Hashable {
     public var breakerMaxOpenMs: Int64 = 300_000
     /// TCP connect + TLS handshake bound (real time: sockets cannot follow a manual clock).
     public var connectTimeoutMs: Int64 = 5_000
-    /// Reconnect backoff after failed connects: base, doubled, capped.
+    /// Reconnect backoff after failed connects, and after connections that ended before
+    /// answering anything (a server answering every connection with GOAWAY): base, doubled,
+    /// capped. Requests wait for it within their attempt deadline instead of failing.
     public var reconnectBaseMs: Int64 = 100
     public var reconnectCapMs: Int64 = 30_000
+    /// An HTTP/2 connection silent this long gets a PING (real time, like `connectTimeoutMs`);
+    /// so does one where a stream just timed out.
+    public var pingIdleMs: Int64 = 30_000
+    /// A PING not acknowledged within this closes the connection; the pool opens another.
+    public var pingTimeoutMs: Int64 = 5_000
     /// How often `apple-certificate-dir` is checked for changes.
     public var certificatePollMs: Int64 = 5_000
     /// Certificates expiring within this many days are logged at warning level.

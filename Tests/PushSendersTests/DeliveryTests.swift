@@ -179,6 +179,60 @@ import Testing
         #expect(l.breakerState == .closed(failures: 0))
     }
 
+    /// The pool's own reconnect waits (no request made) neither use up attempts nor open the breaker.
+    @Test func reconnectWaitsAreNoAttempts() async {
+        let clock = ManualClock(now: t0)
+        var tuning = Self.tuning()
+        tuning.breakerThreshold = 2
+        tuning.maxAttempts = 2
+        let delivery = Delivery(clock: clock, tuning: tuning)
+        let l = lane("a", clock: clock, tuning: tuning)
+        let wait = AttemptVerdict.transport(TransportError(.reconnectWait, "waiting to reconnect after: refused", unprocessed: true))
+        let script = Script([wait, wait, wait, wait])
+        let sent = await delivery.run(provider: "generic", lane: l, deadline: t0.adding(seconds: 60)) { _, _, _ in script.next() }
+        #expect(sent.result == .sent)
+        #expect(sent.attempts == 1)
+        #expect(script.calls.load(ordering: .relaxed) == 5)
+        #expect(l.breakerState == .closed(failures: 0))
+        // Waiting until the push's deadline: dropped, nothing was sent.
+        let waits = Script(Array(repeating: wait, count: 3))
+        let dropped = await delivery.run(provider: "generic", lane: l, deadline: t0.adding(seconds: 60)) { number, _, _ in
+            let v = waits.next()
+            if number == 1, v.requests == 0 { clock.advance(by: 20_000) }
+            return v
+        }
+        #expect(dropped.result == .dropped)
+        #expect(dropped.attempts == 0)
+        #expect(dropped.reason?.hasPrefix("deadline passed before sending: waiting to reconnect") == true)
+        #expect(l.breakerState == .closed(failures: 0))
+    }
+
+    /// A request lost after it was written may have been delivered: its retry is counted as a
+    /// possible duplicate, per provider; a retry after an answer or an unprocessed request is not.
+    @Test func ambiguousRetriesAreCountedAndRequestsSummed() async throws {
+        let clock = ManualClock(now: t0)
+        var tuning = Self.tuning()
+        tuning.breakerThreshold = 10
+        let metrics = CountingMetrics()
+        let delivery = Delivery(clock: clock, tuning: tuning, seed: 3, metrics: metrics)
+        let lost = AttemptVerdict.transport(TransportError(.timeout, "no answer before the deadline"))
+        let refused = AttemptVerdict.transport(TransportError(.reset, "REFUSED_STREAM", unprocessed: true))
+        let script = Script([lost, refused, Self.unavailable])
+        let l = lane("a", clock: clock, tuning: tuning)
+        let task = Task { await delivery.run(provider: "apns", lane: l, deadline: t0.adding(seconds: 600)) { _, _, _ in script.next() } }
+        // Backoff after the lost request and after the 503; the refused stream is retried at once.
+        for _ in 0..<2 {
+            let d = try await armedDelay(clock)
+            clock.advance(by: d)
+        }
+        let outcome = await task.value
+        #expect(outcome.result == .sent)
+        #expect(outcome.attempts == 4)
+        // The lost one, the 503 answer and the final answer; the refused stream was never processed.
+        #expect(outcome.requests == 3)
+        #expect(metrics.total(SenderMetrics.ambiguousRetries, [("provider", "apns")]) == 1)
+    }
+
     @Test func queueOverflowIsDroppedAndQueuedRequestsExpire() async throws {
         let clock = ManualClock(now: t0)
         let delivery = Delivery(clock: clock, tuning: Self.tuning())
@@ -264,7 +318,8 @@ import Testing
         #expect(SenderMetrics.labels(lane: "generic:https://push.example.org:443").map(\.1) == ["generic", "https://push.example.org:443"])
         #expect(SenderMetrics.labels(lane: "odd").map(\.1) == ["odd", ""])
         // Every exported sender metric has help text.
-        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.credentialsReloadFailures])
+        #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.credentialsReloadFailures,
+                                                  SenderMetrics.connectionFailures, SenderMetrics.ambiguousRetries])
     }
 }
 

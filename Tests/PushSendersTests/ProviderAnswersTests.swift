@@ -88,7 +88,26 @@ import Testing
     }
 
     @Test func transportErrors() {
-        #expect(AttemptVerdict.transport(TransportError(.tls, "TLS handshake failed: x")).action == .failed)
+        #expect(AttemptVerdict.transport(TransportError(.untrusted, "TLS certificate refused: x")).action == .failed)
+        // EOF in a handshake heals: retried with backoff, and it does say the destination is failing.
+        let tls = AttemptVerdict.transport(TransportError(.tls, "TLS handshake failed: EOF during handshake"))
+        #expect(tls.action == .retry(minimumMs: 0, immediate: false))
+        #expect(tls.health == .failing("TLS handshake failed: EOF during handshake"))
+        let wait = AttemptVerdict.transport(TransportError(.reconnectWait, "waiting to reconnect", unprocessed: true))
+        #expect(!wait.isAttempt)
+        #expect(wait.requests == 0)
+        #expect(wait.health == .unknown)
+        // Written and unanswered: may have been processed, a retry may duplicate it.
+        for lost in [TransportError(.timeout, "t"), TransportError(.reset, "r"), TransportError(.closed, "c")] {
+            let v = AttemptVerdict.transport(lost)
+            #expect(v.requests == 1 && v.ambiguous && v.isAttempt, "\(lost)")
+        }
+        for safe in [TransportError(.closed, "c", unprocessed: true), TransportError(.connect, "c", unprocessed: true),
+                     TransportError(.goAway, "g", unprocessed: true), TransportError(.cancelled, "c")] {
+            let v = AttemptVerdict.transport(safe)
+            #expect(!v.ambiguous, "\(safe)")
+        }
+        #expect(AttemptVerdict.transport(TransportError(.connect, "c", unprocessed: true)).requests == 0)
         #expect(AttemptVerdict.transport(TransportError(.goAway, "g", unprocessed: true)).action == .retry(minimumMs: 0, immediate: true))
         #expect(AttemptVerdict.transport(TransportError(.timeout, "t")).action == .retry(minimumMs: 0, immediate: false))
         #expect(AttemptVerdict.transport(TransportError(.closed, "c", unprocessed: true)).action == .retry(minimumMs: 0, immediate: true))

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -21,28 +22,40 @@ package final class HTTP2Connection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBoundBox<HTTP2StreamsHandler?>
     private let box: SubmissionsBox
+    private let signals: HTTP2ConnectionSignals
 
-    private init(channel: any Channel, handler: NIOLoopBoundBox<HTTP2StreamsHandler?>, box: SubmissionsBox) {
+    private init(channel: any Channel, handler: NIOLoopBoundBox<HTTP2StreamsHandler?>, box: SubmissionsBox, signals: HTTP2ConnectionSignals) {
         self.channel = channel
         self.handler = handler
         self.box = box
+        self.signals = signals
     }
 
-    /// False once the server said GOAWAY or the connection closed: the pool opens a new one.
+    /// False once the server said GOAWAY, the connection closed or missed a PING
+    /// acknowledgement: the pool opens a new one.
     package var isUsable: Bool { box.state.withLock { $0.unusable == nil } }
+    /// Why the connection takes no new requests, if it does not.
+    package var unusableReason: TransportError? { box.state.withLock { $0.unusable } }
+    /// At least one request got a complete answer here.
+    package var hasAnswered: Bool { signals.hasAnswered }
+    /// PING acknowledgements received (tests see an idle connection being checked).
+    package var pingsAcknowledged: Int { signals.pingsAcknowledged }
 
     /// Opens TCP, TLS (ALPN h2) or cleartext prior-knowledge h2, and waits for the handshake and
     /// the server's SETTINGS (so the first burst already respects its concurrent-stream limit).
     package static func connect(
         to endpoint: HTTP2Endpoint, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: any PushClock,
-        timeoutMs: Int64
+        timeoutMs: Int64,
+        liveness: (idlePingMs: Int64, pingTimeoutMs: Int64) = (30_000, 5_000),
+        logger: Logger = Logger(label: "pushfleet.http2")
     ) async -> Result<HTTP2Connection, TransportError> {
         let loop = group.next()
         let box = NIOLoopBoundBox<HTTP2StreamsHandler?>.makeEmptyBox(valueType: HTTP2StreamsHandler.self, eventLoop: loop)
         let ready = loop.makePromise(of: Void.self)
         // The handler reports GOAWAY/close here; the loop-bound box holds the handler itself.
         let state = SubmissionsBox()
+        let signals = HTTP2ConnectionSignals(endpoint: endpoint.description, logger: logger)
         let sni = endpoint.useTLS && !endpoint.hostIsIPAddress ? endpoint.host : nil
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(timeoutMs))
@@ -58,7 +71,7 @@ package final class HTTP2Connection: Sendable {
                     }
                     let h = HTTP2StreamsHandler(
                         scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, clock: clock, ready: ready,
-                        onUnusable: { error in state.markUnusable(error) })
+                        liveness: liveness, signals: signals, onUnusable: { error in state.markUnusable(error) })
                     try sync.addHandler(h)
                     box.value = h
                     return channel.eventLoop.makeSucceededVoidFuture()
@@ -85,11 +98,11 @@ package final class HTTP2Connection: Sendable {
             channel.close(promise: nil)
             var e = HTTP2StreamsHandler.map(error)
             e.unprocessed = true
-            if e.kind != .tls, e.kind != .protocolViolation { e.kind = .connect }
+            if e.kind != .tls, e.kind != .untrusted, e.kind != .protocolViolation { e.kind = .connect }
             e.message = "\(endpoint): \(e.message)"
             return .failure(e)
         }
-        return .success(HTTP2Connection(channel: channel, handler: box, box: state))
+        return .success(HTTP2Connection(channel: channel, handler: box, box: state, signals: signals))
     }
 
     /// Sends one request; answers by `deadline` at the latest (then `.timeout`, RST_STREAM sent).

@@ -10,6 +10,12 @@ import Synchronization
 /// it, and nghttp2 queues streams beyond the server's limit. A dropped connection
 /// fails its open requests with retryable transport errors; the sender's retry loop resends
 /// them on the next connection instead of failing them en masse.
+///
+/// Reconnects are rate-limited: a failed connect, and a connection that ended before answering
+/// anything (a server answering every connection with GOAWAY), doubles the wait before the next
+/// one; only a connection that answered resets it. Requests wait out that backoff within their
+/// attempt deadline rather than failing with the pool's own state (`.reconnectWait` if the
+/// deadline comes first: no request, no attempt, no breaker failure).
 package final class HTTP2ConnectionPool: Sendable {
     private struct State {
         var current: HTTP2Connection?
@@ -47,7 +53,7 @@ package final class HTTP2ConnectionPool: Sendable {
         if let c = state.withLock({ s in s.shutDown ? nil : s.current }), c.isUsable {
             return await c.execute(request, deadline: deadline)
         }
-        switch await connection() {
+        switch await connection(until: deadline) {
         case .failure(let e): return .failure(e)
         case .success(let c): return await c.execute(request, deadline: deadline)
         }
@@ -57,47 +63,95 @@ package final class HTTP2ConnectionPool: Sendable {
         case use(HTTP2Connection)
         case wait(Task<Result<HTTP2Connection, TransportError>, Never>)
         case fail(TransportError)
+        /// In the reconnect backoff: wait until `at` (or the caller's deadline), then try again.
+        case backOff(at: EventTime, after: TransportError)
     }
 
-    package func connection() async -> Result<HTTP2Connection, TransportError> {
-        let next: Next = state.withLock { s in
-            if s.shutDown { return .fail(TransportError(.closed, "sender shut down", unprocessed: true)) }
-            if let c = s.current {
-                if c.isUsable { return .use(c) }
-                s.current = nil
+    /// A usable connection, opening one if needed. During the reconnect backoff the caller
+    /// waits for it until `deadline` (then `.reconnectWait`); without a deadline it fails at once.
+    package func connection(until deadline: EventTime? = nil) async -> Result<HTTP2Connection, TransportError> {
+        while true {
+            var ended: (error: TransportError, retryInMs: Int64)?
+            let next: Next = state.withLock { s in
+                if s.shutDown { return .fail(TransportError(.closed, "sender shut down", unprocessed: true)) }
+                // The clock only on this slow path: a usable connection needs no time.
+                let now = clock.now()
+                if let c = s.current {
+                    if c.isUsable { return .use(c) }
+                    s.current = nil
+                    if c.hasAnswered {
+                        s.failures = 0
+                        s.retryAt = nil
+                    } else {
+                        // Opened, then ended before answering anything (GOAWAY on every
+                        // connection, say): a failed connect for the backoff, or we reconnect in a loop.
+                        let e = c.unusableReason ?? TransportError(.closed, "connection closed", unprocessed: true)
+                        let delay = fail(&s, e, now: now)
+                        ended = (e, delay)
+                    }
+                }
+                if let t = s.connecting { return .wait(t) }
+                if let at = s.retryAt, now < at, let last = s.lastError {
+                    // A trust failure stays final for the push until the next try at the backoff.
+                    if last.kind == .untrusted || deadline == nil {
+                        let why = "\(last.message) (reconnecting in \(at.millisecondsSince1970 - now.millisecondsSince1970) ms)"
+                        return .fail(TransportError(last.kind == .untrusted ? .untrusted : .reconnectWait, why, unprocessed: true))
+                    }
+                    return .backOff(at: at, after: last)
+                }
+                let t = Task { await self.open() }
+                s.connecting = t
+                return .wait(t)
             }
-            if let t = s.connecting { return .wait(t) }
-            // The clock only on this slow path: a usable connection needs no time.
-            if let at = s.retryAt, case let now = clock.now(), now < at, let last = s.lastError {
-                return .fail(TransportError(last.kind, "\(last.message) (reconnecting in \(at.millisecondsSince1970 - now.millisecondsSince1970) ms)", unprocessed: true))
+            if let ended {
+                SenderMetrics.connectionFailure(endpoint: endpoint.description, reason: .unanswered)
+                logger.warning("HTTP/2 connection ended before answering any request", metadata: [
+                    "endpoint": "\(endpoint)", "error": "\(ended.error.message)", "reconnect_in_ms": "\(ended.retryInMs)",
+                ])
             }
-            let t = Task { await self.open() }
-            s.connecting = t
-            return .wait(t)
+            switch next {
+            case .use(let c): return .success(c)
+            case .fail(let e): return .failure(e)
+            case .wait(let t): return await t.value
+            case .backOff(let at, let last):
+                // Non-nil here: without a deadline the backoff fails at once (above).
+                let end = deadline ?? at
+                let giveUp = end <= at
+                do { try await clock.sleep(until: giveUp ? end : at) } catch {
+                    return .failure(TransportError(.cancelled, "cancelled", unprocessed: true))
+                }
+                if giveUp {
+                    return .failure(TransportError(.reconnectWait, "waiting to reconnect to \(endpoint) after: \(last.message)", unprocessed: true))
+                }
+            }
         }
-        switch next {
-        case .use(let c): return .success(c)
-        case .fail(let e): return .failure(e)
-        case .wait(let t): return await t.value
-        }
+    }
+
+    /// Counts a failed connection and schedules the next try; returns the delay.
+    private func fail(_ s: inout State, _ e: TransportError, now: EventTime) -> Int64 {
+        s.failures += 1
+        s.lastError = e
+        let delay = Backoff.exponential(attempt: s.failures, baseMs: tuning.reconnectBaseMs, capMs: tuning.reconnectCapMs)
+        s.retryAt = now.adding(milliseconds: delay)
+        return delay
     }
 
     private func open() async -> Result<HTTP2Connection, TransportError> {
-        let result = await HTTP2Connection.connect(to: endpoint, tls: tls, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs)
+        let result = await HTTP2Connection.connect(
+            to: endpoint, tls: tls, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs,
+            liveness: (tuning.pingIdleMs, tuning.pingTimeoutMs), logger: logger)
         let now = clock.now()
+        var retryInMs: Int64 = 0
         let stale: HTTP2Connection? = state.withLock { s in
             s.connecting = nil
             switch result {
             case .success(let c):
-                s.failures = 0
+                // `failures` is reset only once a connection answers (see `connection`).
                 s.retryAt = nil
                 if s.shutDown { return c }
                 s.current = c
             case .failure(let e):
-                s.failures += 1
-                s.lastError = e
-                let delay = Backoff.exponential(attempt: s.failures, baseMs: tuning.reconnectBaseMs, capMs: tuning.reconnectCapMs)
-                s.retryAt = now.adding(milliseconds: delay)
+                retryInMs = fail(&s, e, now: now)
             }
             return nil
         }
@@ -106,7 +160,11 @@ package final class HTTP2ConnectionPool: Sendable {
             opened.add(1, ordering: .relaxed)
             logger.debug("HTTP/2 connection opened", metadata: ["endpoint": "\(endpoint)"])
         case .failure(let e):
-            logger.warning("HTTP/2 connection failed", metadata: ["endpoint": "\(endpoint)", "error": "\(e.message)"])
+            let reason: SenderMetrics.ConnectionFailure = e.kind == .untrusted ? .untrusted : e.kind == .tls ? .tls : .connect
+            SenderMetrics.connectionFailure(endpoint: endpoint.description, reason: reason)
+            logger.warning("HTTP/2 connection failed", metadata: [
+                "endpoint": "\(endpoint)", "error": "\(e.message)", "reconnect_in_ms": "\(retryInMs)",
+            ])
         }
         if let stale {
             await stale.close()

@@ -117,8 +117,16 @@ package struct TransportError: Error, Sendable, Hashable, CustomStringConvertibl
     package enum Kind: Sendable, Hashable {
         /// TCP connect failed or timed out.
         case connect
-        /// TLS handshake failed (verification, protocol); not retried: it will not heal by itself.
+        /// TLS failed in a way that may heal (EOF or reset during the handshake, a protocol
+        /// error): retried with backoff.
         case tls
+        /// The server's certificate failed verification, or the server refused ours: final for
+        /// the push (it will not heal within its lifetime); the pool still tries a new
+        /// connection at its reconnect backoff, so a fixed certificate is picked up.
+        case untrusted
+        /// The pool is waiting out its reconnect backoff and the attempt's deadline came first:
+        /// no request was made, so it is no attempt and says nothing about the destination.
+        case reconnectWait
         /// The connection closed under the request.
         case closed
         /// The server sent GOAWAY.

@@ -47,11 +47,15 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private let ready: EventLoopPromise<Void>
     /// The connection preface and our SETTINGS are out.
     private var started = false
-    /// The server's SETTINGS arrived: its concurrent-stream limit is known, requests may go.
-    private var isReady = false
-    /// Set once GOAWAY arrives or the connection fails; streams then finish or fail, none start.
-    private var closing: TransportError?
+    /// Ready (server SETTINGS in), draining (GOAWAY, retired), closed; liveness (PING).
+    private var state: HTTP2ConnectionState
+    /// `context.close` was called (the I/O side of closing; `state` says why).
     private var closeRequested = false
+    /// One event-loop timer for the next liveness check (idle PING or overdue acknowledgement).
+    private var livenessTimer: Scheduled<Void>?
+    private var livenessTimerAt = Int64.max
+    private var answered = false
+    private let signals: HTTP2ConnectionSignals
     private let clock: any PushClock
     /// Real time: one event-loop timer per connection for the earliest deadline (see `sweep`);
     /// a test clock: one sleeping task per stream, so tests step time instead of waiting.
@@ -62,8 +66,11 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private let onUnusable: @Sendable (TransportError) -> Void
 
     init(scheme: String, authority: String, expectsTLS: Bool, clock: any PushClock, ready: EventLoopPromise<Void>,
+         liveness: (idlePingMs: Int64, pingTimeoutMs: Int64), signals: HTTP2ConnectionSignals,
          onUnusable: @escaping @Sendable (TransportError) -> Void) {
         self.headerBlock = NGHTTP2HeaderBlock(scheme: scheme, authority: authority)
+        self.state = HTTP2ConnectionState(nowMs: Self.monotonicMs(), idlePingMs: liveness.idlePingMs, pingTimeoutMs: liveness.pingTimeoutMs)
+        self.signals = signals
         self.clock = clock
         self.systemClock = clock is SystemClock
         self.expectsTLS = expectsTLS
@@ -134,14 +141,14 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// Submits a batch of new streams and writes all their frames with a single flush.
     func write(_ batch: [HTTP2Stream]) {
-        guard let context, let session, isReady else {
-            let e = closing.map { TransportError($0.kind, $0.message, unprocessed: true) } ?? TransportError(.closed, "connection closed", unprocessed: true)
+        guard let context, let session, state.isStarted else {
+            let e = state.closingError.map { TransportError($0.kind, $0.message, unprocessed: true) } ?? TransportError(.closed, "connection closed", unprocessed: true)
             batch.forEach { $0.complete(.failure(e)) }
             return
         }
         let now = clock.now().millisecondsSince1970
         for stream in batch where stream.isPending {
-            if let closing {
+            if let closing = state.closingError {
                 stream.complete(.failure(TransportError(closing.kind, closing.message, unprocessed: true)))
                 continue
             }
@@ -162,8 +169,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             guard id > 0 else {
                 let e = TransportError(.closed, "cannot start a stream: \(Self.libraryError(id))", unprocessed: true)
                 if id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue {
-                    closing = e
-                    onUnusable(e)
+                    drain(e)
                 }
                 stream.complete(.failure(e))
                 continue
@@ -229,14 +235,58 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             reset = true
         }
         if reset {
+            // Maybe the connection itself is dead: ask now, not after the idle period.
+            if state.streamTimedOut(nowMs: Self.monotonicMs()) == .sendPing { sendPing(context) }
             flush(context)
             closeIfDone(context)
         }
     }
 
+    // MARK: Liveness
+
+    /// The event loop's monotonic time: silence is real time, whatever the push clock says.
+    private static func monotonicMs() -> Int64 {
+        Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
+    }
+
+    private func sendPing(_ context: ChannelHandlerContext) {
+        guard let session else { return }
+        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+        armLiveness(context)
+    }
+
+    /// Re-arms the one liveness timer when the next check is earlier than the armed one; a
+    /// later check (traffic moved the idle point) is found by the earlier timer, which re-arms.
+    private func armLiveness(_ context: ChannelHandlerContext) {
+        guard let at = state.nextCheckMs, at < livenessTimerAt else { return }
+        livenessTimer?.cancel()
+        livenessTimerAt = at
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        livenessTimer = context.eventLoop.scheduleTask(in: .milliseconds(Swift.max(0, at - Self.monotonicMs()))) {
+            handler.value.checkLiveness()
+        }
+    }
+
+    private func checkLiveness() {
+        livenessTimer = nil
+        livenessTimerAt = .max
+        guard let context else { return }
+        switch state.tick(nowMs: Self.monotonicMs()) {
+        case .none:
+            armLiveness(context)
+        case .sendPing:
+            sendPing(context)
+            flush(context)
+        case .close(let error):
+            signals.presumedDead(error)
+            fail(error, context: context)
+            requestClose(context)
+        }
+    }
+
     /// No new streams; close when the open ones are answered.
     func retire() {
-        if closing == nil { closing = TransportError(.closed, "connection retired", unprocessed: true) }
+        drain(TransportError(.closed, "connection retired", unprocessed: true))
         if let context { closeIfDone(context) }
     }
 
@@ -268,6 +318,10 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             finish(id, .failure(TransportError(.protocolViolation, "stream ended without a :status")))
             return
         }
+        if !answered {
+            answered = true
+            signals.answered()
+        }
         finish(id, .success(HTTP2Response(status: status, fields: stream.headers, body: stream.body)))
     }
 
@@ -275,6 +329,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !closeRequested else { return }
+        state.bytesReceived(nowMs: Self.monotonicMs())
         let buffer = unwrapInboundIn(data)
         let result = buffer.withUnsafeReadableBytes { raw -> Int in
             guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
@@ -320,9 +375,9 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private func closeIfDone(_ context: ChannelHandlerContext) {
         guard started, !closeRequested, let session else { return }
         if nghttp2_session_want_read(session) == 0, nghttp2_session_want_write(session) == 0 {
-            fail(closing ?? TransportError(.protocolViolation, "HTTP/2 session ended by a protocol error"), context: context)
+            fail(state.closingError ?? TransportError(.protocolViolation, "HTTP/2 session ended by a protocol error"), context: context)
             requestClose(context)
-        } else if closing != nil, streams.isEmpty {
+        } else if state.closingError != nil, streams.isEmpty {
             requestClose(context)
         }
     }
@@ -330,6 +385,8 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private func requestClose(_ context: ChannelHandlerContext) {
         guard !closeRequested else { return }
         closeRequested = true
+        livenessTimer?.cancel()
+        livenessTimer = nil
         context.close(promise: nil)
     }
 
@@ -351,16 +408,20 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             let last = frame.pointee.goaway.last_stream_id
             let error = TransportError(.goAway, "server sent GOAWAY (\(Self.protocolError(frame.pointee.goaway.error_code)), last stream \(last))",
                                        unprocessed: true)
-            if closing == nil { closing = error }
-            onUnusable(error)
+            drain(error)
             // Streams above `last` were not processed: fail them now, for the retry loop.
             for id in streams.keys where id > last {
                 finish(id, .failure(error))
             }
         case NGHTTP2_SETTINGS.rawValue:
-            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0, !isReady {
-                isReady = true
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0, state.settingsReceived(nowMs: Self.monotonicMs()) {
                 ready.succeed(())
+                if let context { armLiveness(context) }
+            }
+        case NGHTTP2_PING.rawValue:
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+                state.pingAcknowledged(nowMs: Self.monotonicMs())
+                signals.pingAcknowledged()
             }
         default:
             break
@@ -407,7 +468,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// HEADERS nghttp2 did not send (GOAWAY received, session closing): never reached the server.
     func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, libError: Int32) {
         guard UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue else { return }
-        let kind = closing?.kind ?? .closed
+        let kind = state.closingError?.kind ?? .closed
         finish(frame.pointee.hd.stream_id, .failure(TransportError(kind, "request not sent: \(Self.libraryError(libError))", unprocessed: true)))
     }
 
@@ -436,18 +497,22 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     func channelInactive(context: ChannelHandlerContext) {
         fail(TransportError(.closed, "connection closed by the server"), context: context)
         closeRequested = true
+        livenessTimer?.cancel()
+        livenessTimer = nil
         self.context = nil
         context.fireChannelInactive()
+    }
+
+    /// No new streams from now on; a connection not yet ready fails its connect.
+    private func drain(_ error: TransportError) {
+        if state.drain(error) { ready.fail(error) }
+        onUnusable(error)
     }
 
     /// Fails readiness or every open stream; requests not yet answered are safe to retry on a
     /// new connection (the retry loop decides).
     private func fail(_ error: TransportError, context: ChannelHandlerContext) {
-        if !isReady {
-            isReady = true
-            ready.fail(error)
-        }
-        if closing == nil { closing = error }
+        if state.close(error) { ready.fail(error) }
         onUnusable(error)
         let open = streams
         streams.removeAll()
@@ -466,14 +531,8 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     static func map(_ error: any Error) -> TransportError {
         if let e = error as? TransportError { return e }
-        if let ssl = error as? NIOSSLError {
-            return TransportError(.tls, "TLS handshake failed: \(ssl)")
-        }
-        if error is BoringSSLError {
-            return TransportError(.tls, "TLS failed: \(error)")
-        }
-        if let ssl = error as? NIOSSLExtraError {
-            return TransportError(.tls, "TLS failed: \(ssl)")
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            return TLSFailure.classify(error)
         }
         return TransportError(.protocolViolation, "connection error: \(error)")
     }

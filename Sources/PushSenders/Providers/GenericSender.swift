@@ -107,7 +107,7 @@ package final class GenericSender: Sendable {
             if e == .remoteConnectionClosed { return TransportError(.closed, "connection closed by the server") }
             if e == .cancelled { return TransportError(.cancelled, "cancelled") }
         }
-        if error is NIOSSLError || error is BoringSSLError { return TransportError(.tls, "TLS failed: \(error)") }
+        if error is NIOSSLError || error is BoringSSLError { return TLSFailure.classify(error) }
         return TransportError(.connect, "HTTP/1.1 request failed: \(error)")
     }
 }

@@ -316,7 +316,8 @@ let clientErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CC
         // it must stop, not retry forever. librdkafka names the original error separately.
         var buffer = [CChar](repeating: 0, count: 512)
         let original = rd_kafka_fatal_error(handle, &buffer, buffer.count)
-        var error = KafkaError(original, message: String(cString: buffer), context: "fatal")
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var error = KafkaError(original, message: text, context: "fatal")
         error.isFatal = true
         error.isRetriable = false
         context.raiseFatal(error)

@@ -233,7 +233,7 @@ actor PartitionLane<Core: LaneCore> {
             retryTasks[sequence] = Task {
                 try? await Task.sleep(for: delay)
                 guard !Task.isCancelled else { return }
-                await self.retryWrite(again, sequence: sequence, attempt: attempt + 1)
+                self.retryWrite(again, sequence: sequence, attempt: attempt + 1)
             }
             return
         }

@@ -11,6 +11,7 @@ public final class KafkaProducer: Sendable {
     private let handle: KafkaHandle
     private let context: ClientContext
     private let pollThread: PollThread
+    private let backlog = ProduceBacklog(maxWait: .seconds(30))
     public let configuration: KafkaConfiguration
 
     /// Creates the producer. Idempotence is on and the partitioner is `murmur2_random` (what
@@ -77,23 +78,30 @@ public final class KafkaProducer: Sendable {
     private func enqueue(_ records: [KafkaProducerRecord], batch: DeliveryBatch) {
         _ = Unmanaged.passRetained(batch)  // released by the batch when its last report arrives
         for (index, record) in records.enumerated() {
-            var attempts = 0
-            while true {
-                let err = produce(record, opaque: batch.slot(index))
-                guard let err else { break }
-                let error = KafkaError(consuming: err, context: "produce to \(record.topic)")
-                // A full local queue drains as reports arrive on the polling thread: wait
-                // briefly (this thread only) and try again, up to ~5 s, then report it.
-                if error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue, attempts < 5000 {
-                    attempts += 1
-                    usleep(1000)
-                    continue
-                }
-                batch.complete(index: index, result: .failure(context.enrich(error)))
-                break
+            let item = ProduceBacklog.Item(record: record, batch: batch, index: index, since: .now())
+            // Behind records already waiting for room, so that none overtakes them.
+            if backlog.isActive {
+                backlog.append(item, produce: produceWaiting)
+                continue
             }
+            guard let err = produce(record, opaque: batch.slot(index)) else { continue }
+            let error = KafkaError(consuming: err, context: "produce to \(record.topic)")
+            if error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+                // Room comes as reports arrive: wait on the backlog's thread, never the caller's.
+                backlog.append(item, produce: produceWaiting)
+                continue
+            }
+            batch.complete(index: index, result: .failure(context.enrich(error)))
         }
     }
+
+    /// The backlog's produce call (it owns no handle of its own).
+    private var produceWaiting: @Sendable (ProduceBacklog.Item) -> OpaquePointer? {
+        { [self] item in produce(item.record, opaque: item.batch.slot(item.index)) }
+    }
+
+    /// Records waiting for room in librdkafka's full local queue (see `ProduceBacklog`).
+    public var waitingForQueueRoom: Bool { backlog.isActive }
 
     /// One `rd_kafka_produceva` call; returns the error object if the record was not enqueued.
     private func produce(_ record: KafkaProducerRecord, opaque: UnsafeMutableRawPointer) -> OpaquePointer? {

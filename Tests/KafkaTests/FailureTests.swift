@@ -50,6 +50,30 @@ struct FailureTests {
         }
     }
 
+    @Test("a full local queue does not block the caller: records wait in order on the producer's own thread and are all delivered")
+    func fullQueueDoesNotBlock() async throws {
+        let broker = try EmbeddedKafkaBroker(brokers: 1)
+        defer { broker.shutdown() }
+        let topic = uniqueTopic("full")
+        try broker.createTopic(KafkaTopicSpec(name: topic, partitions: 1))
+        let producer = try KafkaProducer(configuration: testConfiguration(broker, [("queue.buffering.max.messages", "5")]))
+        try await producer.send(record(topic, partition: 0, key: "warm", value: "up"))
+        try broker.setBrokerDown()
+        let results = Mutex<[Result<KafkaDeliveryReport, KafkaError>]?>(nil)
+        let started = ContinuousClock.now
+        producer.enqueue((0..<50).map { record(topic, partition: 0, key: "k", value: "v\($0)") }) { r in results.withLock { $0 = r } }
+        // Before, the caller slept in 1 ms steps until room came (here: until the broker is back).
+        #expect(ContinuousClock.now - started < .seconds(1), "enqueue returned at once")
+        #expect(producer.waitingForQueueRoom)
+        try broker.setBrokerUp()
+        try await waitUntil("every record delivered") { results.withLock { $0 } != nil }
+        #expect(results.withLock { $0 }?.allSatisfy { (try? $0.get()) != nil } == true)
+        let values = try await KafkaPartitionReader(configuration: testConfiguration(broker))
+            .readAll(KafkaTopicPartition(topic: topic, partition: 0)).dropFirst().map { $0.valueString ?? "" }
+        #expect(values == (0..<50).map { "v\($0)" }, "in order")
+        #expect(!producer.waitingForQueueRoom)
+    }
+
     @Test("a missing topic is reported by name: consumer, reader, metadata")
     func missingTopic() async throws {
         let missing = uniqueTopic("missing")

@@ -27,6 +27,8 @@ package enum EngineMetrics {
     static let unrestored = "pushfleet_unrestored_partitions"
     static let recordsWithoutLane = "pushfleet_records_without_lane_total"
     static let live = "pushfleet_worker_live"
+    static let pausedPartitions = "pushfleet_backpressure_paused_partitions"
+    static let backPressure = "pushfleet_backpressure_total"      // action
     static let ready = "pushfleet_worker_ready"
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
@@ -52,6 +54,8 @@ package enum EngineMetrics {
         restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
         unrestored: "Assigned partitions not processed because their state could not be restored yet.",
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
+        pausedPartitions: "Partitions paused because their pushes wait for room at a destination or too much is unacknowledged.",
+        backPressure: "Back-pressure transitions of partitions, by action (pause, resume).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
     ]

@@ -5,6 +5,8 @@ import PushSenders
 /// The pure logic a `PartitionLane` drives: inputs, timers and send results in, actions out.
 protocol LaneCore: Sendable {
     var pendingCount: Int { get }
+    /// Pushes wait for room at their destination: the lane's partition should stop reading.
+    var isCongested: Bool { get }
     /// Gauges of `pendingCount` and of sends in flight, by partition: events and registrations
     /// partitions have the same numbers, so each kind of lane needs its own names.
     static var pendingMetric: String { get }

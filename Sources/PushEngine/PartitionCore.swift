@@ -58,6 +58,9 @@ public struct PartitionCore: Sendable {
     private var table = ScheduleTable()
     /// Keys with a send under way: their timers wait for the outcome.
     private var inFlight: Set<String> = []
+    /// Schedules whose last send found its destination full (`SendOutcome.noCapacity`): held
+    /// for another try instead of dropped. While any is held, the lane pauses its partition.
+    private var heldForCapacity: Set<String> = []
     /// Requests decided by `handle` for schedules whose first push is already due, for the
     /// `fireDue` of the same step: it would otherwise decode the event and run the policy a
     /// second time, which was an eighth of a worker's CPU per push with `timeout=0`. Emptied by
@@ -80,6 +83,11 @@ public struct PartitionCore: Sendable {
 
     public var pendingCount: Int { table.count }
     public var inFlightCount: Int { inFlight.count }
+    /// Pushes waiting for room at their destination: the partition should stop reading input.
+    public var isCongested: Bool { !heldForCapacity.isEmpty }
+
+    /// How long a push that found its destination full waits before trying again.
+    static let capacityRetryMs: Int64 = 250
 
     public func schedules(ofCall callId: String) -> [ScheduleRecord] {
         table.keys(ofCall: callId).compactMap { table[$0] }
@@ -293,6 +301,15 @@ public struct PartitionCore: Sendable {
     /// Applies a provider's answer to the schedule that asked for it.
     public mutating func completed(_ order: SendOrder, outcome sent: SendOutcome, now: EventTime) -> [CoreAction] {
         inFlight.remove(order.key)
+        if sent.noCapacity, var s = table[order.key], s.phase == .pending || s.phase == .final {
+            // Not attempted: the same attempt again shortly, no outcome and no state write (the
+            // state topic already says it is due). Its expiry still drops it in `fireDue`.
+            heldForCapacity.insert(order.key)
+            s.nextAt = now.adding(milliseconds: Self.capacityRetryMs)
+            put(s)
+            return []
+        }
+        heldForCapacity.remove(order.key)
         let latency = max(0, now.millisecondsSince1970 - order.eventTime.millisecondsSince1970)
         var actions: [CoreAction] = [.outcome(PushOutcome(
             header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
@@ -417,11 +434,14 @@ public struct PartitionCore: Sendable {
     }
 
     private mutating func put(_ s: ScheduleRecord) {
+        // A held push whose schedule ended (answered, awake, expired) no longer waits for room.
+        if s.phase == .done || s.phase == .awake, !heldForCapacity.isEmpty { heldForCapacity.remove(s.key) }
         table.put(s)
     }
 
     private mutating func remove(_ key: String) {
         inFlight.remove(key)
+        heldForCapacity.remove(key)
         decidedNow[key] = nil
         table.remove(key)
     }

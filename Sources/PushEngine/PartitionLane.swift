@@ -45,6 +45,9 @@ actor PartitionLane<Core: LaneCore> {
     private let producer: KafkaProducer
     private let topics: EngineTopics
     private let storeOffset: @Sendable (Int64) -> Void
+    /// Told when the lane starts (true) or stops (false) needing its partition paused.
+    private let onPressure: @Sendable (Bool) -> Void
+    private var pressured = false
     private let logger: Logger
     /// This partition's gauges, looked up once: `perform` sets them after every step.
     private let pendingGauge: Gauge
@@ -64,7 +67,8 @@ actor PartitionLane<Core: LaneCore> {
     private var retryTasks: [Int: Task<Void, Never>] = [:]
 
     init(partition: KafkaTopicPartition, statePartition: Int32, core: Core, clock: any PushClock, senders: any PushSending,
-         producer: KafkaProducer, topics: EngineTopics, logger: Logger, storeOffset: @escaping @Sendable (Int64) -> Void) {
+         producer: KafkaProducer, topics: EngineTopics, logger: Logger, onPressure: @escaping @Sendable (Bool) -> Void = { _ in },
+         storeOffset: @escaping @Sendable (Int64) -> Void) {
         self.partition = partition
         self.statePartition = statePartition
         self.core = core
@@ -74,6 +78,7 @@ actor PartitionLane<Core: LaneCore> {
         self.topics = topics
         self.logger = logger
         self.storeOffset = storeOffset
+        self.onPressure = onPressure
         let labels = [("partition", String(partition.partition))]
         pendingGauge = EngineMetrics.gauge(Core.pendingMetric, labels)
         inFlightGauge = EngineMetrics.gauge(Core.inFlightMetric, labels)
@@ -147,6 +152,7 @@ actor PartitionLane<Core: LaneCore> {
             pendingGauge.record(core.pendingCount)
             inFlightGauge.record(sendsInFlight)
             progress.update(busy: !isIdle, progressed: false)
+            checkPressure()
         }
         var records: [KafkaProducerRecord] = []
         records.reserveCapacity(actions.count)
@@ -242,7 +248,24 @@ actor PartitionLane<Core: LaneCore> {
         }
         progress.update(busy: true, progressed: true)
         if let store = ledger.complete(sequence) { storeOffset(store) }
+        checkPressure()
         wakeIdleWaiters()
+    }
+
+    /// Most steps whose writes may wait unacknowledged, and sends in flight, before the lane
+    /// asks for its partition to be paused: what a backlog costs in memory stays bounded
+    /// (a step holds its records until acknowledged; a send, its request and task).
+    static var maxOutstandingWrites: Int { 2_000 }
+    static var maxSendsInFlight: Int { 5_000 }
+
+    /// Back-pressure instead of drops: while pushes wait for room at their destination, or the
+    /// lane holds too many unacknowledged writes or sends, its partition is paused (nothing new
+    /// is read, nothing blocks a thread); it resumes when they drain.
+    private func checkPressure() {
+        let now = !closed && (core.isCongested || ledger.outstanding > Self.maxOutstandingWrites || sendsInFlight > Self.maxSendsInFlight)
+        guard now != pressured else { return }
+        pressured = now
+        onPressure(now)
     }
 
     private func retryWrite(_ records: [KafkaProducerRecord], sequence: Int, attempt: Int) {

@@ -338,7 +338,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private func makeLane<Core: LaneCore>(_ tp: KafkaTopicPartition, statePartition: Int32, core: Core) -> PartitionLane<Core> {
         PartitionLane(
             partition: tp, statePartition: statePartition, core: core, clock: clock, senders: senders, producer: producer,
-            topics: topics, logger: logger
+            topics: topics, logger: logger, onPressure: { [weak self] pressed in self?.backPressure(tp, pressed) }
         ) { [weak self] offset in
             // Looked up at each store: the first assignment can run before `run()` has
             // published the consumer it is creating.
@@ -348,10 +348,30 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         }
     }
 
+    /// Pauses a partition whose lane cannot take more (its pushes wait for room at their
+    /// destination, or too much is unacknowledged), and resumes it when the lane has drained.
+    private func backPressure(_ tp: KafkaTopicPartition, _ pressed: Bool) {
+        let count = owned.withLock { o in
+            if pressed { o.pressured.insert(tp) } else { o.pressured.remove(tp) }
+            return o.pressured.count
+        }
+        EngineMetrics.gauge(EngineMetrics.pausedPartitions).record(count)
+        guard let consumer = consumer.withLock({ $0 }) else { return }
+        do {
+            if pressed { try consumer.pause([tp]) } else { try consumer.resume([tp]) }
+            EngineMetrics.counter(EngineMetrics.backPressure, [("action", pressed ? "pause" : "resume")]).increment()
+            logger.info(pressed ? "partition paused: its pushes wait for room (back-pressure)" : "partition resumed", metadata: ["partition": "\(tp)"])
+        } catch {
+            // Revoked meanwhile: the next owner starts unpaused.
+            logger.debug("pause/resume of a partition no longer assigned", metadata: ["partition": "\(tp)", "error": "\(error)"])
+        }
+    }
+
     public func finish(revoked: [KafkaTopicPartition]) async {
         let lanes = owned.withLock { o in
             revoked.compactMap { tp in
                 o.unrestored.removeValue(forKey: tp)?.cancel()
+                o.pressured.remove(tp)
                 return o.removeLane(of: tp, eventsTopic: topics.events)
             }
         }
@@ -420,6 +440,8 @@ struct Ownership {
     var events: [Int32: PartitionLane<PartitionCore>] = [:]
     var registrations: [Int32: PartitionLane<RegistrationCore>] = [:]
     var unrestored: [KafkaTopicPartition: Task<Void, Never>] = [:]
+    /// Paused by back-pressure from their lane.
+    var pressured: Set<KafkaTopicPartition> = []
 
     /// Removes and returns a partition's lane, if it has one.
     mutating func removeLane(of tp: KafkaTopicPartition, eventsTopic: String) -> (any DrainableLane)? {

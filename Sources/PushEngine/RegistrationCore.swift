@@ -165,6 +165,10 @@ package struct RegistrationCore: Sendable {
 }
 
 extension RegistrationCore: LaneCore {
+    /// A wake-up that found its destination full is recorded `dropped` (wake-ups are best
+    /// effort, as in Flexisip): it never holds the registrations partition.
+    var isCongested: Bool { false }
+
     static var pendingMetric: String { EngineMetrics.wakeupBindings }
     static var inFlightMetric: String { EngineMetrics.wakeupInFlight }
 }

@@ -42,7 +42,10 @@ package struct Delivery: Sendable {
         }
         switch entry {
         case .admitted: break
-        case .queueFull: return outcome(.dropped, nil, attempts: 0, reason: "queue full for \(lane.name)")
+        case .queueFull:
+            var full = outcome(.dropped, nil, attempts: 0, reason: "queue full for \(lane.name)")
+            full.noCapacity = true
+            return full
         case .expired: return outcome(.dropped, nil, attempts: 0, reason: "deadline passed while queued for \(lane.name)")
         }
         defer { lane.release() }

@@ -20,6 +20,10 @@ public struct SendOutcome: Sendable, Hashable {
     /// after such a loss means the push may have been delivered twice (contract 1.1:
     /// `push.outcome` `requests`).
     public var requests: Int
+    /// The destination had no room (`max-queue-size` waiting already): the push was not
+    /// attempted. Unlike Flexisip, which drops it, the engine holds it for a later try and
+    /// pauses the partitions feeding it (back-pressure), so only an expired push is dropped.
+    public var noCapacity: Bool = false
     /// `apns`, `apns.dev`, `fcm`, `fcm.legacy`, `generic`.
     public var provider: String
     /// Time from `send` to the final answer, by the sender's clock.

@@ -250,6 +250,37 @@ struct PartitionCoreTests {
         #expect(b.pendingCount == 0)
     }
 
+    @Test("a push that found its destination full is held and tried again, not dropped; the core says it is congested meanwhile")
+    func heldForCapacity() throws {
+        var core = try makeCore()
+        let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
+        var full = SendOutcome(result: .dropped, reason: "queue full for apns:x", provider: send.request.destination.provider)
+        full.noCapacity = true
+        let held = core.completed(send, outcome: full, now: t0.adding(milliseconds: 10))
+        #expect(held.isEmpty, "no outcome and no state write for a push not attempted")
+        #expect(core.isCongested)
+        #expect(core.nextDeadline == t0.adding(milliseconds: 10 + PartitionCore.capacityRetryMs))
+        let again = try #require(core.fireDue(now: t0.adding(milliseconds: 260)).sends.first)
+        #expect(again.attempt == send.attempt && again.request == send.request)
+        #expect(core.isCongested, "still held until it gets through")
+        let sent = core.answer(again, at: t0.adding(milliseconds: 300))
+        #expect(sent.outcomes.map(\.result) == [.sent])
+        #expect(!core.isCongested)
+    }
+
+    @Test("a held push whose TTL passes is dropped as expired, and no longer holds the partition")
+    func heldUntilExpiry() throws {
+        var core = try makeCore { o, _ in o.timeout = 0 }
+        let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
+        var full = SendOutcome(result: .dropped, provider: send.request.destination.provider)
+        full.noCapacity = true
+        _ = core.completed(send, outcome: full, now: t0)
+        let late = t0.adding(seconds: 3_600)
+        let expired = core.fireDue(now: late)
+        #expect(expired.outcomes.map(\.result) == [.dropped])
+        #expect(expired.sends.isEmpty && !core.isCongested)
+    }
+
     @Test("a ringing schedule restored under call-remote-push-interval 0 waits for the call's end instead of trapping, then ends")
     func restoredRingingWithIntervalZero() throws {
         var a = try makeCore { o, r in o.callRemotePushInterval = 7; r.callForkTimeout = 90 }

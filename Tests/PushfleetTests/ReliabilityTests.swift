@@ -115,6 +115,24 @@ struct ReliabilityTests {
         #expect(worker.errors.text.contains("partition restored after retry; resumed"))
     }
 
+    @Test("a backlog larger than a destination can take is sent in full: partitions pause instead of pushes being dropped")
+    func backlogIsSentNotDropped() async throws {
+        // One destination, 1,000 concurrent sends (SenderTuning) plus max-queue-size=5 waiting;
+        // the provider takes a second per answer. Before, everything past that was `dropped`.
+        let fleet = try await FleetHarness(partitions: 2, pushNotification: ["max-queue-size": "5"])
+        defer { Task { await fleet.stop() } }
+        let calls = (0..<1_500).map { (call: "backlog-\($0)", token: String(format: "%064x", 0xb10c_0000 + $0)) }
+        for call in calls { fleet.apns.script(token: call.token, [.slow(milliseconds: 1_000, then: .ok)]) }
+        try await fleet.publish(calls.map { Router.unanswered($0.call, uri: Router.iosVoip(token: $0.token)) })
+        let worker = try await fleet.startWorker()
+        let outcomes = try await fleet.waitForOutcomes("every call of the backlog has its outcome", timeout: .seconds(90)) { outcomes in
+            Set(outcomes.compactMap(\.callId)).count == calls.count
+        }
+        #expect(outcomes.filter { $0.result == .dropped }.isEmpty, "\(outcomes.filter { $0.result == .dropped }.prefix(3))")
+        #expect(Set(outcomes.filter { $0.result == .sent }.compactMap(\.callId)).count == calls.count)
+        #expect(worker.errors.text.contains("partition paused: its pushes wait for room"))
+    }
+
     @Test("a write the broker refuses for good is dead-lettered and the partition moves on")
     func refusedWriteIsDeadLettered() async throws {
         let fleet = try await FleetHarness(partitions: 1)

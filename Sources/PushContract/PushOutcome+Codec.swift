@@ -23,7 +23,8 @@ extension PushOutcome {
             status: try r.optionalInteger("status", in: 100...599).map { Int($0) },
             reason: try r.optionalString("reason"),
             invalidSince: try r.optionalTime("invalidSince"),
-            latencyMs: try r.optionalInteger("latencyMs", in: 0...Int64(Int32.max) * 1000))
+            latencyMs: try r.optionalInteger("latencyMs", in: 0...Int64(Int32.max) * 1000),
+            requests: try r.optionalInteger("requests", in: 0...Int64(Int32.max)).map { Int($0) })
     }
 }
 
@@ -44,6 +45,7 @@ extension RecordEncoder {
         w.member("reason", outcome.reason)
         w.member("invalidSince", outcome.invalidSince)
         w.member("latencyMs", outcome.latencyMs)
+        w.member("requests", outcome.requests)
         w.endObject()
         return w.bytes
     }

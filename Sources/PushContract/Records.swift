@@ -308,12 +308,15 @@ public struct PushOutcome: Sendable, Hashable {
     public var invalidSince: EventTime?
     /// Event time → provider answer.
     public var latencyMs: Int64?
+    /// HTTP requests this attempt made that the provider may have acted on (contract 1.1); more
+    /// than 1 means an ambiguous failure was retried and the device may have the push twice.
+    public var requests: Int?
 
     public init(
         header: RecordHeader, eventId: String, callId: String? = nil, registration: String? = nil,
         branch: String? = nil, provider: String? = nil, pushType: PushType? = nil, attempt: Int = 1,
         result: PushResult, status: Int? = nil, reason: String? = nil,
-        invalidSince: EventTime? = nil, latencyMs: Int64? = nil
+        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil
     ) {
         self.header = header
         self.eventId = eventId
@@ -328,6 +331,7 @@ public struct PushOutcome: Sendable, Hashable {
         self.reason = reason
         self.invalidSince = invalidSince
         self.latencyMs = latencyMs
+        self.requests = requests
     }
 }
 

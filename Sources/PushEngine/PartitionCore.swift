@@ -315,7 +315,7 @@ public struct PartitionCore: Sendable {
             header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
-            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency))]
+            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {

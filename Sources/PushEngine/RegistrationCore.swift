@@ -140,7 +140,7 @@ package struct RegistrationCore: Sendable {
             header: RecordHeader(id: RecordHeader.derivedId(order.eventId, "wakeup"), time: now), eventId: order.eventId,
             registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: 1, result: sent.result,
             status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
-            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970))
+            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests)
         if o.registration == nil { o.registration = order.key }
         actions.append(.outcome(o))
         guard let registration, registration.updatedAt == order.eventTime else { return actions }

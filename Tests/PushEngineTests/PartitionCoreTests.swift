@@ -268,6 +268,15 @@ struct PartitionCoreTests {
         #expect(!core.isCongested)
     }
 
+    @Test("the outcome of an attempt says how many HTTP requests it made (an ambiguous retry may have delivered twice)")
+    func outcomeCarriesRequests() throws {
+        var core = try makeCore()
+        let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
+        let actions = core.completed(send, outcome: SendOutcome(result: .sent, status: 200, attempts: 2, requests: 2,
+                                                                provider: send.request.destination.provider), now: t0)
+        #expect(actions.outcomes.first?.requests == 2)
+    }
+
     @Test("a held push whose TTL passes is dropped as expired, and no longer holds the partition")
     func heldUntilExpiry() throws {
         var core = try makeCore { o, _ in o.timeout = 0 }

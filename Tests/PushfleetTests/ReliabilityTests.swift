@@ -133,6 +133,29 @@ struct ReliabilityTests {
         #expect(worker.errors.text.contains("partition paused: its pushes wait for room"))
     }
 
+    @Test("a connection black-holed by the network is replaced: the worker's next push gets through within 30 s")
+    func blackHoledConnection() async throws {
+        // The worker reaches APNs through a TCP relay that can silently stop forwarding the
+        // connections it has (a NAT or firewall forgetting them) while accepting new ones.
+        let relay = SandboxTCPRelay(port: 1)
+        try await relay.start()
+        let fleet = try await FleetHarness(partitions: 1, pushfleet: ["apple-dev-push-uri": relay.baseURL])
+        defer { Task { await fleet.stop(); try? await relay.shutdown() } }
+        relay.retarget(port: fleet.apns.port)
+        let worker = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [worker])
+        try await fleet.publish([Router.unanswered("hole-1", uri: Router.iosVoip(token: String(repeating: "b1", count: 32)))])
+        try await fleet.waitForOutcomes("the first push, through the relay") { $0.contains { $0.callId == "hole-1" && $0.result == .sent } }
+        relay.blackHoleEstablished()
+        let holed = ContinuousClock.now
+        try await fleet.publish([Router.unanswered("hole-2", uri: Router.iosVoip(token: String(repeating: "b2", count: 32)))])
+        try await fleet.waitForOutcomes("the next push, on a new connection", timeout: .seconds(45)) {
+            $0.contains { $0.callId == "hole-2" && $0.result == .sent }
+        }
+        #expect(ContinuousClock.now - holed < .seconds(30))
+        #expect(relay.connectionCount >= 2)
+    }
+
     @Test("a write the broker refuses for good is dead-lettered and the partition moves on")
     func refusedWriteIsDeadLettered() async throws {
         let fleet = try await FleetHarness(partitions: 1)

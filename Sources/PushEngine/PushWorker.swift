@@ -188,6 +188,9 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             Task { await consumer.close() }
         }
         await consumer.close()
+        // The consumer holds this worker as its rebalance handler: let go of it, so that a
+        // stopped worker (embedded, or in tests) and its Kafka clients are freed.
+        self.consumer.withLock { $0 = nil }
         if let fatal = fatal.withLock({ $0 }) { throw fatal }
         try? await producer.flush(timeout: .seconds(5))
         logger.info("worker stopped")

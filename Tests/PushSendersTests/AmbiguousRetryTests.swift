@@ -12,16 +12,8 @@ import Testing
         let ca = try SandboxCertificateAuthority.generate()
         let sandbox = try APNsSandbox(ca: ca)
         try await sandbox.start()
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
-        try write(try ca.issueClientCredential(topic: "org.linphone.phone").combinedPEM, to: "\(dir)/apn/org.linphone.phone.voip.prod.pem")
-        try ca.writeCertificate(to: dir + "/ca.pem")
-        var config = PushFleetConfig()
-        config.pushNotification.appleCertificateDir = dir + "/apn"
-        config.pushNotification.firebase = false
-        config.pushfleet.applePushURI = sandbox.baseURL
-        config.pushfleet.appleDevPushURI = sandbox.baseURL
-        config.pushfleet.tlsCAFile = dir + "/ca.pem"
+        let fixture = try APNsCertificateFixture(ca: ca, baseURL: sandbox.baseURL)
+        let dir = fixture.dir, config = fixture.config
         var tuning = quickTuning()
         tuning.attemptTimeoutMs = 1_000
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "test"), tuning: tuning, jitterSeed: 1)
@@ -49,16 +41,8 @@ import Testing
         let ca = try SandboxCertificateAuthority.generate()
         let sandbox = try APNsSandbox(ca: ca)
         try await sandbox.start()
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
-        try write(try ca.issueClientCredential(topic: "org.linphone.phone").combinedPEM, to: "\(dir)/apn/org.linphone.phone.voip.prod.pem")
-        try ca.writeCertificate(to: dir + "/ca.pem")
-        var config = PushFleetConfig()
-        config.pushNotification.appleCertificateDir = dir + "/apn"
-        config.pushNotification.firebase = false
-        config.pushfleet.applePushURI = sandbox.baseURL
-        config.pushfleet.appleDevPushURI = sandbox.baseURL
-        config.pushfleet.tlsCAFile = dir + "/ca.pem"
+        let fixture = try APNsCertificateFixture(ca: ca, baseURL: sandbox.baseURL)
+        let dir = fixture.dir, config = fixture.config
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "test"), tuning: quickTuning(), jitterSeed: 1)
         defer {
             Task {

@@ -86,16 +86,8 @@ import Testing
         try await sandbox.start()
         let relay = SandboxTCPRelay(port: sandbox.port)
         try await relay.start()
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
-        try write(try ca.issueClientCredential(topic: "org.linphone.phone").combinedPEM, to: "\(dir)/apn/org.linphone.phone.voip.prod.pem")
-        try ca.writeCertificate(to: dir + "/ca.pem")
-        var config = PushFleetConfig()
-        config.pushNotification.appleCertificateDir = dir + "/apn"
-        config.pushNotification.firebase = false
-        config.pushfleet.applePushURI = relay.baseURL
-        config.pushfleet.appleDevPushURI = relay.baseURL
-        config.pushfleet.tlsCAFile = dir + "/ca.pem"
+        let fixture = try APNsCertificateFixture(ca: ca, baseURL: relay.baseURL)
+        let dir = fixture.dir, config = fixture.config
         var tuning = quickTuning()
         tuning.attemptTimeoutMs = 2_000
         tuning.pingTimeoutMs = 1_000

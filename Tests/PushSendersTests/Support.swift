@@ -3,6 +3,7 @@ import Logging
 import PushContract
 import Synchronization
 import PushPolicy
+import PushSandbox
 @testable import PushSenders
 
 let t0 = EventTime(millisecondsSince1970: 1_780_000_000_000)
@@ -115,5 +116,26 @@ final class LogCapture: Sendable {
             let merged = metadata.merging(event.metadata ?? [:]) { $1 }
             capture.append(Line(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
         }
+    }
+}
+
+/// A temporary directory holding an APNs client certificate (`org.linphone.phone`, VoIP,
+/// production) issued by `ca` and the CA file, and a config sending APNs pushes to `baseURL`
+/// with them: the setup most sender tests against the APNs sandbox share.
+struct APNsCertificateFixture {
+    let dir: String
+    var config: PushFleetConfig
+
+    init(ca: SandboxCertificateAuthority, baseURL: String) throws {
+        dir = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/apn", withIntermediateDirectories: true)
+        try write(try ca.issueClientCredential(topic: "org.linphone.phone").combinedPEM, to: "\(dir)/apn/org.linphone.phone.voip.prod.pem")
+        try ca.writeCertificate(to: dir + "/ca.pem")
+        config = PushFleetConfig()
+        config.pushNotification.appleCertificateDir = dir + "/apn"
+        config.pushNotification.firebase = false
+        config.pushfleet.applePushURI = baseURL
+        config.pushfleet.appleDevPushURI = baseURL
+        config.pushfleet.tlsCAFile = dir + "/ca.pem"
     }
 }

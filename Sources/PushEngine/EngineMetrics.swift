@@ -20,7 +20,7 @@ package enum EngineMetrics {
     static let rebalances = "pushfleet_rebalances_total"         // kind
     static let assigned = "pushfleet_assigned_partitions"
     static let deadLetters = "pushfleet_dead_letters_total"
-    static let lag = "pushfleet_consumer_lag"                    // partition
+    static let lag = "pushfleet_consumer_lag"                    // topic (events, registrations), partition
     static let writeRetries = "pushfleet_state_write_retries_total"
     static let writesRefused = "pushfleet_writes_refused_total"   // topic
     static let restoreFailures = "pushfleet_restore_failures_total"
@@ -48,7 +48,7 @@ package enum EngineMetrics {
         rebalances: "Consumer group rebalances seen, by kind (assigned, revoked).",
         assigned: "Events partitions this worker owns.",
         deadLetters: "Input records written to the dead-letter topic.",
-        lag: "Records behind the high watermark, by events partition (last seen by this worker).",
+        lag: "Records behind the high watermark, by topic (events, registrations) and partition owned by this worker.",
         writeRetries: "State and outcome writes re-sent after a failed delivery.",
         writesRefused: "Writes the broker refused for good (too large, invalid), by topic; their input is dead-lettered.",
         restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
@@ -92,6 +92,13 @@ package enum EngineMetrics {
             cache[key] = g
             return g
         }
+    }
+
+    /// Removes a gauge series (a partition this worker no longer owns): left behind, it kept its
+    /// last value and a dashboard's `sum` counted the partition twice after every rebalance.
+    static func destroyGauge(_ label: String, _ dimensions: [(String, String)]) {
+        let key = cacheKey(label, dimensions)
+        gauges.withLock { $0.removeValue(forKey: key) }?.destroy()
     }
 
     /// One string per lookup, built in place (chained `+` made a new string per piece: 2% of a

@@ -52,6 +52,7 @@ actor PartitionLane<Core: LaneCore> {
     /// This partition's gauges, looked up once: `perform` sets them after every step.
     private let pendingGauge: Gauge
     private let inFlightGauge: Gauge
+    private let gaugeLabels: [(String, String)]
     /// Read by `/health` without awaiting the lane.
     nonisolated let progress = LaneProgress()
 
@@ -80,6 +81,7 @@ actor PartitionLane<Core: LaneCore> {
         self.storeOffset = storeOffset
         self.onPressure = onPressure
         let labels = [("partition", String(partition.partition))]
+        gaugeLabels = labels
         pendingGauge = EngineMetrics.gauge(Core.pendingMetric, labels)
         inFlightGauge = EngineMetrics.gauge(Core.inFlightMetric, labels)
     }
@@ -139,6 +141,9 @@ actor PartitionLane<Core: LaneCore> {
         retryTasks = [:]
         progress.update(busy: false, progressed: false)
         wakeIdleWaiters(force: true)
+        // The partition's series go with it (its new owner exports them).
+        EngineMetrics.destroyGauge(Core.pendingMetric, gaugeLabels)
+        EngineMetrics.destroyGauge(Core.inFlightMetric, gaugeLabels)
     }
 
     private var isIdle: Bool { sendsInFlight == 0 && ledger.isEmpty }
@@ -310,7 +315,6 @@ actor PartitionLane<Core: LaneCore> {
         sendsInFlight -= 1
         guard !closed else {
             // The partition has a new owner, which repeats this push (the duplicate window).
-            inFlightGauge.record(sendsInFlight)
             return
         }
         progress.update(busy: true, progressed: true)

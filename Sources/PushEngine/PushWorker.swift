@@ -231,13 +231,18 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
 
     /// Consumer lag per partition of the batch, from librdkafka's cached watermarks (no request).
     private func recordLag(_ consumer: KafkaConsumer, _ batch: [KafkaMessage]) {
-        var last: [Int32: KafkaMessage] = [:]
-        for message in batch { last[message.partition] = message }
-        for (partition, message) in last {
-            if let lag = consumer.cachedLag(message.topicPartition, position: message.offset + 1) {
-                EngineMetrics.gauge(EngineMetrics.lag, [("partition", String(partition))]).record(lag)
+        var last: [KafkaTopicPartition: KafkaMessage] = [:]
+        for message in batch { last[message.topicPartition] = message }
+        for (tp, message) in last {
+            if let lag = consumer.cachedLag(tp, position: message.offset + 1) {
+                EngineMetrics.gauge(EngineMetrics.lag, lagLabels(tp)).record(lag)
             }
         }
+    }
+
+    /// Events and registrations partitions have the same numbers: their lag series are apart.
+    private func lagLabels(_ tp: KafkaTopicPartition) -> [(String, String)] {
+        [("topic", tp.topic == topics.events ? "events" : "registrations"), ("partition", String(tp.partition))]
     }
 
     private func dispatch(_ batch: [KafkaMessage]) async {
@@ -371,6 +376,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     }
 
     public func finish(revoked: [KafkaTopicPartition]) async {
+        for tp in revoked { EngineMetrics.destroyGauge(EngineMetrics.lag, lagLabels(tp)) }
         let lanes = owned.withLock { o in
             revoked.compactMap { tp in
                 o.unrestored.removeValue(forKey: tp)?.cancel()

@@ -156,6 +156,32 @@ struct ReliabilityTests {
         #expect(relay.connectionCount >= 2)
     }
 
+    @Test("a worker drops the per-partition series of partitions it gave away (a dashboard's sum counted them twice)")
+    func revokedPartitionSeriesRemoved() async throws {
+        let curl = try Self.curl()
+        let fleet = try await FleetHarness(partitions: 4, metricsListen: "127.0.0.1:0")
+        defer { Task { await fleet.stop() } }
+        let a = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [a])
+        let metricsA = "http://127.0.0.1:\(try DeployArtifactsTests.metricsPort(a.errors.text))"
+        @Sendable func partitions(_ family: String) async throws -> Set<String> {
+            let exposition = try await DeployArtifactsTests.get(curl, metricsA + "/metrics").body
+            return Set(DeployArtifactsTests.samples(family, in: exposition).compactMap { sample in
+                sample.labels.split(separator: ",").first { $0.contains("partition=") }.map { String($0.filter(\.isNumber)) }
+            })
+        }
+        try await waitUntil("A exports pending schedules for its 4 partitions") { try await partitions("pushfleet_pending_schedules").count == 4 }
+        let b = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [a, b])
+        let kept = Set(FleetHarness.ownedPartitions(a).map(String.init))
+        #expect(kept.count < 4)
+        try await waitUntil("A's series are only those of the partitions it kept") {
+            let pending = try await partitions("pushfleet_pending_schedules")
+            let inFlight = try await partitions("pushfleet_sends_in_flight")
+            return pending == kept && inFlight == kept
+        }
+    }
+
     @Test("a write the broker refuses for good is dead-lettered and the partition moves on")
     func refusedWriteIsDeadLettered() async throws {
         let fleet = try await FleetHarness(partitions: 1)

@@ -26,6 +26,7 @@ package enum EngineMetrics {
     static let restoreFailures = "pushfleet_restore_failures_total"
     static let unrestored = "pushfleet_unrestored_partitions"
     static let recordsWithoutLane = "pushfleet_records_without_lane_total"
+    static let restoreUnusable = "pushfleet_restore_unusable_records_total"  // topic
     static let live = "pushfleet_worker_live"
     static let ready = "pushfleet_worker_ready"
 
@@ -52,6 +53,7 @@ package enum EngineMetrics {
         restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
         unrestored: "Assigned partitions not processed because their state could not be restored yet.",
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
+        restoreUnusable: "Records that could not be decoded when restoring a partition, by topic (skipped; the live read dead-lettered them).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
     ]

@@ -94,6 +94,7 @@ public struct PartitionCore: Sendable {
     // MARK: - Restore
 
     /// Applies one record of the state partition (latest value per key wins; nil deletes).
+    /// Register wake-up markers share the state topic and are left to `RegistrationCore`.
     public mutating func restore(key: String, value: [UInt8]?) throws(ContractError) {
         guard let value else {
             remove(key)
@@ -103,7 +104,25 @@ public struct PartitionCore: Sendable {
         guard record.key == key else {
             throw ContractError(field: "key", problem: "state record key \(record.key) does not match the Kafka key \(key)")
         }
+        // Decided by the record, not by its key's `wakeup|` prefix: a Call-ID may start with
+        // that too (the router does not forbid it), and its schedules were skipped, so lost on
+        // failover.
+        guard record.pushType != .wakeup else { return }
         put(record)
+    }
+
+    /// Applies the latest value of every key of the state partition; returns the records that
+    /// could not be used, by key, for the shell to log and count.
+    public mutating func restore(latest: [String: [UInt8]]) -> [String: ContractError] {
+        var unusable: [String: ContractError] = [:]
+        for (key, value) in latest {
+            do throws(ContractError) {
+                try restore(key: key, value: value)
+            } catch {
+                unusable[key] = error
+            }
+        }
+        return unusable
     }
 
     // MARK: - Events

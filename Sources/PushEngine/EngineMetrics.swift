@@ -26,6 +26,7 @@ package enum EngineMetrics {
     static let restoreFailures = "pushfleet_restore_failures_total"
     static let unrestored = "pushfleet_unrestored_partitions"
     static let recordsWithoutLane = "pushfleet_records_without_lane_total"
+    static let eventTimeReplaced = "pushfleet_event_time_replaced_total"  // direction
     static let restoreUnusable = "pushfleet_restore_unusable_records_total"  // topic
     static let live = "pushfleet_worker_live"
     static let ready = "pushfleet_worker_ready"
@@ -53,6 +54,7 @@ package enum EngineMetrics {
         restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
         unrestored: "Assigned partitions not processed because their state could not be restored yet.",
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
+        eventTimeReplaced: "Pushes whose branch.unanswered time was too far ahead of (over 5 s) or behind (over the push's TTL) the worker's clock, and so counted from when the worker read it; by direction.",
         restoreUnusable: "Records that could not be decoded when restoring a partition, by topic (skipped; the live read dead-lettered them).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
@@ -123,6 +125,10 @@ package enum EngineMetrics {
         for action in actions {
             switch action {
             case .outcome(let o):
+                // Once per push: its first outcome carries the note, as every later one does.
+                if o.attempt == 1, let direction = EventTimeRule.direction(inReason: o.reason) {
+                    counter(eventTimeReplaced, [("direction", direction.rawValue)]).increment()
+                }
                 if o.result == .skipped {
                     counter(skips, [("reason", skipClass(o.reason))]).increment()
                 } else {

@@ -120,13 +120,18 @@ package enum EngineMetrics {
         return "needs_push"
     }
 
+    /// Whether `o` is the outcome that counts a push in `pushfleet_event_time_replaced_total`:
+    /// every outcome of such a push carries the note, so only its first one (attempt 1) counts.
+    static func replacedTime(_ o: PushOutcome) -> EventTimeRule.Direction? {
+        o.attempt == 1 ? EventTimeRule.direction(inReason: o.reason) : nil
+    }
+
     /// Records what one batch of core actions says (outcomes, dead letters).
     static func record(_ actions: [CoreAction]) {
         for action in actions {
             switch action {
             case .outcome(let o):
-                // Once per push: its first outcome carries the note, as every later one does.
-                if o.attempt == 1, let direction = EventTimeRule.direction(inReason: o.reason) {
+                if let direction = replacedTime(o) {
                     counter(eventTimeReplaced, [("direction", direction.rawValue)]).increment()
                 }
                 if o.result == .skipped {

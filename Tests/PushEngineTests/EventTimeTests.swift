@@ -65,6 +65,24 @@ struct EventTimeTests {
         #expect(EventTimeRule.direction(inReason: outcome.reason) == .behind)
     }
 
+    @Test("the counter counts a replaced time once per push, however many outcomes the push has")
+    func countedOncePerPush() throws {
+        var core = try makeCore { o, r in o.callRemotePushInterval = 10; r.callForkTimeout = 30 }
+        let now = t0.adding(seconds: 600)
+        var outcomes: [PushOutcome] = []
+        var send = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: now).sends.first)
+        var at = now
+        // Alerts at +0, +10, +20, then the final "Missing call" at +30.
+        while true {
+            outcomes += core.answer(send, at: at).outcomes
+            guard let next = core.nextDeadline, let s = core.fireDue(now: next).sends.first else { break }
+            (send, at) = (s, next)
+        }
+        #expect(outcomes.count == 4)
+        #expect(outcomes.allSatisfy { EventTimeRule.direction(inReason: $0.reason) == .behind }, "every outcome says so")
+        #expect(outcomes.compactMap(EngineMetrics.replacedTime) == [.behind], "counted once")
+    }
+
     @Test("a worker taking the partition over fires at the same instants and its outcomes still say so")
     func takeoverKeepsReplacedTime() throws {
         var a = try makeCore { o, _ in o.timeout = 5 }

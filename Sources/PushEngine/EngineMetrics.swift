@@ -26,6 +26,8 @@ package enum EngineMetrics {
     static let restoreFailures = "pushfleet_restore_failures_total"
     static let unrestored = "pushfleet_unrestored_partitions"
     static let recordsWithoutLane = "pushfleet_records_without_lane_total"
+    static let eventTimeReplaced = "pushfleet_event_time_replaced_total"  // direction
+    static let restoreUnusable = "pushfleet_restore_unusable_records_total"  // topic
     static let live = "pushfleet_worker_live"
     static let pausedPartitions = "pushfleet_backpressure_paused_partitions"
     static let backPressure = "pushfleet_backpressure_total"      // action
@@ -56,6 +58,8 @@ package enum EngineMetrics {
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
         pausedPartitions: "Partitions paused because their pushes wait for room at a destination or too much is unacknowledged.",
         backPressure: "Back-pressure transitions of partitions, by action (pause, resume).",
+        eventTimeReplaced: "Pushes whose branch.unanswered time was too far ahead of (over 5 s) or behind (over the push's TTL) the worker's clock, and so counted from when the worker read it; by direction.",
+        restoreUnusable: "Records that could not be decoded when restoring a partition, by topic (skipped; the live read dead-lettered them).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
     ]
@@ -127,11 +131,20 @@ package enum EngineMetrics {
         return "needs_push"
     }
 
+    /// Whether `o` is the outcome that counts a push in `pushfleet_event_time_replaced_total`:
+    /// every outcome of such a push carries the note, so only its first one (attempt 1) counts.
+    static func replacedTime(_ o: PushOutcome) -> EventTimeRule.Direction? {
+        o.attempt == 1 ? EventTimeRule.direction(inReason: o.reason) : nil
+    }
+
     /// Records what one batch of core actions says (outcomes, dead letters).
     static func record(_ actions: [CoreAction]) {
         for action in actions {
             switch action {
             case .outcome(let o):
+                if let direction = replacedTime(o) {
+                    counter(eventTimeReplaced, [("direction", direction.rawValue)]).increment()
+                }
                 if o.result == .skipped {
                     counter(skips, [("reason", skipClass(o.reason))]).increment()
                 } else {

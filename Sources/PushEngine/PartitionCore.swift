@@ -10,6 +10,10 @@ public struct EngineTiming: Sendable, Hashable {
     /// Upper bound of one send, retries included (a message's TTL can be days; later attempts
     /// are the retransmissions' job, not one request's).
     public var sendTimeoutMs: Int64 = 30_000
+    /// CONTRACT §2 `time` (1.1): a router time far from `now` is replaced by `now`
+    /// (`EventTimeRule`). `pushfleet replay` turns it off: it re-runs a past range on purpose, and
+    /// there the router's times are what tells a still useful push from a call long over.
+    public var boundEventTimes = true
 
     public init() {}
 }
@@ -28,6 +32,9 @@ public struct SendOrder: Sendable, Hashable {
     public var branch: String
     public var eventTime: EventTime
     public var requestIndex: Int
+    /// Appended to the reason of this push's outcome: why its time counts from when the event
+    /// was read (`EventTimeRule.note`), nil when it counts from the router's time.
+    public var timeNote: String? = nil
 }
 
 /// What the shell must do after a core step, in order.
@@ -65,7 +72,13 @@ public struct PartitionCore: Sendable {
     /// `fireDue` of the same step: it would otherwise decode the event and run the policy a
     /// second time, which was an eighth of a worker's CPU per push with `timeout=0`. Emptied by
     /// every `fireDue`, so it never outlives a step (memory stays per schedule, not per request).
-    private var decidedNow: [String: (eventId: String, request: PushRequest)] = [:]
+    private var decidedNow: [String: (eventId: String, derived: Derived)] = [:]
+
+    /// A push request re-derived from a stored event, with the router's time of that event.
+    private struct Derived {
+        var request: PushRequest
+        var routerTime: EventTime
+    }
 
     public init(partition: Int32, policy: BranchPolicy, timing: EngineTiming = EngineTiming()) {
         self.partition = partition
@@ -102,6 +115,7 @@ public struct PartitionCore: Sendable {
     // MARK: - Restore
 
     /// Applies one record of the state partition (latest value per key wins; nil deletes).
+    /// Register wake-up markers share the state topic and are left to `RegistrationCore`.
     public mutating func restore(key: String, value: [UInt8]?) throws(ContractError) {
         guard let value else {
             remove(key)
@@ -111,7 +125,25 @@ public struct PartitionCore: Sendable {
         guard record.key == key else {
             throw ContractError(field: "key", problem: "state record key \(record.key) does not match the Kafka key \(key)")
         }
+        // Decided by the record, not by its key's `wakeup|` prefix: a Call-ID may start with
+        // that too (the router does not forbid it), and its schedules were skipped, so lost on
+        // failover.
+        guard record.pushType != .wakeup else { return }
         put(record)
+    }
+
+    /// Applies the latest value of every key of the state partition; returns the records that
+    /// could not be used, by key, for the shell to log and count.
+    public mutating func restore(latest: [String: [UInt8]]) -> [String: ContractError] {
+        var unusable: [String: ContractError] = [:]
+        for (key, value) in latest {
+            do throws(ContractError) {
+                try restore(key: key, value: value)
+            } catch {
+                unusable[key] = error
+            }
+        }
+        return unusable
     }
 
     // MARK: - Events
@@ -152,25 +184,32 @@ public struct PartitionCore: Sendable {
                 actions.append(.outcome(skipped(e, reason: reason, provider: request.destination.provider, pushType: request.pushType, now: now)))
                 continue
             }
-            let first = e.header.time.adding(seconds: request.delay)
             let ringing = request.pushType == .ringing && request.ringingInterval > 0
             let forkTimeout = max(0, e.forkTimeout ?? policy.router.callForkTimeout)
+            let lifetime = lifetime(of: request, ringing: ringing, forkTimeout: forkTimeout)
+            let start = timing.boundEventTimes
+                ? EventTimeRule.counted(from: e.header.time, lifetimeSeconds: lifetime, now: now) : e.header.time
+            let first = start.adding(seconds: request.delay)
             var record = ScheduleRecord(
                 header: RecordHeader(id: e.header.id, time: now), key: key, callId: e.callId, branch: e.branch,
-                eventTime: e.header.time, requestIndex: index, provider: request.destination.provider,
+                eventTime: start, requestIndex: index, provider: request.destination.provider,
                 pushType: request.pushType, phase: .pending, attempt: 0, nextAt: first,
                 retransmissionsLeft: ringing ? 0 : max(0, policy.options.retransmissionCount),
-                ringingUntil: ringing ? e.header.time.adding(seconds: forkTimeout) : nil,
+                ringingUntil: ringing ? start.adding(seconds: forkTimeout) : nil,
                 finalReason: nil, event: bytes)
-            if now > expiry(of: record, request: request) {
+            let derived = Derived(request: request, routerTime: e.header.time)
+            if let reason = unschedulable(record, derived, first: first, now: now) {
+                // Never sendable: no schedule is kept (a SIP user's `pn-timeout` must not park
+                // records for longer than the push could live), only the `done` marker that
+                // makes a re-delivery of this event a no-op.
                 actions.append(.outcome(outcome(record, request: request, attempt: 1, result: .dropped,
-                                                reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
+                                                reason: reason, now: now)))
                 record.phase = .done
                 record.nextAt = now.adding(milliseconds: timing.doneRetentionMs)
                 record.event = []
             }
             put(record)
-            if record.phase == .pending && first <= now { decidedNow[key] = (e.header.id, request) }
+            if record.phase == .pending && first <= now { decidedNow[key] = (e.header.id, derived) }
             actions.append(.state(key: key, record))
         }
         return actions
@@ -254,24 +293,33 @@ public struct PartitionCore: Sendable {
                 put(s)
                 actions.append(.state(key: top.key, s))
             case .final:
-                guard let request = derive(s, &actions, now: now),
-                      let final = request.finalPush(for: s.finalReason ?? .timeout) else {
+                guard let derived = derive(s, &actions, now: now),
+                      let final = derived.request.finalPush(for: s.finalReason ?? .timeout) else {
                     finishAndRecord(&s, &actions, now: now)
                     continue
                 }
-                actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
+                actions.append(.send(order(s, request: final, note: timeNote(s, derived), dueAt: top.at,
+                                           deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
                 inFlight.insert(top.key)
             case .pending:
                 // Only the request decided for this very schedule (same event, first push).
-                let decided = decidedNow.removeValue(forKey: top.key).flatMap { s.attempt == 0 && $0.eventId == s.header.id ? $0.request : nil }
-                guard let request = decided ?? derive(s, &actions, now: now) else {
+                let decided = decidedNow.removeValue(forKey: top.key).flatMap { s.attempt == 0 && $0.eventId == s.header.id ? $0.derived : nil }
+                guard let derived = decided ?? derive(s, &actions, now: now) else {
                     finishAndRecord(&s, &actions, now: now)
                     continue
                 }
+                let request = derived.request
+                let note = timeNote(s, derived)
                 if let until = s.ringingUntil, now >= until {
                     // call-fork-timeout passed while ringing: the final "Missing call" push,
                     // sent now (a branch never rung gets none).
                     guard s.attempt > 0, let final = request.finalPush(for: .timeout) else {
+                        if s.attempt == 0 {
+                            // Held past the call's end before its first alert (a worker outage):
+                            // say so rather than end it silently.
+                            actions.append(.outcome(outcome(s, request: request, attempt: 1, result: .dropped,
+                                                            reason: EventTimeRule.joined("call-fork-timeout passed before the first push was sent", note), now: now)))
+                        }
                         finishAndRecord(&s, &actions, now: now)
                         continue
                     }
@@ -279,19 +327,19 @@ public struct PartitionCore: Sendable {
                     s.finalReason = .timeout
                     put(s)
                     actions.append(.state(key: top.key, s))
-                    actions.append(.send(order(s, request: final, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
+                    actions.append(.send(order(s, request: final, note: note, dueAt: top.at, deadline: now.adding(milliseconds: timing.sendTimeoutMs))))
                     inFlight.insert(top.key)
                     continue
                 }
                 let expiry = expiry(of: s, request: request)
                 if now > expiry {
                     actions.append(.outcome(outcome(s, request: request, attempt: s.attempt + 1, result: .dropped,
-                                                    reason: "expired before sending (TTL \(request.ttl) s from the event time)", now: now)))
+                                                    reason: EventTimeRule.joined("expired before sending (TTL \(lifetime(of: s, request: request)) s)", note), now: now)))
                     finishAndRecord(&s, &actions, now: now)
                     continue
                 }
                 let deadline = min(expiry, now.adding(milliseconds: timing.sendTimeoutMs))
-                actions.append(.send(order(s, request: request, dueAt: top.at, deadline: deadline)))
+                actions.append(.send(order(s, request: request, note: note, dueAt: top.at, deadline: deadline)))
                 inFlight.insert(top.key)
             }
         }
@@ -315,7 +363,7 @@ public struct PartitionCore: Sendable {
             header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
-            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests))]
+            reason: EventTimeRule.joined(sent.reason, order.timeNote), invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
@@ -384,12 +432,12 @@ public struct PartitionCore: Sendable {
     // MARK: - Helpers
 
     /// Re-derives the push request from the stored event with this worker's policy.
-    private func derive(_ s: ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) -> PushRequest? {
+    private func derive(_ s: ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) -> Derived? {
         let problem: String
         do {
             if case .branchUnanswered(let e) = try RouterEventDecoder.decode(s.event) {
                 if case .push(let requests) = policy.decide(e), s.requestIndex < requests.count, requests[s.requestIndex].dedupKey == s.key {
-                    return requests[s.requestIndex]
+                    return Derived(request: requests[s.requestIndex], routerTime: e.header.time)
                 }
                 problem = "the policy no longer gives this push (config changed since it was scheduled)"
             } else {
@@ -405,19 +453,60 @@ public struct PartitionCore: Sendable {
         return nil
     }
 
-    private func order(_ s: ScheduleRecord, request: PushRequest, dueAt: EventTime, deadline: EventTime) -> SendOrder {
+    private func order(_ s: ScheduleRecord, request: PushRequest, note: String?, dueAt: EventTime, deadline: EventTime) -> SendOrder {
         SendOrder(key: s.key, attempt: s.attempt + 1, request: request, deadline: deadline, dueAt: dueAt,
-                  eventId: s.header.id, callId: s.callId, branch: s.branch, eventTime: s.eventTime, requestIndex: s.requestIndex)
+                  eventId: s.header.id, callId: s.callId, branch: s.branch, eventTime: s.eventTime, requestIndex: s.requestIndex,
+                  timeNote: note)
     }
 
-    /// The instant after which the push is useless: the event time plus its TTL; for ringing
-    /// pushes (TTL 0, "now or never") the end of the call's fork timeout.
-    func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
-        if let until = s.ringingUntil { return until }
+    /// What the push's outcomes say about its time, if it counts from its read time.
+    private func timeNote(_ s: ScheduleRecord, _ derived: Derived) -> String? {
+        EventTimeRule.note(routerTime: derived.routerTime, counted: s.eventTime,
+                           lifetimeSeconds: lifetime(of: s, request: derived.request))
+    }
+
+    /// How long a push is worth sending, in seconds from the time it counts from: its TTL; for
+    /// repeated ringing alerts (TTL 0, "now or never") the call's fork timeout.
+    func lifetime(of request: PushRequest, ringing: Bool, forkTimeout: Int) -> Int {
+        if ringing { return forkTimeout }
         // TTL 0 tells the provider not to store the push; it is still worth sending while the
         // call rings (a single remote alert with no repetition, a call with fork timeout 0).
-        let lifetime = request.ttl > 0 ? request.ttl : policy.router.callForkTimeout
-        return s.eventTime.adding(seconds: max(lifetime, request.delay))
+        return request.ttl > 0 ? request.ttl : policy.router.callForkTimeout
+    }
+
+    private func lifetime(of s: ScheduleRecord, request: PushRequest) -> Int {
+        if let until = s.ringingUntil {
+            return Int((until.millisecondsSince1970 - s.eventTime.millisecondsSince1970) / 1000)
+        }
+        return lifetime(of: request, ringing: false, forkTimeout: 0)
+    }
+
+    /// The instant after which the push is useless: the time it counts from plus its lifetime.
+    /// A delay does not extend it (it did: a `pn-timeout` of 10⁹ s kept a schedule for decades).
+    func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
+        s.ringingUntil ?? s.eventTime.adding(seconds: lifetime(of: request, ringing: false, forkTimeout: 0))
+    }
+
+    /// Why a new schedule could never send its first push, if so.
+    ///
+    /// A delay (`timeout`, or a contact's `pn-timeout`) longer than the push's lifetime drops
+    /// the push rather than clamping the delay: a Flexisip push context ends with its fork, so
+    /// there such a push is never sent either, and a clamped one would reach the provider at the
+    /// instant it expires (a "sent" that wakes nobody). The outcome says which delay and TTL.
+    private func unschedulable(_ s: ScheduleRecord, _ derived: Derived, first: EventTime, now: EventTime) -> String? {
+        let request = derived.request
+        let expiry = expiry(of: s, request: request)
+        let lifetime = lifetime(of: s, request: request)
+        if now > expiry {
+            // Only where the router's time is trusted as is (replay): otherwise it was replaced.
+            return EventTimeRule.joined("expired before sending (TTL \(lifetime) s)", timeNote(s, derived))
+        }
+        let lateForRinging = s.ringingUntil.map { first >= $0 } ?? false
+        guard first > expiry || lateForRinging else { return nil }
+        let what = s.ringingUntil != nil ? "the call's fork timeout of \(lifetime) s" : "its TTL of \(lifetime) s"
+        return EventTimeRule.joined(
+            "not scheduled: its delay (timeout/pn-timeout) of \(request.delay) s reaches past \(what), so it would expire before being sent",
+            timeNote(s, derived))
     }
 
     /// Turns a schedule into a `done` marker kept for `doneRetentionMs`, without its event.

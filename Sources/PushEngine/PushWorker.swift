@@ -407,17 +407,28 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         try await reader.read(KafkaTopicPartition(topic: topics.registrations, partition: partition)) { table.apply($0) }
         var core = RegistrationCore(partition: partition, options: policy.options, now: clock.now())
         let now = clock.now()
+        var unusable: [String: String] = [:]
         for (key, value) in table.values {
-            core.restore(KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value), now: now)
+            let message = KafkaMessage(topic: topics.registrations, partition: partition, offset: 0, key: Array(key.utf8), value: value)
+            if let error = core.restore(message, now: now) { unusable[key] = error }
         }
+        reportUnusable(unusable, topic: topics.registrations, partition: partition)
         let state = LatestValues()
         let statePartition = partition % statePartitionCount.withLock { $0 }
         try await reader.read(KafkaTopicPartition(topic: topics.state, partition: statePartition)) { state.apply($0) }
-        let prefix = RegistrationCore.markerKey(partition: partition, binding: "")
-        for (key, value) in state.values where key.hasPrefix(prefix) {
-            if let marker = try? RecordDecoder.decodeSchedule(value) { core.restoreMarker(marker) }
-        }
+        reportUnusable(core.restoreMarkers(latest: state.values).mapValues(\.description), topic: topics.state, partition: statePartition)
         return core
+    }
+
+    /// Restores skip records they cannot decode. They are not dead-lettered again (each restore
+    /// would repeat it; their live read did), but they leave a trace: one warning per restore
+    /// naming a few keys, and `pushfleet_restore_unusable_records_total`.
+    private func reportUnusable(_ unusable: [String: String], topic: String, partition: Int32) {
+        guard !unusable.isEmpty else { return }
+        EngineMetrics.counter(EngineMetrics.restoreUnusable, [("topic", topic)]).increment(by: unusable.count)
+        let sample = unusable.sorted { $0.key < $1.key }.prefix(3).map { "\($0.key): \($0.value)" }
+        logger.warning("undecodable records skipped at restore", metadata: [
+            "topic": "\(topic)", "partition": "\(partition)", "count": "\(unusable.count)", "first": "\(sample.joined(separator: "; "))"])
     }
 
     /// Rebuilds a partition's schedules from its state partition.
@@ -426,13 +437,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         try await KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
             .read(KafkaTopicPartition(topic: topics.state, partition: partition)) { batch in latest.apply(batch) }
         var core = PartitionCore(partition: partition, policy: policy, timing: timing)
-        for (key, value) in latest.values where !key.hasPrefix("wakeup|") {
-            do {
-                try core.restore(key: key, value: value)
-            } catch {
-                logger.warning("unreadable state record skipped", metadata: ["partition": "\(partition)", "key": "\(key)", "error": "\(error)"])
-            }
-        }
+        reportUnusable(core.restore(latest: latest.values).mapValues(\.description), topic: topics.state, partition: partition)
         return core
     }
 }

@@ -60,6 +60,24 @@ package struct RegistrationCore: Sendable {
         markers[record.key] = record
     }
 
+    /// Restores the wake-ups already sent from the latest values of the state partition that
+    /// holds this partition's markers. A record is a marker of this partition by its key *and*
+    /// its content: a call's schedule whose Call-ID starts with `wakeup|` shares the prefix.
+    /// Returns the markers that could not be decoded, by key (their wake-up may be sent again).
+    mutating func restoreMarkers(latest: [String: [UInt8]]) -> [String: ContractError] {
+        let prefix = Self.markerKey(partition: partition, binding: "")
+        var unusable: [String: ContractError] = [:]
+        for (key, value) in latest where key.hasPrefix(prefix) {
+            do throws(ContractError) {
+                let record = try RecordDecoder.decodeSchedule(value)
+                if record.pushType == .wakeup && record.key == key { restoreMarker(record) }
+            } catch {
+                unusable[key] = error
+            }
+        }
+        return unusable
+    }
+
     package mutating func handle(_ message: KafkaMessage, now: EventTime) -> [CoreAction] {
         apply(message, now: now, isRead: true)
     }
@@ -67,8 +85,14 @@ package struct RegistrationCore: Sendable {
     /// Rebuilds the table from a record read back on assignment: not an event read, so it is
     /// not counted in `pushfleet_events_total` (every rebalance would inflate it by the
     /// partition's whole table otherwise).
-    mutating func restore(_ message: KafkaMessage, now: EventTime) {
-        _ = apply(message, now: now, isRead: false)
+    ///
+    /// Returns why the record cannot be used, if so. It is not dead-lettered again here (every
+    /// restore would dead-letter it once more): its live read did that, and the shell logs and
+    /// counts it.
+    @discardableResult
+    mutating func restore(_ message: KafkaMessage, now: EventTime) -> String? {
+        for case .deadLetter(let letter) in apply(message, now: now, isRead: false) { return letter.error }
+        return nil
     }
 
     private mutating func apply(_ message: KafkaMessage, now: EventTime, isRead: Bool) -> [CoreAction] {

@@ -85,6 +85,10 @@ public struct ReplayCore: Sendable {
     public private(set) var tally = ReplayTally()
 
     public init(partition: Int32, policy: BranchPolicy, timeRange: (from: Int64?, to: Int64?) = (nil, nil), timing: EngineTiming = EngineTiming()) {
+        // A replay trusts the router's times (`EngineTiming.boundEventTimes`): counted from the
+        // replay's read time, every call of an old range would ring again.
+        var timing = timing
+        timing.boundEventTimes = false
         core = PartitionCore(partition: partition, policy: policy, timing: timing)
         self.timeRange = timeRange
     }

@@ -154,20 +154,17 @@ struct PartitionCoreTests {
         #expect(now == t0.adding(seconds: 6))
     }
 
-    @Test("a push whose TTL passed is dropped, not sent")
+    @Test("a push whose TTL passes while the worker holds it is dropped, not sent")
     func ttlExpiry() throws {
-        // IM TTL 10 s but a 20 s delay: expired when due.
-        var core = try makeCore { o, _ in o.messageTimeToLive = 10; o.timeout = 20; o.retransmissionCount = 0 }
+        // IM TTL 10 s, a 5 s delay, and the worker stalls past the TTL: expired when due.
+        var core = try makeCore { o, _ in o.messageTimeToLive = 10; o.timeout = 5; o.retransmissionCount = 0 }
         _ = core.apply(unanswered("e1", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0)
-        let due = core.fireDue(now: t0.adding(seconds: 20))
-        // delay ≥ TTL: the expiry is max(ttl, delay), so it goes out exactly at 20 s.
-        #expect(due.sends.count == 1)
-        // An event read after its TTL passed is dropped at once.
-        var late = try makeCore { o, _ in o.messageTimeToLive = 10 }
-        let actions = late.apply(unanswered("e2", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0.adding(seconds: 11))
-        #expect(actions.sends.isEmpty)
-        #expect(actions.outcomes.first?.result == .dropped)
-        #expect(actions.outcomes.first?.reason?.contains("expired") == true)
+        let due = core.fireDue(now: t0.adding(seconds: 11))
+        #expect(due.sends.isEmpty)
+        #expect(due.outcomes.first?.result == .dropped)
+        #expect(due.outcomes.first?.reason?.contains("expired") == true)
+        // An event *read* after its TTL passed counts from its read time (CONTRACT §2 `time`):
+        // see EventTimeTests.
     }
 
     @Test("one context per call and device; a re-delivered event has no second effect")
@@ -312,13 +309,19 @@ struct PartitionCoreTests {
 
 @Suite("Partition core: TTL 0")
 struct TTLZeroTests {
-    @Test("a single remote alert (no repetition, TTL 0) read late is still sent while the call rings")
+    @Test("a single remote alert (no repetition, TTL 0) lives for the call's fork timeout")
     func singleRemoteAlert() throws {
         var core = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 }
         let actions = core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0.adding(seconds: 2))
         #expect(actions.sends.first?.request.pushType == .ringing)
         #expect(actions.sends.first?.request.ttl == 0)
+        #expect(actions.sends.first?.deadline == t0.adding(seconds: 30), "its deadline is the fork timeout")
+        // Read later than the fork timeout: counted from its read time (CONTRACT §2 `time`), so
+        // still sent, with the fork timeout as its TTL.
         var late = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 }
-        #expect(late.apply(unanswered("e2", uri: Contacts.iosRemote), now: t0.adding(seconds: 31)).outcomes.first?.result == .dropped)
+        let read = t0.adding(seconds: 31)
+        let send = try #require(late.apply(unanswered("e2", uri: Contacts.iosRemote), now: read).sends.first)
+        #expect(send.deadline == read.adding(seconds: 30))
+        #expect(late.answer(send, at: read).outcomes.first?.reason?.contains("more than the push's TTL of 30 s") == true)
     }
 }

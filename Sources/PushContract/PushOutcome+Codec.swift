@@ -1,4 +1,4 @@
-/// JSON body of `push.outcome` (CONTRACT §2.5).
+/// JSON body of `push.outcome` (docs/contract.md §2.5).
 ///
 /// `callId` or `registration` must be present (a call/message push or a register wake-up);
 /// `branch`, `provider` and `pushType` are optional because a `skipped` decision may be taken

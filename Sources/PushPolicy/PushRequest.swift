@@ -128,7 +128,7 @@ public struct PushRequest: Sendable, Hashable {
         "\(payload.callId):\(destination.provider):\(destination.param):\(destination.prid)"
     }
 
-    /// The alert that closes a ringing branch when the call ends (CONTRACT §2.3); nil when
+    /// The alert that closes a ringing branch when the call ends (docs/contract.md §2.3); nil when
     /// this is not a repeating ringing push (Flexisip sends no final push without repetition).
     /// - Note: `answered` means another branch took the call (this branch's own answer would
     ///   have stopped its schedule first), so it reads "Accepted elsewhere" like Flexisip's fork.

@@ -143,7 +143,7 @@ public struct PartitionCore: Sendable {
         for (index, request) in requests.enumerated() {
             let key = request.dedupKey
             // One push context per call and device, as Flexisip. A finished context is replaced
-            // by a new event (the router forked to the device again, e.g. after a 503), but
+            // by a new event (the router forked to the device again after a final answer), but
             // never by a re-delivery of the event that created it.
             if let existing = table[key], existing.header.id == e.header.id || existing.phase != .done {
                 let reason = existing.header.id == e.header.id
@@ -188,14 +188,23 @@ public struct PartitionCore: Sendable {
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
                 callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes"))]
         }
+        // A 503 is what a proxy answers itself when the device's transport is broken, which is
+        // exactly when the device needs its push: it leaves pending, retransmitted and repeated
+        // pushes alone, as Flexisip (contract 1.1 §2.2). A trace, not silence.
+        guard r.status != 503 else {
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped,
+                reason: "status 503 does not stop pushes (a proxy's answer for a broken transport: the device still needs its push)"))]
+        }
         var actions: [CoreAction] = []
         for key in keys {
             guard var s = table[key], s.phase == .pending || s.phase == .awake || s.phase == .final else { continue }
             s.header.time = now
             if r.status >= 200 {
-                // A final answer ends the branch: nothing more, not even a final push. After a
-                // 503 the router may fork to the device again: a new branch.unanswered then
-                // replaces this finished context.
+                // A final answer ends the branch: nothing more, not even a final push. After it
+                // the router may fork to the device again (a 408, a 480): a new branch.unanswered
+                // then replaces this finished context.
                 finish(&s, now: now)
             } else {
                 // The device is awake (unlike Flexisip, 180 counts): no more pushes; the context

@@ -212,16 +212,43 @@ struct PartitionCoreTests {
         #expect(core.fireDue(now: t0.adding(seconds: 100)).sends.isEmpty)
     }
 
-    @Test("a final answer ends the branch; after a 503 a new fork to the device gets a push again")
+    @Test("a final answer ends the branch; after it a new fork to the device gets a push again")
     func finalResponses() throws {
         var core = try makeCore { o, _ in o.timeout = 10 }
         _ = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
-        let r = core.apply(response("r1", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        let r = core.apply(response("r1", status: 480, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
         #expect(r.states.first?.record?.phase == .done)
         #expect(core.fireDue(now: t0.adding(seconds: 10)).sends.isEmpty)
         let again = core.apply(unanswered("e2", uri: Contacts.iosVoip, at: t0.adding(seconds: 2)), now: t0.adding(seconds: 2))
         #expect(again.states.first?.record?.phase == .pending)
         #expect(core.fireDue(now: t0.adding(seconds: 12)).sends.count == 1)
+    }
+
+    @Test("a 503 leaves the branch's pending push, retransmissions and ringing repetitions alone (contract 1.1 §2.2)")
+    func serviceUnavailableDoesNotCancel() throws {
+        // Pending: the delayed first push is still sent.
+        var pending = try makeCore { o, _ in o.timeout = 10 }
+        _ = pending.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
+        let r = pending.apply(response("r1", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(r.states.isEmpty, "no state change")
+        #expect(r.outcomes.first?.result == .skipped && r.outcomes.first?.reason?.contains("503") == true, "a trace, not silence")
+        #expect(pending.fireDue(now: t0.adding(seconds: 10)).sends.count == 1)
+        // Retransmissions continue.
+        var message = try makeCore { o, _ in o.retransmissionCount = 2; o.retransmissionInterval = 5 }
+        let first = try #require(message.apply(unanswered("m1", method: "MESSAGE", uri: Contacts.android, body: "hi"), now: t0).sends.first)
+        _ = message.answer(first, at: t0)
+        _ = message.apply(response("r2", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(message.fireDue(now: t0.adding(seconds: 5)).sends.first?.attempt == 2)
+        // Ringing repetitions continue, and the call's end still gets its final push.
+        var ringing = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        let ring = try #require(ringing.apply(unanswered("c1", uri: Contacts.iosRemote), now: t0).sends.first)
+        _ = ringing.answer(ring, at: t0)
+        _ = ringing.apply(response("r3", status: 503, at: t0.adding(seconds: 2)), now: t0.adding(seconds: 2))
+        let again = try #require(ringing.fireDue(now: t0.adding(seconds: 5)).sends.first)
+        #expect(again.request.pushType == .ringing && again.attempt == 2)
+        _ = ringing.answer(again, at: t0.adding(seconds: 5))
+        let end = ringing.apply(ended("c9", reason: .cancelled, at: t0.adding(seconds: 6)), now: t0.adding(seconds: 6))
+        #expect(end.sends.first?.request.pushType == .final)
     }
 
     @Test("responses and ends for unknown calls leave a trace (skipped outcome)")

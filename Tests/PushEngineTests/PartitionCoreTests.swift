@@ -198,8 +198,9 @@ struct PartitionCoreTests {
         let f = filtered.apply(unanswered("e2", uri: Contacts.iosVoip), now: t0)
         #expect(f.sends.isEmpty)
         #expect(f.outcomes.first?.reason == "filter is false: from.uri.domain == 'other.org'")
+        // enabled=false is Flexisip's switch for its in-proxy module, not the workers' (contract 1.1 §3).
         var disabled = try makeCore { o, _ in o.enabled = false }
-        #expect(disabled.apply(unanswered("e3", uri: Contacts.iosVoip), now: t0).outcomes.first?.reason?.contains("enabled=false") == true)
+        #expect(disabled.apply(unanswered("e3", uri: Contacts.iosVoip), now: t0).sends.first?.request.pushType == .voip)
     }
 
     @Test("invalid token ends the schedule without retransmissions")

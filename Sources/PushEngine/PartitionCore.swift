@@ -420,12 +420,13 @@ public struct PartitionCore: Sendable {
     }
 
     /// The instant after which the push is useless: the event time plus its TTL; for ringing
-    /// pushes (TTL 0, "now or never") the end of the call's fork timeout.
+    /// pushes (TTL 0, "now or never") the end of the call's fork timeout: the event's
+    /// `forkTimeout` when it has one, as for repeated alerts (`ringingUntil`).
     func expiry(of s: ScheduleRecord, request: PushRequest) -> EventTime {
         if let until = s.ringingUntil { return until }
         // TTL 0 tells the provider not to store the push; it is still worth sending while the
         // call rings (a single remote alert with no repetition, a call with fork timeout 0).
-        let lifetime = request.ttl > 0 ? request.ttl : policy.router.callForkTimeout
+        let lifetime = request.ttl > 0 ? request.ttl : request.callLifetime ?? policy.router.callForkTimeout
         return s.eventTime.adding(seconds: max(lifetime, request.delay))
     }
 

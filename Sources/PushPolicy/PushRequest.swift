@@ -108,11 +108,16 @@ public struct PushRequest: Sendable, Hashable {
     public var ringingInterval: Int
     /// Seconds from the event time before the first push, ≥ 0.
     public var delay: Int
+    /// Seconds from the event time during which a ringing alert is worth sending: this call's
+    /// fork timeout (the event's `forkTimeout`, else `call-fork-timeout`). Its TTL is 0 ("now or
+    /// never" for the provider), so without this a single alert read late would be kept for the
+    /// module-wide `call-fork-timeout` even when the router said the call rings for less (or more).
+    public var callLifetime: Int?
     public var payload: PayloadInputs
 
     public init(
         destination: PushDestination, pushType: PushType, ttl: Int, collapseId: String? = nil,
-        ringingInterval: Int = 0, delay: Int = 0, payload: PayloadInputs
+        ringingInterval: Int = 0, delay: Int = 0, callLifetime: Int? = nil, payload: PayloadInputs
     ) {
         self.destination = destination
         self.pushType = pushType
@@ -120,6 +125,7 @@ public struct PushRequest: Sendable, Hashable {
         self.collapseId = collapseId
         self.ringingInterval = ringingInterval
         self.delay = delay
+        self.callLifetime = callLifetime
         self.payload = payload
     }
 

@@ -349,4 +349,20 @@ struct TTLZeroTests {
         var late = try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 }
         #expect(late.apply(unanswered("e2", uri: Contacts.iosRemote), now: t0.adding(seconds: 31)).outcomes.first?.result == .dropped)
     }
+
+    @Test("a single remote alert expires at the event's forkTimeout when it has one, not at call-fork-timeout")
+    func singleRemoteAlertEventForkTimeout() throws {
+        func core() throws -> PartitionCore { try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 } }
+        // The router said this call rings 10 s: read at t0+11, the alert is useless.
+        var short = try core()
+        let shortLate = short.apply(unanswered("e1", uri: Contacts.iosRemote, forkTimeout: 10), now: t0.adding(seconds: 11))
+        #expect(shortLate.sends.isEmpty)
+        #expect(shortLate.outcomes.first?.result == .dropped)
+        var shortInTime = try core()
+        #expect(shortInTime.apply(unanswered("e2", uri: Contacts.iosRemote, forkTimeout: 10), now: t0.adding(seconds: 9)).sends.count == 1)
+        // It said 120 s: read at t0+31 (past call-fork-timeout), the call still rings.
+        var long = try core()
+        let longLate = long.apply(unanswered("e3", uri: Contacts.iosRemote, forkTimeout: 120), now: t0.adding(seconds: 31))
+        #expect(longLate.sends.first?.request.pushType == .ringing)
+    }
 }

@@ -286,6 +286,29 @@ public enum PushType: String, Sendable, Hashable, CaseIterable {
     case wakeup
 }
 
+/// The device a `push.outcome` concerns (contract 1.1 §2.5): enough for a router to act on an
+/// `invalid-token` by dropping exactly that binding, without parsing our keys.
+public struct PushDevice: Sendable, Hashable {
+    /// RFC 8599 `pn-provider` as the contact carried it (legacy `pn-type` mapped: `apns`, `fcm`, …).
+    public var provider: String
+    /// `pn-param` as the contact carried it (legacy: derived from `app-id`).
+    public var param: String
+    /// `pn-prid` as the contact carried it (legacy: `pn-tok`).
+    public var prid: String
+    /// The AOR: `to.uri` of the event, the `aor` of a registration.
+    public var aor: String
+    /// The contact's `+sip.instance`, when it has one.
+    public var instanceId: String?
+
+    public init(provider: String, param: String, prid: String, aor: String, instanceId: String? = nil) {
+        self.provider = provider
+        self.param = param
+        self.prid = prid
+        self.aor = aor
+        self.instanceId = instanceId
+    }
+}
+
 /// `push.outcome` (docs/contract.md §2.5): one per push attempt or decision.
 public struct PushOutcome: Sendable, Hashable {
     public var header: RecordHeader
@@ -311,12 +334,15 @@ public struct PushOutcome: Sendable, Hashable {
     /// HTTP requests this attempt made that the provider may have acted on (contract 1.1); more
     /// than 1 means an ambiguous failure was retried and the device may have the push twice.
     public var requests: Int?
+    /// The device (contract 1.1): set whenever the outcome concerns one, i.e. for every result
+    /// but a skip decided before any device was known (filter, needsPush, no push parameters).
+    public var device: PushDevice?
 
     public init(
         header: RecordHeader, eventId: String, callId: String? = nil, registration: String? = nil,
         branch: String? = nil, provider: String? = nil, pushType: PushType? = nil, attempt: Int = 1,
         result: PushResult, status: Int? = nil, reason: String? = nil,
-        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil
+        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil, device: PushDevice? = nil
     ) {
         self.header = header
         self.eventId = eventId
@@ -332,6 +358,7 @@ public struct PushOutcome: Sendable, Hashable {
         self.invalidSince = invalidSince
         self.latencyMs = latencyMs
         self.requests = requests
+        self.device = device
     }
 }
 

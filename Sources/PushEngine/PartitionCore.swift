@@ -324,7 +324,8 @@ public struct PartitionCore: Sendable {
             header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
-            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests))]
+            reason: sent.reason, invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests,
+            device: order.request.device))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
@@ -395,8 +396,10 @@ public struct PartitionCore: Sendable {
     /// Re-derives the push request from the stored event with this worker's policy.
     private func derive(_ s: ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) -> PushRequest? {
         let problem: String
+        var device: PushDevice?
         do {
             if case .branchUnanswered(let e) = try RouterEventDecoder.decode(s.event) {
+                device = Self.device(of: e)
                 if case .push(let requests) = policy.decide(e), s.requestIndex < requests.count, requests[s.requestIndex].dedupKey == s.key {
                     return requests[s.requestIndex]
                 }
@@ -410,8 +413,14 @@ public struct PartitionCore: Sendable {
         actions.append(.outcome(PushOutcome(
             header: outcomeHeader(eventId: s.header.id, suffix: "derive.\(s.attempt + 1)", now: now), eventId: s.header.id,
             callId: s.callId, branch: s.branch, provider: s.provider, pushType: s.pushType, attempt: s.attempt + 1,
-            result: .failed, reason: problem)))
+            result: .failed, reason: problem, device: device)))
         return nil
+    }
+
+    /// The device of a branch for outcomes decided without its push request; nil when its push
+    /// parameters cannot be read (then no device was ever known).
+    private static func device(of e: BranchUnanswered) -> PushDevice? {
+        (try? PushParameters(requestUri: e.requestUri))?.device(aor: e.to.uri, instanceId: e.instanceId)
     }
 
     private func order(_ s: ScheduleRecord, request: PushRequest, dueAt: EventTime, deadline: EventTime) -> SendOrder {
@@ -457,15 +466,16 @@ public struct PartitionCore: Sendable {
     }
 
     private func skipped(_ e: BranchUnanswered, reason: String, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
+        // A provider is known only once the policy decided a push: the device is known then too.
         PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
                     callId: e.callId, branch: e.branch, provider: provider, pushType: pushType, attempt: 1,
-                    result: .skipped, reason: reason)
+                    result: .skipped, reason: reason, device: provider == nil ? nil : Self.device(of: e))
     }
 
     private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
         PushOutcome(header: outcomeHeader(eventId: s.header.id, suffix: "\(s.requestIndex).\(request.pushType.rawValue).\(attempt)", now: now),
                     eventId: s.header.id, callId: s.callId, branch: s.branch, provider: s.provider,
-                    pushType: request.pushType, attempt: attempt, result: result, reason: reason)
+                    pushType: request.pushType, attempt: attempt, result: result, reason: reason, device: request.device)
     }
 
     /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers

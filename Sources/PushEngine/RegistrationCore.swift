@@ -153,7 +153,8 @@ package struct RegistrationCore: Sendable {
             header: RecordHeader(id: RecordHeader.derivedId(order.eventId, "wakeup.\(order.attempt)"), time: now), eventId: order.eventId,
             registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: order.attempt, result: sent.result,
             status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
-            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests)
+            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests,
+            device: order.request.device)
         if o.registration == nil { o.registration = order.key }
         actions.append(.outcome(o))
         guard let registration, registration.updatedAt == order.eventTime else { return actions }
@@ -176,7 +177,8 @@ package struct RegistrationCore: Sendable {
 
     private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
         PushOutcome(header: RecordHeader(id: RecordHeader.derivedId(r.header.id, "wakeup"), time: now), eventId: r.header.id,
-                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason)
+                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason,
+                    device: (try? PushParameters(requestUri: r.contact))?.device(aor: r.aor, instanceId: r.instanceId))
     }
 }
 

@@ -1,3 +1,5 @@
+public import PushContract
+
 /// Why a contact's push parameters cannot be used: which parameter, and what is wrong with it.
 ///
 /// Never thrown past the policy: the strategy turns it into a `skipped` decision.
@@ -276,5 +278,15 @@ public struct PushParameters: Sendable, Hashable {
         read("pn-call-accepted-elsewhere-str", \.acceptedElsewhere)
         read("pn-call-declined-elsewhere-str", \.declinedElsewhere)
         return s
+    }
+}
+
+extension PushParameters {
+    /// The device as `push.outcome` names it, for outcomes decided without a push request (a
+    /// wake-up skipped for a VoIP-only device, a push the policy no longer gives): the same
+    /// values `PushRequest.device` gives.
+    public func device(aor: String, instanceId: String?) -> PushDevice {
+        let instance = PushStrategy.unquoted(instanceId ?? "")
+        return PushDevice(provider: provider, param: param, prid: prid, aor: aor, instanceId: instance.isEmpty ? nil : instance)
     }
 }

@@ -159,3 +159,13 @@ public enum PushDecision: Sendable, Hashable {
     /// No push; the reason becomes the `skipped` outcome's reason.
     case skipped(reason: String)
 }
+
+extension PushRequest {
+    /// The device this push goes to, as `push.outcome` names it (contract 1.1 §2.5): the
+    /// contact's whole `pn-provider`/`pn-param`/`pn-prid` (legacy parameters mapped), the AOR
+    /// and the `+sip.instance`, so a router can drop exactly the binding a provider rejected.
+    public var device: PushDevice {
+        PushDevice(provider: destination.provider, param: destination.param, prid: destination.prid,
+                   aor: payload.toURI, instanceId: payload.uuid.isEmpty ? nil : payload.uuid)
+    }
+}

@@ -252,6 +252,30 @@ struct PartitionCoreTests {
         #expect(end.sends.first?.request.pushType == .final)
     }
 
+    @Test("every outcome that concerns a device names it: pn triple as the contact carried it, AOR, instance (contract 1.1 §2.5)")
+    func outcomesNameTheDevice() throws {
+        let device = PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone.voip", prid: Contacts.voipToken + ":voip",
+                                aor: "sip:alice@example.org", instanceId: "<urn:uuid:1>")
+        var core = try makeCore { o, _ in o.filter = "request.method != 'MESSAGE'" }
+        let event = RouterEvent.branchUnanswered(BranchUnanswered(
+            header: RecordHeader(id: "e1", time: t0), callId: "call-1", branch: "b1", method: "INVITE", requestUri: Contacts.iosVoip,
+            from: SIPAddress(uri: "sip:bob@example.org"), to: SIPAddress(uri: "sip:alice@example.org"), instanceId: "\"<urn:uuid:1>\""))
+        let send = try #require(core.apply((event, RecordEncoder.encode(event)), now: t0).sends.first)
+        // A dedup skip knows the device; a filter skip was decided before any device was known.
+        let again = core.apply(unanswered("e2", uri: Contacts.iosVoip), now: t0)
+        #expect(again.outcomes.first?.result == .skipped)
+        #expect(again.outcomes.first?.device?.prid == Contacts.voipToken + ":voip")
+        #expect(core.answer(send, .invalidToken, at: t0, status: 410).outcomes.first?.device == device, "the binding to drop")
+        #expect(core.apply(unanswered("m1", call: "call-2", method: "MESSAGE", uri: Contacts.android), now: t0).outcomes.first?.device == nil)
+        // Dropped (expired): named too; legacy parameters are mapped.
+        var late = try makeCore()
+        let legacy = "sip:alice@10.0.0.1;pn-type=apple;app-id=org.linphone.phone.prod;pn-tok=\(Contacts.remoteToken)"
+        let dropped = late.apply(unanswered("e3", method: "MESSAGE", uri: legacy, body: "hi"), now: t0.adding(seconds: 700_000))
+        #expect(dropped.outcomes.first?.result == .dropped)
+        #expect(dropped.outcomes.first?.device == PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone",
+                                                            prid: Contacts.remoteToken, aor: "sip:alice@example.org"))
+    }
+
     @Test("responses and ends for unknown calls leave a trace (skipped outcome)")
     func unknowns() throws {
         var core = try makeCore()

@@ -127,6 +127,21 @@ struct RegistrationCoreTests {
         #expect(c.fireDue(now: tick).sends.map(\.key) == ["x"])
     }
 
+    @Test("wake-up outcomes name the device: pn triple, the registration's AOR, its instance (contract 1.1 §2.5)")
+    func outcomesNameTheDevice() throws {
+        var core = RegistrationCore(partition: 0, options: Self.options(), now: t0)
+        _ = core.handle(Self.registration("a", updatedAt: t0, expires: 120), now: t0)
+        _ = core.handle(Self.registration("voip", contact: Contacts.iosVoip, updatedAt: t0, expires: 120), now: t0)
+        let tick = core.fireDue(now: t0.adding(seconds: 60))
+        let skipped = try #require(tick.outcomes.first)
+        #expect(skipped.device == PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone.voip", prid: Contacts.voipToken + ":voip",
+                                             aor: "sip:alice@example.org", instanceId: "<urn:uuid:voip>"))
+        let send = try #require(tick.sends.first)
+        let sent = core.completed(send, outcome: SendOutcome(result: .invalidToken, status: 404, provider: "fcm"), now: t0.adding(seconds: 60))
+        #expect(sent.outcomes.first?.device == PushDevice(provider: "fcm", param: "123456789", prid: "fcm-token-1",
+                                                          aor: "sip:alice@example.org", instanceId: "<urn:uuid:a>"))
+    }
+
     @Test("iOS VoIP-only devices are skipped with an outcome; malformed records are dead-lettered")
     func skipsAndDeadLetters() throws {
         var core = RegistrationCore(partition: 0, options: Self.options(), now: t0)

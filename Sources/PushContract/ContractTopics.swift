@@ -1,4 +1,4 @@
-/// The five topics of CONTRACT.md §1, with their default names and cleanup policies.
+/// The five topics of docs/contract.md §1, with their default names and cleanup policies.
 public struct ContractTopic: Sendable, Hashable {
     public enum Role: String, Sendable, Hashable, CaseIterable {
         case events, registrations, state, outcomes, deadLetter = "dead-letter"
@@ -9,7 +9,7 @@ public struct ContractTopic: Sendable, Hashable {
     /// `compact` for tables (registrations, state), `delete` for streams.
     public var cleanupPolicy: String
 
-    /// In CONTRACT order. `state` must have as many partitions as `events`: the state of events
+    /// In the order of docs/contract.md. `state` must have as many partitions as `events`: the state of events
     /// partition N lives in state partition N.
     public static let all: [ContractTopic] = [
         ContractTopic(role: .events, defaultName: "pushfleet.events", cleanupPolicy: "delete"),

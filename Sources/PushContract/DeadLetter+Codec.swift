@@ -1,4 +1,4 @@
-/// JSON body of `dead-letter` (CONTRACT §2.6); `key`/`value` are base64 and absent for null;
+/// JSON body of `dead-letter` (docs/contract.md §2.6); `key`/`value` are base64 and absent for null;
 /// `keySize`/`valueSize` give the original size when only the first bytes are carried.
 extension DeadLetter {
     init(header: RecordHeader, _ r: JSONObjectReader) throws(ContractError) {

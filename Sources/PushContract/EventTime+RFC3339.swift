@@ -1,4 +1,4 @@
-/// RFC 3339 timestamps for `EventTime` (CONTRACT §2: `time`, `updatedAt`, `invalidSince`).
+/// RFC 3339 timestamps for `EventTime` (docs/contract.md §2: `time`, `updatedAt`, `invalidSince`).
 ///
 /// Written by hand rather than with `DateFormatter`/`ISO8601DateFormatter`: those are slow,
 /// locale-sensitive and lenient, and every record carries at least one timestamp.

@@ -104,7 +104,7 @@ package struct JSONWriter {
         value(time)
     }
 
-    /// The four members every record starts with (CONTRACT §2).
+    /// The four members every record starts with (docs/contract.md §2).
     package mutating func recordHeader(type: StaticString, _ header: RecordHeader) {
         key("v")
         value(Int64(ContractVersion.current))

@@ -1,14 +1,20 @@
-/// JSON body of `push.outcome` (CONTRACT §2.5).
+/// JSON body of `push.outcome` (docs/contract.md §2.5).
 ///
 /// `callId` or `registration` must be present (a call/message push or a register wake-up);
-/// `branch`, `provider` and `pushType` are optional because a `skipped` decision may be taken
-/// before a branch or provider is known.
+/// `branch`, `provider`, `pushType` and `device` are optional because a `skipped` decision may be
+/// taken before a branch or device is known. `device` is not required for the other results
+/// either when decoding, so that outcomes written before contract 1.1 still read.
 extension PushOutcome {
     init(header: RecordHeader, _ r: JSONObjectReader) throws(ContractError) {
         let callId = try r.optionalString("callId")
         let registration = try r.optionalString("registration")
         guard callId != nil || registration != nil else {
             throw ContractError(field: "callId", problem: "missing (one of callId or registration is required)")
+        }
+        var device: PushDevice?
+        if let d = try r.optionalObject("device") {
+            device = PushDevice(provider: try d.string("provider"), param: try d.string("param"), prid: try d.string("prid"),
+                                aor: try d.string("aor"), instanceId: try d.optionalString("instanceId"))
         }
         self.init(
             header: header,
@@ -24,7 +30,8 @@ extension PushOutcome {
             reason: try r.optionalString("reason"),
             invalidSince: try r.optionalTime("invalidSince"),
             latencyMs: try r.optionalInteger("latencyMs", in: 0...Int64(Int32.max) * 1000),
-            requests: try r.optionalInteger("requests", in: 0...Int64(Int32.max)).map { Int($0) })
+            requests: try r.optionalInteger("requests", in: 0...Int64(Int32.max)).map { Int($0) },
+            device: device)
     }
 }
 
@@ -46,6 +53,16 @@ extension RecordEncoder {
         w.member("invalidSince", outcome.invalidSince)
         w.member("latencyMs", outcome.latencyMs)
         w.member("requests", outcome.requests)
+        if let device = outcome.device {
+            w.key("device")
+            w.beginObject()
+            w.member("provider", device.provider)
+            w.member("param", device.param)
+            w.member("prid", device.prid)
+            w.member("aor", device.aor)
+            w.member("instanceId", device.instanceId)
+            w.endObject()
+        }
         w.endObject()
         return w.bytes
     }

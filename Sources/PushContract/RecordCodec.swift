@@ -1,4 +1,4 @@
-/// Entry points of the record codecs: bytes ⇄ contract records (CONTRACT §2).
+/// Entry points of the record codecs: bytes ⇄ contract records (docs/contract.md §2).
 ///
 /// One JSON reader serves every record type, so validation rules (size limit, version, id,
 /// timestamps, duplicate members) are identical for router events, outcomes and dead letters.
@@ -26,7 +26,7 @@ public enum RouterEventDecoder {
 
 /// Decodes any contract record; tools and tests use it to read outcomes and dead letters back.
 public enum RecordDecoder {
-    /// Values above this size are rejected before parsing (CONTRACT §2: at most 64 KiB).
+    /// Values above this size are rejected before parsing (docs/contract.md §2: at most 64 KiB).
     public static let maximumRecordSize = 64 * 1024
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ContractError) -> ContractRecord {

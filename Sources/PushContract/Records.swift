@@ -1,4 +1,4 @@
-/// The records of CONTRACT.md §2 as value types.
+/// The records of docs/contract.md §2 as value types.
 ///
 /// These types are the vocabulary shared by the policy (pure decisions) and the engine (Kafka
 /// shell). Codecs live beside them (`*+Codec.swift`); this file only says what a record *is*.
@@ -106,7 +106,7 @@ extension String {
     }
 }
 
-/// Fields every record carries (CONTRACT §2).
+/// Fields every record carries (docs/contract.md §2).
 public struct RecordHeader: Sendable, Hashable {
     /// Unique event id, 1–128 characters; re-delivery of the same id has no second effect.
     public var id: String
@@ -130,7 +130,7 @@ public struct RecordHeader: Sendable, Hashable {
     }
 }
 
-/// `branch.unanswered` (CONTRACT §2.1).
+/// `branch.unanswered` (docs/contract.md §2.1).
 public struct BranchUnanswered: Sendable, Hashable {
     public var header: RecordHeader
     public var callId: String
@@ -173,7 +173,7 @@ public struct BranchUnanswered: Sendable, Hashable {
     }
 }
 
-/// `branch.response` (CONTRACT §2.2).
+/// `branch.response` (docs/contract.md §2.2).
 public struct BranchResponse: Sendable, Hashable {
     public var header: RecordHeader
     public var callId: String
@@ -189,7 +189,7 @@ public struct BranchResponse: Sendable, Hashable {
     }
 }
 
-/// Why a call ended (CONTRACT §2.3).
+/// Why a call ended (docs/contract.md §2.3).
 public enum CallEndReason: String, Sendable, Hashable, CaseIterable {
     case answered
     case answeredElsewhere = "answered-elsewhere"
@@ -198,7 +198,7 @@ public enum CallEndReason: String, Sendable, Hashable, CaseIterable {
     case timeout
 }
 
-/// `call.ended` (CONTRACT §2.3).
+/// `call.ended` (docs/contract.md §2.3).
 public struct CallEnded: Sendable, Hashable {
     public var header: RecordHeader
     public var callId: String
@@ -211,7 +211,7 @@ public struct CallEnded: Sendable, Hashable {
     }
 }
 
-/// `registration.updated` (CONTRACT §2.4).
+/// `registration.updated` (docs/contract.md §2.4).
 public struct RegistrationUpdated: Sendable, Hashable {
     public var header: RecordHeader
     public var aor: String
@@ -265,7 +265,7 @@ public enum RouterEvent: Sendable, Hashable {
     }
 }
 
-/// `push.outcome` `result` values (CONTRACT §2.5).
+/// `push.outcome` `result` values (docs/contract.md §2.5).
 public enum PushResult: String, Sendable, Hashable, CaseIterable {
     case sent
     case failed
@@ -276,7 +276,7 @@ public enum PushResult: String, Sendable, Hashable, CaseIterable {
     case skipped
 }
 
-/// `push.outcome` `pushType` values (CONTRACT §2.5).
+/// `push.outcome` `pushType` values (docs/contract.md §2.5).
 public enum PushType: String, Sendable, Hashable, CaseIterable {
     case voip
     case background
@@ -286,7 +286,30 @@ public enum PushType: String, Sendable, Hashable, CaseIterable {
     case wakeup
 }
 
-/// `push.outcome` (CONTRACT §2.5): one per push attempt or decision.
+/// The device a `push.outcome` concerns (contract 1.1 §2.5): enough for a router to act on an
+/// `invalid-token` by dropping exactly that binding, without parsing our keys.
+public struct PushDevice: Sendable, Hashable {
+    /// RFC 8599 `pn-provider` as the contact carried it (legacy `pn-type` mapped: `apns`, `fcm`, …).
+    public var provider: String
+    /// `pn-param` as the contact carried it (legacy: derived from `app-id`).
+    public var param: String
+    /// `pn-prid` as the contact carried it (legacy: `pn-tok`).
+    public var prid: String
+    /// The AOR: `to.uri` of the event, the `aor` of a registration.
+    public var aor: String
+    /// The contact's `+sip.instance`, when it has one.
+    public var instanceId: String?
+
+    public init(provider: String, param: String, prid: String, aor: String, instanceId: String? = nil) {
+        self.provider = provider
+        self.param = param
+        self.prid = prid
+        self.aor = aor
+        self.instanceId = instanceId
+    }
+}
+
+/// `push.outcome` (docs/contract.md §2.5): one per push attempt or decision.
 public struct PushOutcome: Sendable, Hashable {
     public var header: RecordHeader
     /// Id of the event that caused this attempt or decision.
@@ -311,12 +334,15 @@ public struct PushOutcome: Sendable, Hashable {
     /// HTTP requests this attempt made that the provider may have acted on (contract 1.1); more
     /// than 1 means an ambiguous failure was retried and the device may have the push twice.
     public var requests: Int?
+    /// The device (contract 1.1): set whenever the outcome concerns one, i.e. for every result
+    /// but a skip decided before any device was known (filter, needsPush, no push parameters).
+    public var device: PushDevice?
 
     public init(
         header: RecordHeader, eventId: String, callId: String? = nil, registration: String? = nil,
         branch: String? = nil, provider: String? = nil, pushType: PushType? = nil, attempt: Int = 1,
         result: PushResult, status: Int? = nil, reason: String? = nil,
-        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil
+        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil, device: PushDevice? = nil
     ) {
         self.header = header
         self.eventId = eventId
@@ -332,6 +358,7 @@ public struct PushOutcome: Sendable, Hashable {
         self.invalidSince = invalidSince
         self.latencyMs = latencyMs
         self.requests = requests
+        self.device = device
     }
 }
 
@@ -348,7 +375,7 @@ public struct RecordSource: Sendable, Hashable {
     }
 }
 
-/// `dead-letter` (CONTRACT §2.6): an input that could not be used, kept with its original bytes.
+/// `dead-letter` (docs/contract.md §2.6): an input that could not be used, kept with its original bytes.
 public struct DeadLetter: Sendable, Hashable {
     public var header: RecordHeader
     public var source: RecordSource

@@ -1,4 +1,4 @@
-/// JSON bodies of the router events (CONTRACT §2.1–2.4).
+/// JSON bodies of the router events (docs/contract.md §2.1–2.4).
 extension RouterEvent {
     package static func decode(type: RecordType, header: RecordHeader, _ r: JSONObjectReader) throws(ContractError) -> RouterEvent {
         switch type {

@@ -1,4 +1,4 @@
-/// One pending push schedule, as kept in `pushfleet.state` (CONTRACT §1): worker-internal, but
+/// One pending push schedule, as kept in `pushfleet.state` (docs/contract.md §1): worker-internal, but
 /// versioned and validated like every record, because a worker of another version may restore it.
 ///
 /// The schedule keeps the original `branch.unanswered` bytes rather than a decoded push request:

@@ -175,7 +175,7 @@ public struct PartitionCore: Sendable {
         for (index, request) in requests.enumerated() {
             let key = request.dedupKey
             // One push context per call and device, as Flexisip. A finished context is replaced
-            // by a new event (the router forked to the device again, e.g. after a 503), but
+            // by a new event (the router forked to the device again after a final answer), but
             // never by a re-delivery of the event that created it.
             if let existing = table[key], existing.header.id == e.header.id || existing.phase != .done {
                 let reason = existing.header.id == e.header.id
@@ -227,14 +227,23 @@ public struct PartitionCore: Sendable {
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
                 callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes"))]
         }
+        // A 503 is what a proxy answers itself when the device's transport is broken, which is
+        // exactly when the device needs its push: it leaves pending, retransmitted and repeated
+        // pushes alone, as Flexisip (contract 1.1 §2.2). A trace, not silence.
+        guard r.status != 503 else {
+            return [.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped,
+                reason: "status 503 does not stop pushes (a proxy's answer for a broken transport: the device still needs its push)"))]
+        }
         var actions: [CoreAction] = []
         for key in keys {
             guard var s = table[key], s.phase == .pending || s.phase == .awake || s.phase == .final else { continue }
             s.header.time = now
             if r.status >= 200 {
-                // A final answer ends the branch: nothing more, not even a final push. After a
-                // 503 the router may fork to the device again: a new branch.unanswered then
-                // replaces this finished context.
+                // A final answer ends the branch: nothing more, not even a final push. After it
+                // the router may fork to the device again (a 408, a 480): a new branch.unanswered
+                // then replaces this finished context.
                 finish(&s, now: now)
             } else {
                 // The device is awake (unlike Flexisip, 180 counts): no more pushes; the context
@@ -363,7 +372,8 @@ public struct PartitionCore: Sendable {
             header: outcomeHeader(eventId: order.eventId, suffix: "\(order.requestIndex).\(order.request.pushType.rawValue).\(order.attempt)", now: now),
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
-            reason: EventTimeRule.joined(sent.reason, order.timeNote), invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests))]
+            reason: EventTimeRule.joined(sent.reason, order.timeNote), invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests,
+            device: order.request.device))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
@@ -434,8 +444,10 @@ public struct PartitionCore: Sendable {
     /// Re-derives the push request from the stored event with this worker's policy.
     private func derive(_ s: ScheduleRecord, _ actions: inout [CoreAction], now: EventTime) -> Derived? {
         let problem: String
+        var device: PushDevice?
         do {
             if case .branchUnanswered(let e) = try RouterEventDecoder.decode(s.event) {
+                device = Self.device(of: e)
                 if case .push(let requests) = policy.decide(e), s.requestIndex < requests.count, requests[s.requestIndex].dedupKey == s.key {
                     return Derived(request: requests[s.requestIndex], routerTime: e.header.time)
                 }
@@ -449,8 +461,14 @@ public struct PartitionCore: Sendable {
         actions.append(.outcome(PushOutcome(
             header: outcomeHeader(eventId: s.header.id, suffix: "derive.\(s.attempt + 1)", now: now), eventId: s.header.id,
             callId: s.callId, branch: s.branch, provider: s.provider, pushType: s.pushType, attempt: s.attempt + 1,
-            result: .failed, reason: problem)))
+            result: .failed, reason: problem, device: device)))
         return nil
+    }
+
+    /// The device of a branch for outcomes decided without its push request; nil when its push
+    /// parameters cannot be read (then no device was ever known).
+    private static func device(of e: BranchUnanswered) -> PushDevice? {
+        (try? PushParameters(requestUri: e.requestUri))?.device(aor: e.to.uri, instanceId: e.instanceId)
     }
 
     private func order(_ s: ScheduleRecord, request: PushRequest, note: String?, dueAt: EventTime, deadline: EventTime) -> SendOrder {
@@ -470,8 +488,9 @@ public struct PartitionCore: Sendable {
     func lifetime(of request: PushRequest, ringing: Bool, forkTimeout: Int) -> Int {
         if ringing { return forkTimeout }
         // TTL 0 tells the provider not to store the push; it is still worth sending while the
-        // call rings (a single remote alert with no repetition, a call with fork timeout 0).
-        return request.ttl > 0 ? request.ttl : policy.router.callForkTimeout
+        // call rings (a single remote alert with no repetition, a call with fork timeout 0):
+        // until the event's `forkTimeout` when it has one, as for repeated alerts.
+        return request.ttl > 0 ? request.ttl : request.callLifetime ?? policy.router.callForkTimeout
     }
 
     private func lifetime(of s: ScheduleRecord, request: PushRequest) -> Int {
@@ -536,15 +555,16 @@ public struct PartitionCore: Sendable {
     }
 
     private func skipped(_ e: BranchUnanswered, reason: String, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
+        // A provider is known only once the policy decided a push: the device is known then too.
         PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
                     callId: e.callId, branch: e.branch, provider: provider, pushType: pushType, attempt: 1,
-                    result: .skipped, reason: reason)
+                    result: .skipped, reason: reason, device: provider == nil ? nil : Self.device(of: e))
     }
 
     private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
         PushOutcome(header: outcomeHeader(eventId: s.header.id, suffix: "\(s.requestIndex).\(request.pushType.rawValue).\(attempt)", now: now),
                     eventId: s.header.id, callId: s.callId, branch: s.branch, provider: s.provider,
-                    pushType: request.pushType, attempt: attempt, result: result, reason: reason)
+                    pushType: request.pushType, attempt: attempt, result: result, reason: reason, device: request.device)
     }
 
     /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers

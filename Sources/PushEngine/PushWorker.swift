@@ -77,6 +77,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         self.clock = clock
         self.timing = timing
         self.logger = logger
+        if let notice = policy.startupNotice { logger.notice("\(notice)") }
         producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
         producer.onFatalError { [weak self] error in self?.fail(error) }
     }

@@ -10,11 +10,13 @@ import PushSenders
 /// indexed by its wake-up time `updatedAt + threshold% × expires` in a min-heap, so a tick costs
 /// time proportional to the bindings due, not to all bindings (Flexisip scans every Redis key on
 /// every tick). Ticks come every `register-wakeup-interval` minutes, on wall-clock multiples of
-/// it (so every owner of the partition ticks at the same instants); a due binding that has not
-/// expired gets one Background push per registration version (its `updatedAt`): a new
-/// `registration.updated` resets it, a tombstone removes it. Sent wake-ups are recorded as
-/// `push.schedule` records (`pushType` wakeup, phase done, key `wakeup|<partition>|<binding>`) in
-/// the state topic, so a worker that takes the partition over does not send them again.
+/// it (so every owner of the partition ticks at the same instants). As Flexisip (contract 1.1
+/// §2.4), a binding past its threshold gets one Background push at every tick until it is
+/// refreshed, removed or expired: one push may be lost or ignored, and the binding stays due.
+/// Each sent wake-up is recorded as a `push.schedule` record (`pushType` wakeup, phase done, key
+/// `wakeup|<partition>|<binding>`, `eventTime` = the registration version, `nextAt` = the next
+/// tick) in the state topic: a worker that takes the partition over at the same tick does not
+/// send it again, and sends the next one at the next tick.
 package struct RegistrationCore: Sendable {
     let partition: Int32
     let options: PushNotificationOptions
@@ -33,8 +35,11 @@ package struct RegistrationCore: Sendable {
     }
 
     private var bindings: [String: Binding] = [:]
-    /// Registration versions (`updatedAt`) already woken, by binding key.
-    private var woken: [String: EventTime] = [:]
+    /// By binding key: the registration version (`updatedAt`) last woken or skipped, and the
+    /// first tick at which that version may be woken again (the tick after the one that woke
+    /// it; its expiry for a version skipped by the policy, which is said once, not every tick),
+    /// and how many wake-ups that version got (the outcomes' `attempt`).
+    private var woken: [String: (version: EventTime, until: EventTime, count: Int)] = [:]
     private var markers: [String: ScheduleRecord] = [:]
     private var due = Heap<Due>()
     private var inFlight: Set<String> = []
@@ -49,6 +54,9 @@ package struct RegistrationCore: Sendable {
         nextTick = EventTime(millisecondsSince1970: (now.millisecondsSince1970 / interval + 1) * interval)
     }
 
+    /// Milliseconds between ticks.
+    private var interval: Int64 { Int64(max(1, options.registerWakeupInterval)) * 60_000 }
+
     var pendingCount: Int { bindings.count }
     var nextDeadline: EventTime? { bindings.isEmpty ? nil : nextTick }
 
@@ -56,7 +64,7 @@ package struct RegistrationCore: Sendable {
 
     /// Restores a sent wake-up read back from the state topic.
     mutating func restoreMarker(_ record: ScheduleRecord) {
-        woken[record.callId] = record.eventTime
+        woken[record.callId] = (record.eventTime, record.nextAt ?? record.eventTime, record.attempt)
         markers[record.key] = record
     }
 
@@ -122,37 +130,40 @@ package struct RegistrationCore: Sendable {
         return []
     }
 
-    /// At each tick, wakes every binding past its threshold that has not expired and was not
-    /// woken for this registration version.
+    /// At each tick, wakes every binding past its threshold that has not expired, unless this
+    /// tick already woke it (a marker restored from the previous owner) or a send is in flight.
     package mutating func fireDue(now: EventTime) -> [CoreAction] {
         guard now >= nextTick else { return [] }
-        let interval = Int64(max(1, options.registerWakeupInterval)) * 60_000
-        // Missed ticks (a stalled worker) collapse into this one.
+        let interval = self.interval
+        // Missed ticks (a stalled worker) collapse into this one: the last grid instant ≤ now.
         let behind = now.millisecondsSince1970 - nextTick.millisecondsSince1970
-        nextTick = nextTick.adding(milliseconds: (behind / interval + 1) * interval)
+        let tick = nextTick.adding(milliseconds: behind / interval * interval)
+        nextTick = tick.adding(milliseconds: interval)
         var actions: [CoreAction] = []
-        var keep: [Due] = []
+        var stillDue: [Due] = []
         while let top = due.min, top.at <= now {
             _ = due.popMin()
             guard let binding = bindings[top.key], binding.wakeAt == top.at else { continue }  // stale entry
-            let version = binding.registration.updatedAt
-            if woken[top.key] == version || inFlight.contains(top.key) { continue }
             guard now < binding.expiresAt else { continue }  // expired: no longer a registration to keep
+            // Past its threshold and not expired: due again at every tick until it changes.
+            stillDue.append(top)
+            let version = binding.registration.updatedAt
+            let last = woken[top.key].flatMap { $0.version == version ? $0 : nil }
+            if let last, last.until > tick { continue }
+            if inFlight.contains(top.key) { continue }
             switch WakeUpPolicy.decide(binding.registration, options: options) {
             case .skipped(let reason):
-                woken[top.key] = version
+                woken[top.key] = (version, binding.expiresAt, last?.count ?? 0)
                 actions.append(.outcome(outcome(top.key, binding.registration, result: .skipped, reason: reason, now: now)))
             case .push(let requests):
                 inFlight.insert(top.key)
                 actions.append(.send(SendOrder(
-                    key: top.key, attempt: 1, request: requests[0], deadline: min(binding.expiresAt, now.adding(seconds: 30)),
-                    dueAt: top.at, eventId: binding.registration.header.id, callId: binding.registration.callId, branch: "",
+                    key: top.key, attempt: (last?.count ?? 0) + 1, request: requests[0], deadline: min(binding.expiresAt, now.adding(seconds: 30)),
+                    dueAt: tick, eventId: binding.registration.header.id, callId: binding.registration.callId, branch: "",
                     eventTime: version, requestIndex: 0)))
             }
-            keep.append(top)
         }
-        // Entries not woken because a send is in flight stay indexed for the next tick.
-        for entry in keep where inFlight.contains(entry.key) { due.insert(entry) }
+        for entry in stillDue { due.insert(entry) }
         return actions
     }
 
@@ -161,19 +172,25 @@ package struct RegistrationCore: Sendable {
         var actions: [CoreAction] = []
         let registration = bindings[order.key]?.registration
         var o = PushOutcome(
-            header: RecordHeader(id: RecordHeader.derivedId(order.eventId, "wakeup"), time: now), eventId: order.eventId,
-            registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: 1, result: sent.result,
+            // One id per wake-up of a registration version: a new owner repeating the same one
+            // (the duplicate window) gives the same id, the next tick's a new one.
+            header: RecordHeader(id: RecordHeader.derivedId(order.eventId, "wakeup.\(order.attempt)"), time: now), eventId: order.eventId,
+            registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: order.attempt, result: sent.result,
             status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
-            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests)
+            latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests,
+            device: order.request.device)
         if o.registration == nil { o.registration = order.key }
         actions.append(.outcome(o))
         guard let registration, registration.updatedAt == order.eventTime else { return actions }
-        woken[order.key] = registration.updatedAt
+        // Woken at the tick `dueAt`: due again at the next one (`nextAt`), by whichever worker
+        // owns the partition then.
+        let next = order.dueAt.adding(milliseconds: interval)
+        woken[order.key] = (registration.updatedAt, next, order.attempt)
         let markerKey = Self.markerKey(partition: partition, binding: order.key)
         let marker = ScheduleRecord(
             header: RecordHeader(id: registration.header.id, time: now), key: markerKey, callId: order.key, branch: "register",
             eventTime: registration.updatedAt, requestIndex: 0, provider: sent.provider, pushType: .wakeup, phase: .done,
-            attempt: 1, nextAt: WakeUpPolicy.expiresAt(registration), retransmissionsLeft: 0, ringingUntil: nil,
+            attempt: order.attempt, nextAt: next, retransmissionsLeft: 0, ringingUntil: nil,
             finalReason: nil, event: [])
         markers[markerKey] = marker
         actions.append(.state(key: markerKey, marker))
@@ -184,7 +201,8 @@ package struct RegistrationCore: Sendable {
 
     private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
         PushOutcome(header: RecordHeader(id: RecordHeader.derivedId(r.header.id, "wakeup"), time: now), eventId: r.header.id,
-                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason)
+                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason,
+                    device: (try? PushParameters(requestUri: r.contact))?.device(aor: r.aor, instanceId: r.instanceId))
     }
 }
 

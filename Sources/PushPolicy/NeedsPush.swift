@@ -20,7 +20,7 @@ public enum NeedsPushDecision: Sendable, Hashable {
     case skip(reason: String)
 }
 
-/// Which requests get a push at all (CONTRACT §2.1, as Flexisip's `needsPush`).
+/// Which requests get a push at all (docs/contract.md §2.1, as Flexisip's `needsPush`).
 public enum NeedsPush {
     /// Content types of MESSAGEs that never wake a device (typing notices, delivery reports).
     static let silentMessageTypes = ["application/im-iscomposing+xml", "message/imdn+xml"]

@@ -1,4 +1,4 @@
-/// Typed options of CONTRACT.md §3, with Flexisip 2.3's defaults.
+/// Typed options of docs/contract.md §3, with Flexisip 2.3's defaults.
 ///
 /// The INI loader (`Config/`) fills these; the policy reads only these values, never raw strings.
 

@@ -1,3 +1,5 @@
+public import PushContract
+
 /// Why a contact's push parameters cannot be used: which parameter, and what is wrong with it.
 ///
 /// Never thrown past the policy: the strategy turns it into a `skipped` decision.
@@ -128,18 +130,18 @@ public struct PushParameters: Sendable, Hashable {
         self.strings = PushStrings()
     }
 
-    /// Legacy `pn-type`/`app-id` → RFC 8599 provider and param, as the reference describes:
-    /// `apple` → `apns.dev` when `app-id` ends in `.dev`, else `apns`, with param
-    /// `ABCD1234.` + app-id minus `.dev`/`.prod` (Flexisip's placeholder team id);
-    /// `android`/`firebase`/`google` → `fcm`; anything else passes through.
-    /// - Note: Flexisip drops whatever follows the last `.` of `app-id`; we drop only `.dev`/`.prod`
-    ///   so an app-id without a release suffix keeps its whole bundle id.
+    /// Legacy `pn-type`/`app-id` → RFC 8599 provider and param, as Flexisip 2.3's
+    /// `setFromLegacyParams`: `apple` → `apns.dev` when `app-id` ends in `.dev`, else `apns`, with
+    /// param `ABCD1234.` (Flexisip's placeholder team id) + `app-id` up to its last `.`, whatever
+    /// follows it (`.prod`, `.dev`, or a bundle segment when the app id has no release suffix:
+    /// `org.linphone.phone` → `ABCD1234.org.linphone`); an `app-id` without a `.` is kept whole.
+    /// Matching Flexisip keeps the dedup key and the certificate a legacy device gets the same
+    /// as in the proxy it moves from. `android`/`firebase`/`google` → `fcm`; anything else passes through.
     static func legacyMapping(type: String, appId: String) -> (provider: String, param: String) {
         switch type {
         case "apple":
-            var bundle = Substring(appId)
-            let isDev = bundle.hasSuffix(".dev")
-            if isDev { bundle = bundle.dropLast(4) } else if bundle.hasSuffix(".prod") { bundle = bundle.dropLast(5) }
+            let isDev = appId.hasSuffix(".dev")
+            let bundle = appId.utf8.lastIndex(of: UInt8(ascii: ".")).map { Substring(appId.utf8[..<$0]) } ?? Substring(appId)
             return (isDev ? "apns.dev" : "apns", "ABCD1234." + bundle)
         case "android", "firebase", "google":
             return ("fcm", appId)
@@ -170,7 +172,7 @@ public struct PushParameters: Sendable, Hashable {
         }
         for t in tokens where !Self.isAPNsToken(t.token) {
             throw PushParameterError(parameter: isLegacy ? "pn-tok" : "pn-prid",
-                                     reason: "APNs token must be 64 hexadecimal characters")
+                                     reason: "APNs token must be 64 alphanumeric characters")
         }
     }
 
@@ -233,17 +235,20 @@ public struct PushParameters: Sendable, Hashable {
         return tokens
     }
 
-    /// APNs device tokens are 32 bytes, written in hex.
+    /// The token check of Flexisip: 64 alphanumeric characters. APNs tokens are 32 bytes written
+    /// in hex, but a stricter check than Flexisip's would skip a device the proxy it replaces
+    /// pushed (APNs itself answers `BadDeviceToken` for a bad one, which ends the schedule);
+    /// what matters here is that the token is safe in `/3/device/<token>`, and it is.
     static func isAPNsToken(_ token: String) -> Bool {
         // A plain loop over the contiguous UTF-8 (every push checks its token): `allSatisfy` on
         // the UTF8View did not inline across the closure and showed in the sender's profile.
-        func isHex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) }
+        func isAlphanumeric(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
         let fast = token.utf8.withContiguousStorageIfAvailable { bytes in
             guard bytes.count == 64 else { return false }
-            for c in bytes where !isHex(c) { return false }
+            for c in bytes where !isAlphanumeric(c) { return false }
             return true
         }
-        return fast ?? (token.utf8.count == 64 && token.utf8.allSatisfy(isHex))
+        return fast ?? (token.utf8.count == 64 && token.utf8.allSatisfy(isAlphanumeric))
     }
 
     private static func required(_ name: String, in uri: SIPURI) throws(PushParameterError) -> String {
@@ -273,5 +278,15 @@ public struct PushParameters: Sendable, Hashable {
         read("pn-call-accepted-elsewhere-str", \.acceptedElsewhere)
         read("pn-call-declined-elsewhere-str", \.declinedElsewhere)
         return s
+    }
+}
+
+extension PushParameters {
+    /// The device as `push.outcome` names it, for outcomes decided without a push request (a
+    /// wake-up skipped for a VoIP-only device, a push the policy no longer gives): the same
+    /// values `PushRequest.device` gives.
+    public func device(aor: String, instanceId: String?) -> PushDevice {
+        let instance = PushStrategy.unquoted(instanceId ?? "")
+        return PushDevice(provider: provider, param: param, prid: prid, aor: aor, instanceId: instance.isEmpty ? nil : instance)
     }
 }

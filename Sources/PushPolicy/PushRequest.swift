@@ -108,11 +108,16 @@ public struct PushRequest: Sendable, Hashable {
     public var ringingInterval: Int
     /// Seconds from the event time before the first push, ≥ 0.
     public var delay: Int
+    /// Seconds from the event time during which a ringing alert is worth sending: this call's
+    /// fork timeout (the event's `forkTimeout`, else `call-fork-timeout`). Its TTL is 0 ("now or
+    /// never" for the provider), so without this a single alert read late would be kept for the
+    /// module-wide `call-fork-timeout` even when the router said the call rings for less (or more).
+    public var callLifetime: Int?
     public var payload: PayloadInputs
 
     public init(
         destination: PushDestination, pushType: PushType, ttl: Int, collapseId: String? = nil,
-        ringingInterval: Int = 0, delay: Int = 0, payload: PayloadInputs
+        ringingInterval: Int = 0, delay: Int = 0, callLifetime: Int? = nil, payload: PayloadInputs
     ) {
         self.destination = destination
         self.pushType = pushType
@@ -120,6 +125,7 @@ public struct PushRequest: Sendable, Hashable {
         self.collapseId = collapseId
         self.ringingInterval = ringingInterval
         self.delay = delay
+        self.callLifetime = callLifetime
         self.payload = payload
     }
 
@@ -128,7 +134,7 @@ public struct PushRequest: Sendable, Hashable {
         "\(payload.callId):\(destination.provider):\(destination.param):\(destination.prid)"
     }
 
-    /// The alert that closes a ringing branch when the call ends (CONTRACT §2.3); nil when
+    /// The alert that closes a ringing branch when the call ends (docs/contract.md §2.3); nil when
     /// this is not a repeating ringing push (Flexisip sends no final push without repetition).
     /// - Note: `answered` means another branch took the call (this branch's own answer would
     ///   have stopped its schedule first), so it reads "Accepted elsewhere" like Flexisip's fork.
@@ -152,4 +158,14 @@ public enum PushDecision: Sendable, Hashable {
     case push([PushRequest])
     /// No push; the reason becomes the `skipped` outcome's reason.
     case skipped(reason: String)
+}
+
+extension PushRequest {
+    /// The device this push goes to, as `push.outcome` names it (contract 1.1 §2.5): the
+    /// contact's whole `pn-provider`/`pn-param`/`pn-prid` (legacy parameters mapped), the AOR
+    /// and the `+sip.instance`, so a router can drop exactly the binding a provider rejected.
+    public var device: PushDevice {
+        PushDevice(provider: destination.provider, param: destination.param, prid: destination.prid,
+                   aor: payload.toURI, instanceId: payload.uuid.isEmpty ? nil : payload.uuid)
+    }
 }

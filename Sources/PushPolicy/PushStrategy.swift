@@ -37,7 +37,7 @@ public enum PushStrategy {
             if let message = destinations.message {
                 let interval = min(30, max(0, params.callRemotePushInterval ?? options.callRemotePushInterval))
                 return .push([PushRequest(destination: message, pushType: .ringing, ttl: 0, collapseId: e.callId,
-                                          ringingInterval: interval, delay: delay, payload: payload)])
+                                          ringingInterval: interval, delay: delay, callLifetime: ttl, payload: payload)])
             }
             return .skipped(reason: "no push destination for a call on provider \(params.provider)")
         }

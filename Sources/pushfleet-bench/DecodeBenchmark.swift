@@ -5,7 +5,7 @@ import Darwin
 #endif
 import PushContract
 
-/// Decode throughput of a realistic `branch.unanswered` record (CONTRACT §2.1), the hot path of
+/// Decode throughput of a realistic `branch.unanswered` record (docs/contract.md §2.1), the hot path of
 /// every worker: target ≥ 200,000 records per second on one core.
 enum DecodeBenchmark {
     /// A ~600-byte record with SIP headers and a push-parameter-laden request URI, as a router writes it.

@@ -124,7 +124,7 @@ enum EndToEndBenchmark {
     }
 
     /// One VoIP-capable iOS contact per event; every Call-ID distinct, so every event pushes.
-    /// `inDialog`: To carries a tag, so needsPush skips the event (CONTRACT §2.1).
+    /// `inDialog`: To carries a tag, so needsPush skips the event (docs/contract.md §2.1).
     static func record(run: String, index: Int, inDialog: Bool = false) -> KafkaProducerRecord {
         let callId = "bench-\(run)-\(index)@example.org"
         let event = BranchUnanswered(

@@ -26,11 +26,14 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try options.load()
             try config.checkWorkerRequirements()
+            let policy: BranchPolicy
             do {
-                _ = try BranchPolicy(options: config.pushNotification, router: config.router)
+                policy = try BranchPolicy(options: config.pushNotification, router: config.router)
             } catch {
                 throw CommandError("[module::PushNotification] filter: \(error)")
             }
+            // Not a warning: the config is right for a fleet that replaced Flexisip's module.
+            if let notice = policy.startupNotice { printError("note: \(notice)") }
             try config.kafkaConfiguration(clientId: "pushfleet-check").validate()
             print("config OK" + (config.warnings.isEmpty ? "" : " (\(config.warnings.count) warning(s) above)"))
         }

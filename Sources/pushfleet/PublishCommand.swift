@@ -34,7 +34,7 @@ struct PublishCommand: AsyncParsableCommand {
             return (try loaded.kafkaConfiguration(clientId: "pushfleet-publish"), loaded.kafka.eventsTopic, loaded.kafka.registrationsTopic)
         }
 
-        /// The record a router writes for `event`: its topic and key as CONTRACT §1 says.
+        /// The record a router writes for `event`: its topic and key as docs/contract.md §1 says.
         private static func record(_ event: RouterEvent, events eventsTopic: String, registrations registrationsTopic: String) -> KafkaProducerRecord {
             let value = RecordEncoder.encode(event)
             switch event {

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `pushfleet`: one executable, one subcommand per job (CONTRACT.md §4).
+/// `pushfleet`: one executable, one subcommand per job (docs/contract.md §4).
 @main
 struct PushFleetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,7 +8,7 @@ import PushPolicy
 import PushSenders
 import Synchronization
 
-/// `pushfleet replay`: re-run a time or offset range of the events topic (CONTRACT §4).
+/// `pushfleet replay`: re-run a time or offset range of the events topic (docs/contract.md §4).
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",

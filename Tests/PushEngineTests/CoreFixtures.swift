@@ -15,11 +15,12 @@ enum Contacts {
 let t0 = EventTime(millisecondsSince1970: 1_795_000_000_000)
 
 func unanswered(_ id: String, call: String = "call-1", branch: String = "b1", method: String = "INVITE", uri: String,
-                at time: EventTime = t0, headers: [(String, String)] = [], toTag: String? = nil, body: String? = nil) -> (RouterEvent, [UInt8]) {
+                at time: EventTime = t0, headers: [(String, String)] = [], toTag: String? = nil, body: String? = nil,
+                forkTimeout: Int? = nil) -> (RouterEvent, [UInt8]) {
     let event = RouterEvent.branchUnanswered(BranchUnanswered(
         header: RecordHeader(id: id, time: time), callId: call, branch: branch, method: method, requestUri: uri,
         from: SIPAddress(uri: "sip:bob@example.org", displayName: "Bob"), to: SIPAddress(uri: "sip:alice@example.org", tag: toTag),
-        headers: SIPHeaders(headers.map { (name: $0.0, value: $0.1) }), body: body))
+        headers: SIPHeaders(headers.map { (name: $0.0, value: $0.1) }), body: body, forkTimeout: forkTimeout))
     return (event, RecordEncoder.encode(event))
 }
 

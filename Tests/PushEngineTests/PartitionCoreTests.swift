@@ -195,8 +195,9 @@ struct PartitionCoreTests {
         let f = filtered.apply(unanswered("e2", uri: Contacts.iosVoip), now: t0)
         #expect(f.sends.isEmpty)
         #expect(f.outcomes.first?.reason == "filter is false: from.uri.domain == 'other.org'")
+        // enabled=false is Flexisip's switch for its in-proxy module, not the workers' (contract 1.1 §3).
         var disabled = try makeCore { o, _ in o.enabled = false }
-        #expect(disabled.apply(unanswered("e3", uri: Contacts.iosVoip), now: t0).outcomes.first?.reason?.contains("enabled=false") == true)
+        #expect(disabled.apply(unanswered("e3", uri: Contacts.iosVoip), now: t0).sends.first?.request.pushType == .voip)
     }
 
     @Test("invalid token ends the schedule without retransmissions")
@@ -209,16 +210,67 @@ struct PartitionCoreTests {
         #expect(core.fireDue(now: t0.adding(seconds: 100)).sends.isEmpty)
     }
 
-    @Test("a final answer ends the branch; after a 503 a new fork to the device gets a push again")
+    @Test("a final answer ends the branch; after it a new fork to the device gets a push again")
     func finalResponses() throws {
         var core = try makeCore { o, _ in o.timeout = 10 }
         _ = core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
-        let r = core.apply(response("r1", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        let r = core.apply(response("r1", status: 480, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
         #expect(r.states.first?.record?.phase == .done)
         #expect(core.fireDue(now: t0.adding(seconds: 10)).sends.isEmpty)
         let again = core.apply(unanswered("e2", uri: Contacts.iosVoip, at: t0.adding(seconds: 2)), now: t0.adding(seconds: 2))
         #expect(again.states.first?.record?.phase == .pending)
         #expect(core.fireDue(now: t0.adding(seconds: 12)).sends.count == 1)
+    }
+
+    @Test("a 503 leaves the branch's pending push, retransmissions and ringing repetitions alone (contract 1.1 §2.2)")
+    func serviceUnavailableDoesNotCancel() throws {
+        // Pending: the delayed first push is still sent.
+        var pending = try makeCore { o, _ in o.timeout = 10 }
+        _ = pending.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0)
+        let r = pending.apply(response("r1", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(r.states.isEmpty, "no state change")
+        #expect(r.outcomes.first?.result == .skipped && r.outcomes.first?.reason?.contains("503") == true, "a trace, not silence")
+        #expect(pending.fireDue(now: t0.adding(seconds: 10)).sends.count == 1)
+        // Retransmissions continue.
+        var message = try makeCore { o, _ in o.retransmissionCount = 2; o.retransmissionInterval = 5 }
+        let first = try #require(message.apply(unanswered("m1", method: "MESSAGE", uri: Contacts.android, body: "hi"), now: t0).sends.first)
+        _ = message.answer(first, at: t0)
+        _ = message.apply(response("r2", status: 503, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(message.fireDue(now: t0.adding(seconds: 5)).sends.first?.attempt == 2)
+        // Ringing repetitions continue, and the call's end still gets its final push.
+        var ringing = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        let ring = try #require(ringing.apply(unanswered("c1", uri: Contacts.iosRemote), now: t0).sends.first)
+        _ = ringing.answer(ring, at: t0)
+        _ = ringing.apply(response("r3", status: 503, at: t0.adding(seconds: 2)), now: t0.adding(seconds: 2))
+        let again = try #require(ringing.fireDue(now: t0.adding(seconds: 5)).sends.first)
+        #expect(again.request.pushType == .ringing && again.attempt == 2)
+        _ = ringing.answer(again, at: t0.adding(seconds: 5))
+        let end = ringing.apply(ended("c9", reason: .cancelled, at: t0.adding(seconds: 6)), now: t0.adding(seconds: 6))
+        #expect(end.sends.first?.request.pushType == .final)
+    }
+
+    @Test("every outcome that concerns a device names it: pn triple as the contact carried it, AOR, instance (contract 1.1 §2.5)")
+    func outcomesNameTheDevice() throws {
+        let device = PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone.voip", prid: Contacts.voipToken + ":voip",
+                                aor: "sip:alice@example.org", instanceId: "<urn:uuid:1>")
+        var core = try makeCore { o, _ in o.filter = "request.method != 'MESSAGE'" }
+        let event = RouterEvent.branchUnanswered(BranchUnanswered(
+            header: RecordHeader(id: "e1", time: t0), callId: "call-1", branch: "b1", method: "INVITE", requestUri: Contacts.iosVoip,
+            from: SIPAddress(uri: "sip:bob@example.org"), to: SIPAddress(uri: "sip:alice@example.org"), instanceId: "\"<urn:uuid:1>\""))
+        let send = try #require(core.apply((event, RecordEncoder.encode(event)), now: t0).sends.first)
+        // A dedup skip knows the device; a filter skip was decided before any device was known.
+        let again = core.apply(unanswered("e2", uri: Contacts.iosVoip), now: t0)
+        #expect(again.outcomes.first?.result == .skipped)
+        #expect(again.outcomes.first?.device?.prid == Contacts.voipToken + ":voip")
+        #expect(core.answer(send, .invalidToken, at: t0, status: 410).outcomes.first?.device == device, "the binding to drop")
+        #expect(core.apply(unanswered("m1", call: "call-2", method: "MESSAGE", uri: Contacts.android), now: t0).outcomes.first?.device == nil)
+        // Dropped (delayed past its TTL of 604800 s): named too; legacy parameters are mapped.
+        var late = try makeCore()
+        let legacy = "sip:alice@10.0.0.1;pn-type=apple;app-id=org.linphone.phone.prod;pn-tok=\(Contacts.remoteToken);pn-timeout=700000"
+        let dropped = late.apply(unanswered("e3", method: "MESSAGE", uri: legacy, body: "hi"), now: t0)
+        #expect(dropped.outcomes.first?.result == .dropped)
+        #expect(dropped.outcomes.first?.device == PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone",
+                                                            prid: Contacts.remoteToken, aor: "sip:alice@example.org"))
     }
 
     @Test("responses and ends for unknown calls leave a trace (skipped outcome)")
@@ -323,5 +375,22 @@ struct TTLZeroTests {
         let send = try #require(late.apply(unanswered("e2", uri: Contacts.iosRemote), now: read).sends.first)
         #expect(send.deadline == read.adding(seconds: 30))
         #expect(late.answer(send, at: read).outcomes.first?.reason?.contains("more than the push's TTL of 30 s") == true)
+    }
+
+    @Test("a single remote alert expires at the event's forkTimeout when it has one, not at call-fork-timeout")
+    func singleRemoteAlertEventForkTimeout() throws {
+        func core() throws -> PartitionCore { try makeCore { o, r in o.callRemotePushInterval = 0; r.callForkTimeout = 30 } }
+        // The router said this call rings 10 s: the alert is worth sending until t0+10, not t0+30.
+        var short = try core()
+        let shortSend = try #require(short.apply(unanswered("e1", uri: Contacts.iosRemote, forkTimeout: 10), now: t0.adding(seconds: 9)).sends.first)
+        #expect(shortSend.deadline == t0.adding(seconds: 10))
+        // Delayed past those 10 s (pn-timeout=12), it can never be sent: not scheduled.
+        var delayed = try core()
+        let never = delayed.apply(unanswered("e2", uri: Contacts.iosRemote + ";pn-timeout=12", forkTimeout: 10), now: t0)
+        #expect(never.sends.isEmpty && never.outcomes.first?.result == .dropped)
+        // It said 120 s: read at t0+31 (past call-fork-timeout), the call still rings.
+        var long = try core()
+        let longLate = long.apply(unanswered("e3", uri: Contacts.iosRemote, forkTimeout: 120), now: t0.adding(seconds: 31))
+        #expect(longLate.sends.first?.request.pushType == .ringing)
     }
 }

@@ -53,49 +53,93 @@ struct RegistrationCoreTests {
         #expect(at300.sends.first?.request.pushType == .background)
         #expect(at300.sends.first?.request.ttl == 0)
         let at360 = core.fireDue(now: t0.adding(seconds: 360))
-        #expect(at360.sends.map(\.key) == ["due-later"], "each binding once; the expired one never")
+        #expect(at360.sends.map(\.key) == ["due-later"], "due-now's push is still in flight; the expired one never")
     }
 
-    @Test("at most once per registration; a new registration.updated resets; a tombstone removes")
-    func oncePerVersion() throws {
+    @Test("a binding past its threshold is woken at every tick until it is refreshed, removed or expired (contract 1.1 §2.4)")
+    func everyTick() throws {
         var core = RegistrationCore(partition: 0, options: Self.options(), now: t0)
+        // Due at t0+60 (50 % of 120 s), expires at t0+120.
         _ = core.handle(Self.registration("a", updatedAt: t0, expires: 120), now: t0)
         let first = try #require(core.fireDue(now: t0.adding(seconds: 60)).sends.first)
         let done = core.completed(first, outcome: SendOutcome(result: .sent, status: 200, provider: "fcm"), now: t0.adding(seconds: 60))
         #expect(done.outcomes.first?.pushType == .wakeup)
         #expect(done.outcomes.first?.registration == "a")
+        #expect(done.outcomes.first?.attempt == 1)
         let marker = try #require(done.states.first?.record)
         #expect(marker.key == "wakeup|0|a" && marker.pushType == .wakeup)
-        #expect(core.fireDue(now: t0.adding(seconds: 120)).sends.isEmpty, "not twice for the same registration")
-        // Re-registration: a new version is due again after its own threshold.
+        #expect(marker.nextAt == first.dueAt.adding(seconds: 60), "the marker says when the binding is due again: the next tick")
+        #expect(core.fireDue(now: t0.adding(seconds: 61)).sends.isEmpty, "not twice in one tick")
+        // Next tick: again, a second wake-up with its own outcome id.
+        let second = try #require(core.fireDue(now: t0.adding(seconds: 100)).sends.first, "woken again at the next tick")
+        #expect(second.key == "a" && second.attempt == 2)
+        let again = core.completed(second, outcome: SendOutcome(result: .sent, status: 200, provider: "fcm"), now: t0.adding(seconds: 100))
+        #expect(again.outcomes.first?.attempt == 2)
+        #expect(again.outcomes.first?.header.id != done.outcomes.first?.header.id, "one outcome id per wake-up")
+        // Expired at t0+120: no more.
+        #expect(core.fireDue(now: t0.adding(seconds: 160)).sends.isEmpty)
+        // Refreshed: the new version is due after its own threshold, then at every tick.
         _ = core.handle(Self.registration("a", updatedAt: t0.adding(seconds: 130), expires: 120), now: t0.adding(seconds: 130))
         #expect(core.fireDue(now: t0.adding(seconds: 180)).sends.isEmpty)
-        #expect(core.fireDue(now: t0.adding(seconds: 240)).sends.map(\.key) == ["a"])
-        // Removal.
-        var other = RegistrationCore(partition: 0, options: Self.options(), now: t0)
-        _ = other.handle(Self.registration("b", updatedAt: t0, expires: 120), now: t0)
-        _ = other.handle(Self.tombstone("b"), now: t0)
-        #expect(other.fireDue(now: t0.adding(seconds: 60)).isEmpty)
-        #expect(other.pendingCount == 0)
+        let refreshed = try #require(core.fireDue(now: t0.adding(seconds: 240)).sends.first)
+        #expect(refreshed.key == "a" && refreshed.attempt == 1)
+        _ = core.completed(refreshed, outcome: SendOutcome(result: .sent, status: 200, provider: "fcm"), now: t0.adding(seconds: 240))
+        // Removed: no more.
+        _ = core.handle(Self.tombstone("a"), now: t0.adding(seconds: 241))
+        #expect(core.fireDue(now: t0.adding(seconds: 245)).sends.isEmpty)
+        #expect(core.pendingCount == 0)
     }
 
-    @Test("a worker that takes the partition over does not send wake-ups already sent")
+    @Test("a send still in flight at the next tick is not doubled; a skip is said once per registration, not every tick")
+    func inFlightAndSkips() throws {
+        var core = RegistrationCore(partition: 0, options: Self.options(), now: t0)
+        _ = core.handle(Self.registration("a", updatedAt: t0, expires: 600), now: t0)
+        _ = core.handle(Self.registration("voip", contact: Contacts.iosVoip, updatedAt: t0, expires: 600), now: t0)
+        let tick1 = core.fireDue(now: t0.adding(seconds: 300))
+        #expect(tick1.sends.map(\.key) == ["a"] && tick1.outcomes.count == 1)
+        let tick2 = core.fireDue(now: t0.adding(seconds: 360))
+        #expect(tick2.sends.isEmpty && tick2.outcomes.isEmpty)
+    }
+
+    @Test("after a takeover: not twice at the tick the previous owner already woke, again at the next one")
     func takeover() throws {
-        var a = RegistrationCore(partition: 3, options: Self.options(), now: t0)
-        let reg = Self.registration("x", updatedAt: t0, expires: 120)
-        _ = a.handle(reg, now: t0)
-        let order = try #require(a.fireDue(now: t0.adding(seconds: 60)).sends.first)
-        let marker = try #require(a.completed(order, outcome: SendOutcome(result: .sent, provider: "fcm"), now: t0.adding(seconds: 60)).states.first?.record)
-        // Worker B restores the table and the marker (as read back from Kafka), as PushWorker does.
-        var b = RegistrationCore(partition: 3, options: Self.options(), now: t0.adding(seconds: 61))
-        b.restore(reg, now: t0.adding(seconds: 61))
+        let minute: Int64 = 60_000
+        let tick = EventTime(millisecondsSince1970: (t0.millisecondsSince1970 / minute + 2) * minute)
+        var a = RegistrationCore(partition: 3, options: Self.options(threshold: 5), now: tick.adding(seconds: -1))
+        // Due since 24 s before the tick (5 % of 720 s), expires 11 minutes after it.
+        let reg = Self.registration("x", updatedAt: tick.adding(seconds: -60), expires: 720)
+        _ = a.handle(reg, now: tick.adding(seconds: -1))
+        let order = try #require(a.fireDue(now: tick).sends.first)
+        #expect(order.dueAt == tick)
+        let marker = try #require(a.completed(order, outcome: SendOutcome(result: .sent, provider: "fcm"), now: tick.adding(milliseconds: 50)).states.first?.record)
+        // Worker B started restoring before the tick (so its first tick is this one) and read the
+        // table and A's marker back from Kafka, as PushWorker does.
+        var b = RegistrationCore(partition: 3, options: Self.options(threshold: 5), now: tick.adding(seconds: -2))
+        b.restore(reg, now: tick.adding(seconds: 1))
         b.restoreMarker(try RecordDecoder.decodeSchedule(RecordEncoder.encode(marker)))
         #expect(b.pendingCount == 1)
-        #expect(b.fireDue(now: t0.adding(seconds: 121)).sends.isEmpty)
-        // A binding restored without a marker is woken by B's first tick.
-        var c = RegistrationCore(partition: 3, options: Self.options(), now: t0.adding(seconds: 30))
-        c.restore(reg, now: t0.adding(seconds: 30))
-        #expect(c.fireDue(now: t0.adding(seconds: 90)).sends.map(\.key) == ["x"], "due at t0+60, valid until t0+120")
+        #expect(b.fireDue(now: tick.adding(seconds: 1)).sends.isEmpty, "A already woke x at this tick")
+        let next = try #require(b.fireDue(now: tick.adding(seconds: 60)).sends.first, "B wakes x at the next tick")
+        #expect(next.key == "x" && next.attempt == 2 && next.dueAt == tick.adding(seconds: 60))
+        // A binding restored without a marker is woken by the new owner's first tick.
+        var c = RegistrationCore(partition: 3, options: Self.options(threshold: 5), now: tick.adding(seconds: -2))
+        c.restore(reg, now: tick.adding(seconds: -2))
+        #expect(c.fireDue(now: tick).sends.map(\.key) == ["x"])
+    }
+
+    @Test("wake-up outcomes name the device: pn triple, the registration's AOR, its instance (contract 1.1 §2.5)")
+    func outcomesNameTheDevice() throws {
+        var core = RegistrationCore(partition: 0, options: Self.options(), now: t0)
+        _ = core.handle(Self.registration("a", updatedAt: t0, expires: 120), now: t0)
+        _ = core.handle(Self.registration("voip", contact: Contacts.iosVoip, updatedAt: t0, expires: 120), now: t0)
+        let tick = core.fireDue(now: t0.adding(seconds: 60))
+        let skipped = try #require(tick.outcomes.first)
+        #expect(skipped.device == PushDevice(provider: "apns", param: "ABCD1234.org.linphone.phone.voip", prid: Contacts.voipToken + ":voip",
+                                             aor: "sip:alice@example.org", instanceId: "<urn:uuid:voip>"))
+        let send = try #require(tick.sends.first)
+        let sent = core.completed(send, outcome: SendOutcome(result: .invalidToken, status: 404, provider: "fcm"), now: t0.adding(seconds: 60))
+        #expect(sent.outcomes.first?.device == PushDevice(provider: "fcm", param: "123456789", prid: "fcm-token-1",
+                                                          aor: "sip:alice@example.org", instanceId: "<urn:uuid:a>"))
     }
 
     @Test("iOS VoIP-only devices are skipped with an outcome; malformed records are dead-lettered")

@@ -4,9 +4,9 @@ import PushContract
 import PushSandbox
 import Testing
 
-/// Register wake-up across a takeover by a second real worker (issue #6): sent wake-ups are
-/// recorded in the state topic, so the new owner does not send them again, yet it keeps waking
-/// the bindings that fall due after it took over.
+/// Register wake-up across a takeover by a second real worker (issue #6): a binding past its
+/// threshold is woken at every tick (contract 1.1 §2.4), never twice at one tick, by whichever
+/// worker owns its partition; the new owner also wakes the bindings that fall due after it took over.
 extension FleetProcesses {
 @Suite("Register wake-up takeover (real workers)", .serialized, .timeLimit(.minutes(5)))
 struct WakeUpTakeoverTests {
@@ -28,7 +28,7 @@ struct WakeUpTakeoverTests {
         fleet.fcm.requests.filter { $0.bodyText.contains("\"token\":\"\(token)\"") }.count
     }
 
-    @Test("SIGKILL the worker that sent wake-ups: the new owner sends none of them again, and wakes the bindings due later")
+    @Test("SIGKILL the worker that sent wake-ups: the new owner never repeats one within a tick, keeps waking them at its ticks, and wakes the bindings due later")
     func takeover() async throws {
         // Ticks every minute (the option's unit and smallest value), threshold 50 %.
         let curl = try DeployArtifactsTests.tool("curl", install: "Debian package curl")
@@ -70,7 +70,7 @@ struct WakeUpTakeoverTests {
 
         // B joins (cooperative rebalance: A hands some partitions over gracefully), then A dies
         // without a goodbye. Every marker was durable before the kill, so the duplicate window
-        // (a wake-up sent but not yet recorded) is empty here: any repeat is a bug.
+        // (a wake-up sent but not yet recorded) is empty here: a repeat within a tick is a bug.
         let b = try await fleet.startWorker()
         try await waitUntil("B took its share from A", timeout: .seconds(30)) {
             !FleetHarness.ownedPartitions(b).isEmpty || !FleetHarness.ownedRegistrationPartitions(b).isEmpty
@@ -92,17 +92,28 @@ struct WakeUpTakeoverTests {
         let outcomes = try await fleet.waitForOutcomes("an outcome for every wake-up") { outcomes in
             outcomes.filter { $0.pushType == .wakeup && $0.result == .sent }.count >= 2 * Self.count
         }
-        let sentWakeUps = Dictionary(grouping: outcomes.filter { $0.pushType == .wakeup && $0.result == .sent }) { $0.registration ?? "" }
-        for i in 0..<Self.count {
-            #expect(Self.pushes(fleet, Self.token("early", i)) == 1, "early-\(i) woken once, not again by B")
-            #expect(Self.pushes(fleet, Self.token("later", i)) == 1, "later-\(i) woken once, by B")
-            #expect(sentWakeUps[Self.key("early", i)]?.count == 1)
-            #expect(sentWakeUps[Self.key("later", i)]?.count == 1)
+        // Every wake-up of one binding falls on its own tick (ticks are whole minutes; a push
+        // goes out within seconds of its tick), whichever worker sent it.
+        func ticks(_ token: String) -> [Int] {
+            fleet.fcm.requests.filter { $0.bodyText.contains("\"token\":\"\(token)\"") }
+                .map { Int($0.receivedAt.timeIntervalSince1970 / 60) }
         }
+        for kind in ["early", "later"] {
+            for i in 0..<Self.count {
+                let woken = ticks(Self.token(kind, i))
+                #expect(Set(woken).count == woken.count, "\(kind)-\(i) woken at most once per tick: \(woken)")
+            }
+        }
+        // The early bindings stay due: B wakes them again at its ticks (they expire long after).
+        try await waitUntil("B woke the early bindings again", timeout: .seconds(70)) {
+            (0..<Self.count).allSatisfy { Self.pushes(fleet, Self.token("early", $0)) >= 2 }
+        }
+        let sentWakeUps = outcomes.filter { $0.pushType == .wakeup && $0.result == .sent }
+        #expect(Set(sentWakeUps.map(\.header.id)).count == sentWakeUps.count, "one outcome id per wake-up")
         #expect((0..<3).allSatisfy { Self.pushes(fleet, Self.token("fresh", $0)) == 0 }, "bindings not due are never woken")
-        // B's own account: exactly the later bindings, none of the early ones again.
+        // B's own account: at least the later bindings.
         let exposition = try await DeployArtifactsTests.get(curl, metricsB + "/metrics").body
-        #expect(DeployArtifactsTests.sample(#"pushfleet_pushes_total{provider="fcm",push_type="wakeup",result="sent"}"#, in: exposition) == Double(Self.count))
+        #expect((DeployArtifactsTests.sample(#"pushfleet_pushes_total{provider="fcm",push_type="wakeup",result="sent"}"#, in: exposition) ?? 0) >= Double(Self.count))
         // A read them; B only restored them (reading the table back is not reading events).
         #expect((DeployArtifactsTests.sample(#"pushfleet_events_total{type="registration.updated"}"#, in: exposition) ?? 0) == 0)
         #expect(b.process.isRunning)

@@ -1,5 +1,5 @@
 """PushFleet reference router: Kamailio KEMI routing (app_python3) that publishes the contract's
-events (CONTRACT.md §2) to Kafka with confluent-kafka.
+events (docs/contract.md §2) to Kafka with confluent-kafka.
 
 Kamailio is the registrar and a parallel-forking proxy; this script only adds publishing to an
 ordinary routing logic:
@@ -51,9 +51,9 @@ BINDINGS = "pushfleet_bindings"
 # Push parameters that make a contact a push target (RFC 8599, and Flexisip's legacy ones).
 RFC8599 = ("pn-provider", "pn-prid")
 LEGACY = ("pn-type", "pn-tok")
-# Headers the worker's filter and needsPush rules read (CONTRACT.md §2.1).
+# Headers the worker's filter and needsPush rules read (docs/contract.md §2.1).
 COPIED_HEADERS = ("User-Agent", "Content-Type", "Priority", "Replaces", "X-fs-message-type")
-# Records are at most 64 KiB (CONTRACT.md §2): SIP values are capped well below that.
+# Records are at most 64 KiB (docs/contract.md §2): SIP values are capped well below that.
 MAX_VALUE_CHARS = 1024
 MAX_BODY_CHARS = 16384
 PUSH_METHODS = ("INVITE", "MESSAGE", "REFER")

@@ -1,4 +1,4 @@
-/// `[kafka]`: where the fleet's topics live (CONTRACT.md §1, §3).
+/// `[kafka]`: where the fleet's topics live (docs/contract.md §1, §3).
 public struct KafkaOptions: Sendable, Hashable {
     /// librdkafka `bootstrap.servers` list (`host:port,host:port`). Nil when not configured:
     /// `config check` reports it, the worker refuses to start without it.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The whole configuration of a worker (CONTRACT.md §3), typed and validated.
+/// The whole configuration of a worker (docs/contract.md §3), typed and validated.
 ///
 /// Loaded from a Flexisip-format INI file, so an operator can point a worker at an existing
 /// `flexisip.conf`: sections other than the four below are ignored, and so are the routing keys

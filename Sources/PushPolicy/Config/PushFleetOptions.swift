@@ -1,4 +1,4 @@
-/// `[pushfleet]`: what PushFleet needs beyond Flexisip's options (CONTRACT.md §3).
+/// `[pushfleet]`: what PushFleet needs beyond Flexisip's options (docs/contract.md §3).
 public struct PushFleetOptions: Sendable, Hashable {
     /// APNs token-based authentication keys (`.p8`), which Flexisip lacks.
     public var appleTokenKeys: [AppleTokenKey] = []

@@ -17,7 +17,7 @@ public enum APNsPayload {
 
     public static func build(_ r: PushRequest, options: PushNotificationOptions, now: EventTime) throws(PayloadError) -> PushPayload {
         guard PushParameters.isAPNsToken(r.destination.token) else {
-            throw PayloadError(field: "token", problem: "APNs token must be 64 hexadecimal characters")
+            throw PayloadError(field: "token", problem: "APNs token must be 64 alphanumeric characters")
         }
         guard let topic = r.destination.apnsTopic, !topic.isEmpty else {
             throw PayloadError(field: "apns-topic", problem: "missing bundle id")

@@ -105,7 +105,7 @@ import Testing
     @Test func invalidTokenOrMissingTopicIsAnError() throws {
         var r = try #require(Fixture.request(Fixture.event(uri: Fixture.iosVoip)))
         r.destination.token = "../../x"
-        #expect(throws: PayloadError(field: "token", problem: "APNs token must be 64 hexadecimal characters")) {
+        #expect(throws: PayloadError(field: "token", problem: "APNs token must be 64 alphanumeric characters")) {
             try APNsPayload.build(r, options: Fixture.options(), now: Fixture.now)
         }
         r.destination.token = Fixture.voipToken

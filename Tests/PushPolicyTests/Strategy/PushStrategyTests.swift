@@ -113,7 +113,7 @@ import Testing
         (Fixture.event(uri: Fixture.android), Fixture.options { $0.firebase = false }, "Firebase pushes are disabled (firebase=false)"),
         (Fixture.event(uri: "sip:b@h;pn-provider=wp;pn-param=x;pn-prid=y"), Fixture.options(), "provider wp has no sender"),
         (Fixture.event(uri: "sip:b@h;pn-provider=apns;pn-param=T.b;pn-prid=nothex"), Fixture.options(),
-         "invalid push parameters: pn-prid: APNs token must be 64 hexadecimal characters"),
+         "invalid push parameters: pn-prid: APNs token must be 64 alphanumeric characters"),
         (Fixture.event(uri: "sip:b@h"), Fixture.options(), "invalid push parameters: requestUri: no push parameters"),
         (Fixture.event(uri: Fixture.iosVoip, toTag: "t"), Fixture.options(), "To has a tag (in-dialog request)"),
     ] as [(BranchUnanswered, PushNotificationOptions, String)])

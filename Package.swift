@@ -122,11 +122,13 @@ let package = Package(
         .testTarget(
             name: "PushSendersTests",
             dependencies: [
-                "PushSenders", "PushSandbox", "PushPolicy", "PushContract",
+                // CNGHTTP2: an nghttp2 server session is the peer of the handler's tests.
+                "PushSenders", "PushSandbox", "PushPolicy", "PushContract", "CNGHTTP2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -51,11 +51,8 @@ package final class HTTP2Connection: Sendable {
         logger: Logger = Logger(label: "pushfleet.http2")
     ) async -> Result<HTTP2Connection, TransportError> {
         let loop = group.next()
-        let box = NIOLoopBoundBox<HTTP2StreamsHandler?>.makeEmptyBox(valueType: HTTP2StreamsHandler.self, eventLoop: loop)
         let ready = loop.makePromise(of: Void.self)
-        // The handler reports GOAWAY/close here; the loop-bound box holds the handler itself.
-        let state = SubmissionsBox()
-        let signals = HTTP2ConnectionSignals(endpoint: endpoint.description, logger: logger)
+        let attached = NIOLoopBoundBox<HTTP2Connection?>.makeEmptyBox(valueType: HTTP2Connection.self, eventLoop: loop)
         let sni = endpoint.useTLS && !endpoint.hostIsIPAddress ? endpoint.host : nil
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(timeoutMs))
@@ -69,11 +66,8 @@ package final class HTTP2Connection: Sendable {
                     if let tls {
                         try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
-                    let h = HTTP2StreamsHandler(
-                        scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: tls != nil, clock: clock, ready: ready,
-                        liveness: liveness, signals: signals, onUnusable: { error in state.markUnusable(error) })
-                    try sync.addHandler(h)
-                    box.value = h
+                    attached.value = try attach(to: channel, endpoint: endpoint, expectsTLS: tls != nil, clock: clock, ready: ready,
+                                                liveness: liveness, logger: logger)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -102,7 +96,33 @@ package final class HTTP2Connection: Sendable {
             e.message = "\(endpoint): \(e.message)"
             return .failure(e)
         }
-        return .success(HTTP2Connection(channel: channel, handler: box, box: state, signals: signals))
+        // The initializer ran on the loop before `connect` returned, so the box is filled.
+        guard let connection = try? await loop.submit({ attached.value }).get() else {
+            channel.close(promise: nil)
+            return .failure(TransportError(.connect, "\(endpoint): the HTTP/2 handler was not installed", unprocessed: true))
+        }
+        return .success(connection)
+    }
+
+    /// Adds the nghttp2 handler at the end of `channel`'s pipeline (TLS, if any, already in it)
+    /// and returns the connection that feeds it; `ready` completes with the server's SETTINGS.
+    /// Runs on the channel's event loop. Why separate from `connect`: the same connection works
+    /// over any channel, so tests run it on `NIOAsyncTestingChannel` with stepped time against
+    /// an nghttp2 server session (`HTTP2StreamsHandlerTests`).
+    package static func attach(
+        to channel: any Channel, endpoint: HTTP2Endpoint, expectsTLS: Bool, clock: any PushClock, ready: EventLoopPromise<Void>,
+        liveness: (idlePingMs: Int64, pingTimeoutMs: Int64), logger: Logger
+    ) throws -> HTTP2Connection {
+        let box = NIOLoopBoundBox<HTTP2StreamsHandler?>.makeEmptyBox(valueType: HTTP2StreamsHandler.self, eventLoop: channel.eventLoop)
+        // The handler reports GOAWAY/close here; the loop-bound box holds the handler itself.
+        let state = SubmissionsBox()
+        let signals = HTTP2ConnectionSignals(endpoint: endpoint.description, logger: logger)
+        let h = HTTP2StreamsHandler(
+            scheme: endpoint.scheme, authority: endpoint.authority, expectsTLS: expectsTLS, clock: clock, ready: ready,
+            liveness: liveness, signals: signals, onUnusable: { error in state.markUnusable(error) })
+        try channel.pipeline.syncOperations.addHandler(h)
+        box.value = h
+        return HTTP2Connection(channel: channel, handler: box, box: state, signals: signals)
     }
 
     /// Sends one request; answers by `deadline` at the latest (then `.timeout`, RST_STREAM sent).

@@ -9,8 +9,9 @@
 /// The handler feeds events in and carries out the returned actions; no sockets here, so every
 /// transition is tested with stepped time (`HTTP2ConnectionStateTests`).
 ///
-/// Times are milliseconds of a monotonic clock (the event loop's), not the push clock: a
-/// socket's silence is measured in real time even when tests step the push clock.
+/// Times are milliseconds of the event loop's clock (`EventLoop.now`), not the push clock: on a
+/// socket's loop that is monotonic real time, on a test loop its virtual time, which
+/// `HTTP2StreamsHandlerTests` step.
 struct HTTP2ConnectionState: Sendable, Hashable {
     enum Phase: Sendable, Hashable {
         /// Preface sent; the server's SETTINGS (and so its stream limit) not yet received.

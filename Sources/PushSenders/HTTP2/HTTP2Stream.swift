@@ -1,3 +1,4 @@
+import NIOCore
 import PushContract
 
 /// One request in flight on a connection.
@@ -20,7 +21,9 @@ final class HTTP2Stream: @unchecked Sendable {
     /// Request body bytes already handed to nghttp2.
     var bodySent = 0
     var written = false
-    var sleeper: Task<Void, Never>?
+    /// `deadline` on the event loop's clock, set when the stream is written (the handler's one
+    /// deadline timer compares these, so virtual time of a test loop drives them too).
+    var loopDeadline = NIODeadline.distantFuture
 
     init(request: HTTP2Request, deadline: EventTime) {
         self.request = request
@@ -29,12 +32,10 @@ final class HTTP2Stream: @unchecked Sendable {
 
     var isPending: Bool { continuation != nil }
 
-    /// Resumes the caller and stops a test clock's sleeper; later calls do nothing.
+    /// Resumes the caller; later calls do nothing.
     func complete(_ result: Result<HTTP2Response, TransportError>) {
         guard let c = continuation else { return }
         continuation = nil
-        sleeper?.cancel()
-        sleeper = nil
         c.resume(returning: result)
     }
 }

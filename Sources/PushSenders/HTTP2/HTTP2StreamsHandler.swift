@@ -26,6 +26,17 @@ import PushContract
 /// there is no lock on the hot path. Callbacks run inside `mem_recv`/`mem_send` and only record
 /// results; closing the channel happens after those calls return, never from a callback.
 ///
+/// Time: every timer of the handler (stream deadlines, PING liveness) is an event-loop timer at
+/// a `NIODeadline` of the loop's own clock (`EventLoop.now`), and "now" is always read from that
+/// loop. Why: one timing path for production and tests. A socket loop's `now` is the monotonic
+/// clock; an `EmbeddedEventLoop`/`NIOAsyncTestingEventLoop` has virtual time, so its
+/// `advanceTime(by:)` fires exactly these timers (`HTTP2StreamsHandlerTests`), with no sleeping
+/// task per stream and no special case for a test clock. A stream's deadline is an `EventTime`
+/// of the push clock; it is read once, when the stream is written, as the time left on the push
+/// clock, and from then on lives on the loop (`HTTP2Stream.loopDeadline`). The push clock says
+/// how much time a request has; the loop measures it, so a wall-clock step after the write no
+/// longer moves a deadline.
+///
 /// - Important: every method runs on the channel's event loop.
 final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -55,13 +66,14 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var livenessTimer: Scheduled<Void>?
     private var livenessTimerAt = Int64.max
     private var answered = false
+    /// Bytes arrived since the last `channelReadComplete`, which then records the activity.
+    private var readSinceComplete = false
     private let signals: HTTP2ConnectionSignals
+    /// Read once per written batch, to turn each stream's `EventTime` deadline into time left.
     private let clock: any PushClock
-    /// Real time: one event-loop timer per connection for the earliest deadline (see `sweep`);
-    /// a test clock: one sleeping task per stream, so tests step time instead of waiting.
-    private let systemClock: Bool
+    /// One event-loop timer per connection, for the earliest stream deadline (see `sweep`).
     private var deadlineTimer: Scheduled<Void>?
-    private var deadlineTimerAt = Int64.max
+    private var deadlineTimerAt = NIODeadline.distantFuture
     /// Called on GOAWAY and close, so the pool stops handing out this connection.
     private let onUnusable: @Sendable (TransportError) -> Void
 
@@ -69,10 +81,11 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
          liveness: (idlePingMs: Int64, pingTimeoutMs: Int64), signals: HTTP2ConnectionSignals,
          onUnusable: @escaping @Sendable (TransportError) -> Void) {
         self.headerBlock = NGHTTP2HeaderBlock(scheme: scheme, authority: authority)
-        self.state = HTTP2ConnectionState(nowMs: Self.monotonicMs(), idlePingMs: liveness.idlePingMs, pingTimeoutMs: liveness.pingTimeoutMs)
+        // The loop's time is unknown before `handlerAdded`; no liveness timer runs before the
+        // server's SETTINGS, which set the first activity time.
+        self.state = HTTP2ConnectionState(nowMs: 0, idlePingMs: liveness.idlePingMs, pingTimeoutMs: liveness.pingTimeoutMs)
         self.signals = signals
         self.clock = clock
-        self.systemClock = clock is SystemClock
         self.expectsTLS = expectsTLS
         self.ready = ready
         self.onUnusable = onUnusable
@@ -146,7 +159,11 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             batch.forEach { $0.complete(.failure(e)) }
             return
         }
+        // Two clock reads per batch, none per stream: the push clock gives each request its time
+        // left, the loop's clock (monotonic on a socket's loop) places it. (The second one is
+        // paid for in `channelReadComplete`, which reads the clock once per burst of reads.)
         let now = clock.now().millisecondsSince1970
+        let loopNow = context.eventLoop.now
         for stream in batch where stream.isPending {
             if let closing = state.closingError {
                 stream.complete(.failure(TransportError(closing.kind, closing.message, unprocessed: true)))
@@ -177,53 +194,38 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
             stream.streamID = id
             streams[id] = stream
             stream.written = true
-            arm(stream, now: now, loop: context.eventLoop)
+            stream.loopDeadline = loopNow + .milliseconds(stream.deadline.millisecondsSince1970 - now)
+            if stream.loopDeadline < deadlineTimerAt { scheduleSweep(at: stream.loopDeadline, loop: context.eventLoop) }
         }
         flush(context)
         closeIfDone(context)
     }
 
-    private func arm(_ stream: HTTP2Stream, now: Int64, loop: any EventLoop) {
-        if systemClock {
-            if stream.deadline.millisecondsSince1970 < deadlineTimerAt {
-                scheduleSweep(at: stream.deadline.millisecondsSince1970, now: now, loop: loop)
-            }
-        } else {
-            let clock = self.clock
-            let handler = NIOLoopBound(self, eventLoop: loop)
-            let deadline = stream.deadline
-            stream.sleeper = Task {
-                do { try await clock.sleep(until: deadline) } catch { return }
-                loop.execute { handler.value.timeOut([stream]) }
-            }
-        }
-    }
-
     /// One timer per connection, for the earliest deadline, instead of one per request: attempt
     /// deadlines mostly grow with submission time, so arming is usually a comparison, and a
     /// stream answered in time costs no timer work at all (a per-request NIO timer was ~10% of
-    /// the event loop's time, mostly inserting into and removing from its heap).
-    private func scheduleSweep(at deadline: Int64, now: Int64, loop: any EventLoop) {
+    /// the event loop's time, mostly inserting into and removing from its heap). The timer is
+    /// at the deadline itself, on the loop's clock: it fires at that instant, not before.
+    private func scheduleSweep(at deadline: NIODeadline, loop: any EventLoop) {
         deadlineTimer?.cancel()
         deadlineTimerAt = deadline
         let handler = NIOLoopBound(self, eventLoop: loop)
-        deadlineTimer = loop.scheduleTask(in: .milliseconds(Swift.max(0, deadline - now))) { handler.value.sweep() }
+        deadlineTimer = loop.scheduleTask(deadline: deadline) { handler.value.sweep() }
     }
 
     /// Times out every stream whose deadline passed and re-arms for the next one.
     private func sweep() {
         deadlineTimer = nil
-        deadlineTimerAt = .max
+        deadlineTimerAt = .distantFuture
         guard let context else { return }
-        let now = clock.now().millisecondsSince1970
+        let now = context.eventLoop.now
         var expired: [HTTP2Stream] = []
-        var next = Int64.max
+        var next = NIODeadline.distantFuture
         for stream in streams.values {
-            let deadline = stream.deadline.millisecondsSince1970
-            if deadline <= now { expired.append(stream) } else { next = Swift.min(next, deadline) }
+            if stream.loopDeadline <= now { expired.append(stream) } else { next = Swift.min(next, stream.loopDeadline) }
         }
         timeOut(expired)
-        if next != .max { scheduleSweep(at: next, now: now, loop: context.eventLoop) }
+        if next != .distantFuture { scheduleSweep(at: next, loop: context.eventLoop) }
     }
 
     private func timeOut(_ expired: [HTTP2Stream]) {
@@ -236,7 +238,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         if reset {
             // Maybe the connection itself is dead: ask now, not after the idle period.
-            if state.streamTimedOut(nowMs: Self.monotonicMs()) == .sendPing { sendPing(context) }
+            if state.streamTimedOut(nowMs: Self.milliseconds(context.eventLoop.now)) == .sendPing { sendPing(context) }
             flush(context)
             closeIfDone(context)
         }
@@ -244,9 +246,10 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     // MARK: Liveness
 
-    /// The event loop's monotonic time: silence is real time, whatever the push clock says.
-    private static func monotonicMs() -> Int64 {
-        Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000)
+    /// A time of the event loop's clock in the liveness state's milliseconds: silence is measured
+    /// on the loop (monotonic on a socket's loop), whatever the push clock says.
+    private static func milliseconds(_ time: NIODeadline) -> Int64 {
+        Int64(truncatingIfNeeded: time.uptimeNanoseconds / 1_000_000)
     }
 
     private func sendPing(_ context: ChannelHandlerContext) {
@@ -262,7 +265,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         livenessTimer?.cancel()
         livenessTimerAt = at
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        livenessTimer = context.eventLoop.scheduleTask(in: .milliseconds(Swift.max(0, at - Self.monotonicMs()))) {
+        livenessTimer = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(Swift.max(0, at)) * 1_000_000)) {
             handler.value.checkLiveness()
         }
     }
@@ -271,7 +274,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
         livenessTimer = nil
         livenessTimerAt = .max
         guard let context else { return }
-        switch state.tick(nowMs: Self.monotonicMs()) {
+        switch state.tick(nowMs: Self.milliseconds(context.eventLoop.now)) {
         case .none:
             armLiveness(context)
         case .sendPing:
@@ -329,7 +332,7 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !closeRequested else { return }
-        state.bytesReceived(nowMs: Self.monotonicMs())
+        readSinceComplete = true
         let buffer = unwrapInboundIn(data)
         let result = buffer.withUnsafeReadableBytes { raw -> Int in
             guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
@@ -344,8 +347,13 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     /// Everything the reads of this loop tick produced (SETTINGS ACK, WINDOW_UPDATE, RST_STREAM)
-    /// leaves in one write.
+    /// leaves in one write. The peer's activity is recorded here, once per burst of reads, not
+    /// per read: one clock read per burst pays for the one a written batch costs (`write`).
     func channelReadComplete(context: ChannelHandlerContext) {
+        if readSinceComplete {
+            readSinceComplete = false
+            state.bytesReceived(nowMs: Self.milliseconds(context.eventLoop.now))
+        }
         flush(context)
         closeIfDone(context)
         context.fireChannelReadComplete()
@@ -414,13 +422,13 @@ final class HTTP2StreamsHandler: ChannelInboundHandler, RemovableChannelHandler 
                 finish(id, .failure(error))
             }
         case NGHTTP2_SETTINGS.rawValue:
-            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0, state.settingsReceived(nowMs: Self.monotonicMs()) {
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0, let context, state.settingsReceived(nowMs: Self.milliseconds(context.eventLoop.now)) {
                 ready.succeed(())
-                if let context { armLiveness(context) }
+                armLiveness(context)
             }
         case NGHTTP2_PING.rawValue:
-            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
-                state.pingAcknowledged(nowMs: Self.monotonicMs())
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0, let context {
+                state.pingAcknowledged(nowMs: Self.milliseconds(context.eventLoop.now))
                 signals.pingAcknowledged()
             }
         default:

@@ -80,6 +80,10 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         if let notice = policy.startupNotice { logger.notice("\(notice)") }
         producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
         producer.onFatalError { [weak self] error in self?.fail(error) }
+        // Counters that alert rules read exist from the start (0, not absent).
+        for direction in EventTimeRule.Direction.allCases {
+            _ = EngineMetrics.counter(EngineMetrics.eventTimeReplaced, [("direction", direction.rawValue)])
+        }
     }
 
     /// Partitions whose schedules are restored and which take records.

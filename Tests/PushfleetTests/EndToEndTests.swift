@@ -54,9 +54,12 @@ struct EndToEndTests {
                                                    headers: [("Content-Type", "text/plain")])])
         try await waitUntil("the first retransmission") { fleet.fcm.requests.filter { $0.bodyText.contains("fcm-msg") }.count >= 2 }
         try await fleet.publish([Router.response("msg-1", status: 180)])
-        // Expiry: a call whose fork timeout (20 s) passed before the worker saw it.
-        try await fleet.publish([Router.unanswered("old-call", uri: Router.iosVoip(token: String(repeating: "99", count: 32)),
-                                                   time: Router.now(offsetMs: -60_000))])
+        // A router clock a minute behind (more than the fork timeout of 20 s): counted from when
+        // the worker read the event, as contract 1.1 says, and said so. And a push delayed past
+        // its TTL (pn-timeout 25 s, fork timeout 20 s): never scheduled, never sent.
+        try await fleet.publish([Router.unanswered("old-call", uri: Router.iosVoip(token: String(repeating: "98", count: 32)),
+                                                   time: Router.now(offsetMs: -60_000)),
+                                 Router.unanswered("late-call", uri: Router.iosVoip(token: String(repeating: "99", count: 32)) + ";pn-timeout=25")])
         // Skips: the filter, and needsPush (a To-tag means an in-dialog request).
         try await fleet.publish([
             .branchUnanswered(BranchUnanswered(
@@ -65,21 +68,23 @@ struct EndToEndTests {
             Router.unanswered("in-dialog", uri: Router.iosVoip(), toTag: "t1"),
         ])
         let outcomes = try await fleet.waitForOutcomes("all decisions") { outcomes in
-            outcomes.contains { $0.callId == "old-call" } && outcomes.contains { $0.callId == "blocked-call" }
+            outcomes.contains { $0.callId == "old-call" && $0.result == .sent } && outcomes.contains { $0.callId == "late-call" }
+                && outcomes.contains { $0.callId == "blocked-call" }
                 && outcomes.contains { $0.callId == "in-dialog" }
         }
         #expect(outcomes.first { $0.callId == "voip-call" }?.result == .sent)
         #expect(outcomes.first { $0.callId == "voip-call" }?.pushType == .voip)
         #expect(outcomes.first { $0.callId == "android-call" }?.provider == "fcm")
-        #expect(outcomes.first { $0.callId == "old-call" }?.result == .dropped)
-        #expect(outcomes.first { $0.callId == "old-call" }?.reason?.contains("expired") == true)
+        #expect(outcomes.first { $0.callId == "old-call" }?.reason?.contains("counted from when it was read") == true)
+        #expect(outcomes.first { $0.callId == "late-call" }?.result == .dropped)
+        #expect(outcomes.first { $0.callId == "late-call" }?.reason?.contains("not scheduled") == true)
         #expect(outcomes.first { $0.callId == "blocked-call" }?.reason?.hasPrefix("filter is false") == true)
         #expect(outcomes.first { $0.callId == "in-dialog" }?.reason?.contains("To has a tag") == true)
         #expect(outcomes.filter { $0.callId == "ring-call" }.last?.pushType == .final)
         // The 180 stopped the message's retransmissions: at most the 2 pushes sent before it (+1 in flight).
         let messagePushes = fleet.fcm.requests.filter { $0.bodyText.contains("fcm-msg") }.count
         #expect(messagePushes >= 2 && messagePushes <= 3)
-        #expect(!fleet.apns.requests.contains { $0.path.hasSuffix(String(repeating: "99", count: 32)) }, "expired push never sent")
+        #expect(!fleet.apns.requests.contains { $0.path.hasSuffix(String(repeating: "99", count: 32)) }, "a push delayed past its TTL is never sent")
 
         // Graceful stop: SIGTERM → exit 0.
         worker.signal(SIGTERM)

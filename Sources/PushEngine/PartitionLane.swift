@@ -251,8 +251,10 @@ actor PartitionLane<Core: LaneCore> {
         if attempt > 0 {
             logger.info("write succeeded after retries", metadata: ["partition": "\(partition)", "retries": "\(attempt)"])
         }
-        progress.update(busy: true, progressed: true)
         if let store = ledger.complete(sequence) { storeOffset(store) }
+        // Busy only if work remains: a lane left "busy" after its last write looked stalled
+        // to /health once it had been idle for the bound.
+        progress.update(busy: !isIdle, progressed: true)
         checkPressure()
         wakeIdleWaiters()
     }

@@ -134,36 +134,11 @@ struct DevCommand: AsyncParsableCommand {
         for await event in monitor {
             guard case .messages(let batch) = event else { continue }
             for message in batch {
-                guard let value = message.value else { continue }
-                if message.topic == "pushfleet.dead-letter", let letter = try? RecordDecoder.decodeDeadLetter(value) {
-                    tally.count("dead-letter")
-                    say("☠ dead letter   \(letter.source.topic)[\(letter.source.partition)]@\(letter.source.offset): \(letter.error)")
-                } else if let o = try? RecordDecoder.decodePushOutcome(value) {
-                    tally.count(o.result.rawValue + (o.pushType.map { " " + $0.rawValue } ?? ""))
-                    say(line(o))
-                }
+                guard let record = WatchedRecord(message, deadLetterTopic: "pushfleet.dead-letter") else { continue }
+                tally.count(record.tallyKey)
+                say(record.line)
             }
         }
-    }
-
-    static func line(_ o: PushOutcome) -> String {
-        let symbol = switch o.result {
-        case .sent: "✓"
-        case .failed: "✗"
-        case .invalidToken: "⊘"
-        case .dropped: "⌛"
-        case .skipped: "↷"
-        }
-        var text = "\(symbol) \(o.result.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))"
-        if let type = o.pushType { text += " \(type.rawValue)" }
-        if let provider = o.provider { text += " via \(provider)" }
-        text += " call \(o.callId ?? o.registration ?? "?")"
-        if o.result != .skipped { text += " attempt \(o.attempt)" }
-        if let status = o.status { text += " HTTP \(status)" }
-        if let latency = o.latencyMs { text += " \(latency) ms after the event" }
-        if let reason = o.reason { text += " — \(reason)" }
-        if let since = o.invalidSince { text += " (invalid since \(since.rfc3339))" }
-        return text
     }
 }
 

@@ -2,7 +2,7 @@
 # library, run on Debian slim with librdkafka and libnghttp2 (the HTTP/2 engine of the push
 # senders) as the only extra libraries.
 #
-#   docker build -t pushfleet .
+#   docker build --build-arg PUSHFLEET_REVISION=$(git rev-parse --short=12 HEAD) -t pushfleet .
 #   docker run --rm -v $PWD/flexisip.conf:/etc/pushfleet/flexisip.conf:ro pushfleet
 #
 # Validated in CI only through `docker-compose config` (no Docker engine there): see ops/README.md.
@@ -16,15 +16,27 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev libnghttp2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The pinned dependencies in a layer of their own: a source change does not fetch them again.
+COPY Package.swift Package.resolved ./
+RUN swift package resolve
 # Tests/ too: SwiftPM wants the directory of every declared target, test targets included.
-COPY Package.swift ./
+COPY Plugins ./Plugins
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product pushfleet --static-swift-stdlib \
+# The build context has no .git: the revision comes in as a build argument
+# (docker build --build-arg PUSHFLEET_REVISION=$(git rev-parse --short=12 HEAD) .).
+ARG PUSHFLEET_REVISION=unknown
+RUN PUSHFLEET_REVISION="${PUSHFLEET_REVISION}" swift build -c release --product pushfleet --static-swift-stdlib \
  && install -D "$(swift build -c release --show-bin-path)/pushfleet" /out/pushfleet \
  && strip /out/pushfleet
 
 FROM ${RUNTIME_IMAGE}
+ARG PUSHFLEET_REVISION=unknown
+LABEL org.opencontainers.image.title="pushfleet" \
+      org.opencontainers.image.description="Flexisip-compatible push notifications for SIP, as a fleet of stateless workers behind Kafka" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${PUSHFLEET_REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 # librdkafka1 and libnghttp2-14 are the only shared libraries beyond what Debian slim has (glibc,
 # libstdc++, zlib) that the static build needs: `scripts/check-deploy.sh` compares these lines
 # with what the built binary links. ca-certificates for the providers' and Kafka's TLS.

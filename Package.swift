@@ -51,6 +51,9 @@ let package = Package(
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "PushContract"),
+        // Version and git revision of the binary (`pushfleet --version`, `pushfleet_build_info`).
+        .plugin(name: "RevisionPlugin", capability: .buildTool()),
+        .target(name: "BuildInfo", plugins: ["RevisionPlugin"]),
         .target(name: "PushPolicy", dependencies: ["PushContract"]),
         // Real loopback APNs / FCM / OAuth / generic servers and a test CA, for tests and `pushfleet dev`.
         .target(
@@ -98,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "pushfleet",
             dependencies: [
-                "Kafka", "PushContract", "PushPolicy", "PushSenders", "PushSandbox", "PushEngine",
+                "Kafka", "PushContract", "PushPolicy", "PushSenders", "PushSandbox", "PushEngine", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

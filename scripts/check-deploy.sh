@@ -124,6 +124,21 @@ dockerfile_libraries() {
     return $status
 }
 
+# The build stage copies every directory a target of Package.swift lives in (Sources, Tests,
+# Plugins) and the pins; the image's version label is the binary's release.
+dockerfile_sources() {
+    local dir status=0 version
+    for dir in Sources Tests Plugins; do
+        [ -d "$dir" ] || continue
+        grep -qE "^COPY $dir \./$dir\$" Dockerfile || { echo "the build stage does not COPY $dir"; status=1; }
+    done
+    grep -qE '^COPY Package.swift Package.resolved \./$' Dockerfile || { echo "the build stage does not COPY Package.swift Package.resolved"; status=1; }
+    version=$(sed -n 's/.*public static let version = "\(.*\)".*/\1/p' Sources/BuildInfo/BuildInfo.swift)
+    grep -qF "org.opencontainers.image.version=\"$version\"" Dockerfile || { echo "the image's version label is not $version (Sources/BuildInfo)"; status=1; }
+    return $status
+}
+
+check "Dockerfile copies every target directory, the pins and labels the release" dockerfile_sources
 check "docker-compose config" docker-compose -f docker-compose.yml config -q
 check "docker-compose config (profile sandbox)" docker-compose -f docker-compose.yml --profile sandbox config -q
 check "kubernetes-validate ops/k8s" k8s_core

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Logging
 import Metrics
 import PushEngine
@@ -48,6 +49,9 @@ struct WorkerCommand: AsyncParsableCommand {
         defer { signals.cancel() }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(HelpTextMetricsFactory(registry: registry))
+        // Which build each worker runs, as `version`/`revision` labels on a constant 1: a rollout
+        // shows as two series, and `* on(instance) group_left(version)` joins it to any metric.
+        Gauge(label: "pushfleet_build_info", dimensions: [("version", BuildInfo.version), ("revision", BuildInfo.revision)]).record(1)
 
         let senders: PushSenders
         do {

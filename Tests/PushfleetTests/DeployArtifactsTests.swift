@@ -69,6 +69,11 @@ struct DeployArtifactsTests {
 
         // What the series say, not only that they exist.
         #expect(Self.sample("pushfleet_assigned_partitions", in: exposition) == 4, "one worker owns all 4 partitions")
+        let (_, version, _) = try await run("pushfleet", ["--version"])
+        let build = try #require(Self.samples("pushfleet_build_info", in: exposition).first, "pushfleet_build_info exported")
+        #expect(build.value == 1)
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "pushfleet \(Self.label("version", build.labels)) (revision \(Self.label("revision", build.labels)))",
+                "the metric's labels are what --version prints: \(build.labels) vs \(version)")
         #expect(Self.sample(#"pushfleet_pushes_total{provider="apns.dev",push_type="voip",result="sent"}"#, in: exposition) == 1)
         #expect(Self.sample(#"pushfleet_skips_total{reason="filter"}"#, in: exposition) == 1)
         #expect(Self.sample("pushfleet_dead_letters_total", in: exposition) == 1)
@@ -192,6 +197,12 @@ struct DeployArtifactsTests {
             guard let value = Double(line[line.index(after: space)...]) else { return nil }
             return (String(line[line.index(line.startIndex, offsetBy: name.count)..<space]), value)
         }
+    }
+
+    /// The value of `name` in a sample's `{a="x",b="y"}` label set ("" when absent).
+    static func label(_ name: String, _ labels: String) -> String {
+        guard let start = labels.range(of: name + "=\"") else { return "" }
+        return String(labels[start.upperBound...].prefix { $0 != "\"" })
     }
 
     /// The port the worker bound for `metrics-listen=127.0.0.1:0`, from its log line

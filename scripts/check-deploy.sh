@@ -62,7 +62,7 @@ EOF
 k8s_config() {
     local conf; conf=$(mktemp --suffix=.conf)
     python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["flexisip.conf"])' ops/k8s/configmap.yaml >"$conf" \
-        && "$PUSHFLEET_BIN" config check --config "$conf" --set kafka/rdkafka.sasl.password=x
+        && KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --config "$conf"
     local status=$?; rm -f "$conf"; return $status
 }
 

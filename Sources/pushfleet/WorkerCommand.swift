@@ -33,7 +33,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         try config.checkWorkerRequirements()
-        bootstrapLogging(format: config.pushfleet.logFormat)
+        bootstrapLogging(format: config.pushfleet.logFormat, level: Logger.Level(rawValue: config.pushfleet.logLevel.rawValue) ?? .info)
         let logger = Logger(label: "pushfleet")
         // Signals are handled from here on: a stop during start-up (a slow broker) is bounded too.
         let stopRequested = StopRequest()

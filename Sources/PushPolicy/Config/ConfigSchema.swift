@@ -222,6 +222,12 @@ enum ConfigSchema {
                 guard let format = PushFleetOptions.LogFormat(rawValue: v) else { throw ConfigProblem("must be text or json") }
                 c.pushfleet.logFormat = format
             }, dump: { $0.pushfleet.logFormat.rawValue }),
+            OptionSpec(key: "log-level", apply: { c, v throws(ConfigProblem) in
+                guard let level = PushFleetOptions.LogLevel(rawValue: v) else {
+                    throw ConfigProblem("must be one of \(PushFleetOptions.LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                c.pushfleet.logLevel = level
+            }, dump: { $0.pushfleet.logLevel.rawValue }),
         ])
 
     // MARK: list values

@@ -21,12 +21,18 @@ public struct PushFleetConfig: Sendable, Hashable {
 
     /// Parses and validates `text`, then applies `overrides` (`section/key=value`, as Flexisip's
     /// `--set`, e.g. `module::PushNotification/timeout=5`), which win over the file.
-    public static func load(text: String, overrides: [String] = []) throws(ConfigError) -> PushFleetConfig {
-        try load(text: text, overrides: overrides, path: nil)
+    ///
+    /// `${NAME}` in a value read by PushFleet is replaced by the variable `NAME` of `environment`
+    /// (so a secret never needs to be in the file or on the command line); `$${` keeps a literal
+    /// `${`. An unset variable is an error naming the key and the variable.
+    public static func load(text: String, overrides: [String] = [],
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> PushFleetConfig {
+        try load(text: text, overrides: overrides, path: nil, environment: environment)
     }
 
     /// Reads the file at `path` (UTF-8), then as `load(text:overrides:)`; errors name the file.
-    public static func load(path: String, overrides: [String] = []) throws(ConfigError) -> PushFleetConfig {
+    public static func load(path: String, overrides: [String] = [],
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> PushFleetConfig {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ConfigError(path: path, problem: "cannot read config file: no such file")
@@ -48,7 +54,7 @@ public struct PushFleetConfig: Sendable, Hashable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(path: path, problem: "config file is not valid UTF-8")
         }
-        return try load(text: text, overrides: overrides, path: path)
+        return try load(text: text, overrides: overrides, path: path, environment: environment)
     }
 
     /// Fails when something the worker cannot run without is missing (`config check` reports it;
@@ -61,8 +67,8 @@ public struct PushFleetConfig: Sendable, Hashable {
         }
     }
 
-    static func load(text: String, overrides: [String], path: String?) throws(ConfigError) -> PushFleetConfig {
-        var loader = ConfigLoader(path: path)
+    static func load(text: String, overrides: [String], path: String?, environment: [String: String]) throws(ConfigError) -> PushFleetConfig {
+        var loader = ConfigLoader(path: path, environment: environment)
         do {
             try loader.readFile(text)
             for override in overrides { try loader.applyOverride(override) }
@@ -79,11 +85,48 @@ public struct PushFleetConfig: Sendable, Hashable {
 /// cross-field errors can point at it.
 struct ConfigLoader {
     let path: String?
+    /// Where `${NAME}` in values is looked up.
+    let environment: [String: String]
     var config = PushFleetConfig()
     /// `section/key` (lower-cased) → where its effective value came from.
     var origins: [String: ConfigError.Location] = [:]
 
-    init(path: String?) { self.path = path }
+    init(path: String?, environment: [String: String] = [:]) {
+        self.path = path
+        self.environment = environment
+    }
+
+    /// `value` with every `${NAME}` replaced from the environment (`$${` is a literal `${`).
+    /// Applied only to keys PushFleet reads, so a Flexisip file's other sections are left alone.
+    func expand(_ value: String, section: String, key: String, at location: ConfigError.Location) throws(ConfigError) -> String {
+        guard value.contains("${") else { return value }
+        var out = ""
+        var rest = Substring(value)
+        while let start = rest.range(of: "${") {
+            if rest[..<start.lowerBound].hasSuffix("$") {
+                out += rest[..<rest.index(before: start.lowerBound)] + "${"
+                rest = rest[start.upperBound...]
+                continue
+            }
+            out += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw ConfigError(location: location, section: section, key: key,
+                                  problem: "unterminated ${ in the value: write ${NAME}, or $${ for a literal ${")
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "_") }) else {
+                throw ConfigError(location: location, section: section, key: key,
+                                  problem: "${\(ConfigText.display(name))} is not an environment variable name (letters, digits, _)")
+            }
+            guard let found = environment[name] else {
+                throw ConfigError(location: location, section: section, key: key,
+                                  problem: "environment variable \(name) is not set (the value refers to ${\(name)})")
+            }
+            out += found
+            rest = rest[rest.index(after: end)...]
+        }
+        return out + rest
+    }
 
     mutating func readFile(_ text: String) throws(ConfigError) {
         let ini = try FlexisipINI.parse(text)
@@ -135,8 +178,9 @@ struct ConfigLoader {
         try apply(spec, key: String(key), value: String(value), at: location)
     }
 
-    mutating func apply(_ spec: SectionSpec, key: String, value: String, at location: ConfigError.Location) throws(ConfigError) {
+    mutating func apply(_ spec: SectionSpec, key: String, value raw: String, at location: ConfigError.Location) throws(ConfigError) {
         if let option = spec.option(key) {
+            let value = try expand(raw, section: spec.name, key: option.key, at: location)
             do {
                 try option.apply(&config, value)
             } catch {
@@ -147,7 +191,7 @@ struct ConfigLoader {
             return
         }
         if spec.acceptsRdkafka, key.utf8.count > 8, ConfigText.sameName(key.prefix(8), "rdkafka.") {
-            try applyRdkafka(property: String(key.dropFirst(8)), value: value, at: location)
+            try applyRdkafka(property: String(key.dropFirst(8)), value: expand(raw, section: spec.name, key: key, at: location), at: location)
             return
         }
         if let known = spec.flexisipOnly.first(where: { ConfigText.sameName($0.key, key) }) {
@@ -162,7 +206,14 @@ struct ConfigLoader {
                           problem: "unknown option\(hint); see docs/configuration.md")
     }
 
-    mutating func applyRdkafka(property: String, value: String, at location: ConfigError.Location) throws(ConfigError) {
+    mutating func applyRdkafka(property named: String, value given: String, at location: ConfigError.Location) throws(ConfigError) {
+        var property = named, value = given
+        // `rdkafka.<property>-file=PATH`: the value is the file's content (a mounted Secret);
+        // librdkafka's own names never end in `-file`.
+        if named.lowercased().hasSuffix("-file") {
+            property = String(named.dropLast(5))
+            value = try Self.secretFile(given, key: "rdkafka." + named, at: location)
+        }
         let key = "rdkafka." + property
         if let own = ConfigSchema.reservedRdkafka[property.lowercased()] {
             throw ConfigError(location: location, section: ConfigSchema.kafka, key: key,
@@ -177,6 +228,19 @@ struct ConfigLoader {
         } else {
             config.kafka.rdkafka.append((property, value))
         }
+    }
+
+    /// The content of a secret file, without its trailing newline (as `kubectl create secret
+    /// --from-file` and most editors leave one).
+    static func secretFile(_ path: String, key: String, at location: ConfigError.Location) throws(ConfigError) -> String {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 64 << 10,
+              let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(location: location, section: ConfigSchema.kafka, key: key, value: ConfigText.display(path),
+                              problem: "cannot read the file (it must exist, be readable, UTF-8 and at most 64 KiB)")
+        }
+        var content = Substring(text)
+        while content.last == "\n" || content.last == "\r" { content = content.dropLast() }
+        return String(content)
     }
 
     /// Rules that involve more than one key; run once everything is applied.

@@ -13,8 +13,15 @@ public struct PushFleetOptions: Sendable, Hashable {
     /// `host:port` of the metrics endpoint; empty disables it.
     public var metricsListen = "127.0.0.1:9464"
     public var logFormat = LogFormat.text
+    /// Lowest level logged; swift-log's level names.
+    public var logLevel = LogLevel.info
 
     public init() {}
+
+    /// swift-log's `Logger.Level` names (PushPolicy does not depend on swift-log).
+    public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
 
     public enum LogFormat: String, Sendable, Hashable, CaseIterable {
         case text

@@ -209,8 +209,9 @@ struct PushFleetConfigTests {
 
     @Test func theShippedExampleLoads() throws {
         let path = repositoryRoot.appendingPathComponent("docs/examples/flexisip.conf").path
-        let config = try PushFleetConfig.load(path: path)
+        let config = try PushFleetConfig.load(path: path, environment: ["KAFKA_SASL_PASSWORD": "from-env"])
         try config.checkWorkerRequirements()
+        #expect(config.kafka.rdkafka.first { $0.0 == "sasl.password" }?.1 == "from-env")
         #expect(config.pushNotification.enabled)
         #expect(config.pushNotification.filter == "to.uri.domain == 'sip.example.org'")
         #expect(config.pushNotification.firebaseServiceAccounts.map(\.project) == ["123456789012", "210987654321"])

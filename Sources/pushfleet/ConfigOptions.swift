@@ -25,7 +25,7 @@ struct ConfigOptions: ParsableArguments {
         if let path {
             config = try PushFleetConfig.load(path: path, overrides: overrides)
         } else if requireFile {
-            throw CommandError("no config: pass --config FILE or set PUSHFLEET_CONFIG")
+            throw CommandError("no config: pass --config FILE or set PUSHFLEET_CONFIG", status: ExitStatus.config)
         } else {
             config = try PushFleetConfig.load(text: "", overrides: overrides)
         }
@@ -38,7 +38,7 @@ extension PushFleetConfig {
     /// The librdkafka configuration of `[kafka]`.
     func kafkaConfiguration(clientId: String) throws -> KafkaConfiguration {
         guard let bootstrap = kafka.bootstrapServers else {
-            throw CommandError("[kafka] bootstrap-servers is not set")
+            throw CommandError("[kafka] bootstrap-servers is not set", status: ExitStatus.config)
         }
         return KafkaConfiguration(bootstrapServers: bootstrap, clientId: clientId, properties: kafka.rdkafka.map { ($0.0, $0.1) })
     }
@@ -54,8 +54,39 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// A command failure: printed as `Error: <text>` (without usage), exit status 1.
+/// A command failure: printed as `Error: <text>` (without usage), with its exit status.
 struct CommandError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    var status: Int32
+
+    init(_ description: String, status: Int32 = ExitStatus.failure) {
+        self.description = description
+        self.status = status
+    }
+
+    /// An error the command cannot go on after, keeping the class its exit status tells.
+    init(_ error: any Error) {
+        self.init("\(error)", status: ExitStatus.of(error))
+    }
+}
+
+/// Exit statuses a supervisor or script can tell apart (BSD sysexits, as many daemons use):
+/// a bad configuration will not fix itself by restarting, an unreachable Kafka may.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    /// Bad command line (EX_USAGE; swift-argument-parser's validation errors).
+    static let usage: Int32 = 64
+    /// Kafka (or another service the command needs) unreachable or refusing (EX_UNAVAILABLE).
+    static let unavailable: Int32 = 69
+    /// The configuration is wrong (EX_CONFIG): a key, a file it names, the topics' layout.
+    static let config: Int32 = 78
+
+    static func of(_ error: any Error) -> Int32 {
+        switch error {
+        case let error as CommandError: error.status
+        case is ConfigError, is WorkerStartError: config
+        case is KafkaError, is WorkerFatalError: unavailable
+        default: failure
+        }
+    }
 }

@@ -31,7 +31,7 @@ final class ObservabilityServer: Service {
     init(listen: String, registry: PrometheusCollectorRegistry, logger: Logger, beforeScrape: @escaping @Sendable () -> Void = {},
          status: @escaping @Sendable () -> EndpointStatus) throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-            throw CommandError("[pushfleet] metrics-listen = \(listen): expected host:port")
+            throw CommandError("[pushfleet] metrics-listen = \(listen): expected host:port", status: ExitStatus.config)
         }
         host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         self.port = port

@@ -57,7 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             senders = try PushSenders(config: config, logger: Logger(label: "pushfleet.senders"))
         } catch {
-            throw CommandError("\(error)")
+            throw CommandError(error)
         }
         let worker: PushWorker
         do {
@@ -67,7 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
             }
         } catch {
             await senders.shutdown()
-            throw CommandError("\(error)")
+            throw CommandError(error)
         }
         var services: [any Service] = []
         if !config.pushfleet.metricsListen.isEmpty {
@@ -89,7 +89,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             await senders.shutdown()
-            throw CommandError("\(error)")
+            throw CommandError(error)
         }
         await senders.shutdown()
     }

@@ -14,7 +14,7 @@ struct ReliabilityTests {
 
     static func curl() throws -> String { try DeployArtifactsTests.tool("curl", install: "Debian package curl") }
 
-    @Test("a start-up failure with metrics on exits 1 with the error instead of answering /health", arguments: [
+    @Test("a start-up failure with metrics on exits 69 (EX_UNAVAILABLE) with the error instead of answering /health", arguments: [
         ("kafka/bootstrap-servers=127.0.0.1:1", "Error:"),  // Kafka unreachable
         ("kafka/events-topic=no-such-events", "no-such-events"),  // a topic that does not exist
     ])
@@ -23,8 +23,21 @@ struct ReliabilityTests {
         defer { Task { await fleet.stop() } }
         let worker = try ChildProcess("pushfleet", ["worker", "--config", fleet.configPath, "--set", setting])
         let status = try await worker.waitForExit(timeout: .seconds(60))
-        #expect(status != 0)
+        #expect(status == 69, "Kafka unavailable: a supervisor may retry")
         #expect(worker.errors.text.contains(named), "the cause is printed: \(worker.errors.text.suffix(600))")
+    }
+
+    @Test("exit statuses tell a bad configuration (78) and bad usage (64) from an unavailable Kafka (69)", arguments: [
+        (["worker", "--config", "/nonexistent/flexisip.conf"], Int32(78), "cannot read config file"),
+        (["worker", "--config", "/dev/null", "--set", "module::PushNotification/timeout=soon"], Int32(78), "timeout = soon"),
+        (["worker", "--config", "/dev/null"], Int32(78), "bootstrap-servers"),
+        (["tail", "--bootstrap-servers", "127.0.0.1:1", "--result", "ok"], Int32(64), "--result"),
+        (["worker", "--no-such-flag"], Int32(64), "--no-such-flag"),
+    ])
+    func exitStatuses(arguments: [String], expected: Int32, named: String) async throws {
+        let (status, _, err) = try await run("pushfleet", arguments)
+        #expect(status == expected, "\(err)")
+        #expect(err.contains(named), "\(err)")
     }
 
     @Test("SIGTERM while start-up waits for an unreachable Kafka ends the process within the bound")

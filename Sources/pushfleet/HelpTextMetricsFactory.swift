@@ -24,6 +24,7 @@ struct HelpTextMetricsFactory: MetricsFactory {
     /// Every metric the worker exports, with its help text.
     static let catalog: [String: String] = EngineMetrics.help.merging(SenderMetrics.help) { engine, _ in engine }
         .merging(["pushfleet_build_info": "Constant 1; the labels are the release and git revision this worker was built from."]) { known, _ in known }
+        .merging(ProcessMetrics.help) { known, _ in known }
 
     private var registry: PrometheusCollectorRegistry { base.registry }
 

@@ -52,6 +52,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // Which build each worker runs, as `version`/`revision` labels on a constant 1: a rollout
         // shows as two series, and `* on(instance) group_left(version)` joins it to any metric.
         Gauge(label: "pushfleet_build_info", dimensions: [("version", BuildInfo.version), ("revision", BuildInfo.revision)]).record(1)
+        let processMetrics = ProcessMetrics()
 
         let senders: PushSenders
         do {
@@ -72,7 +73,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var services: [any Service] = []
         if !config.pushfleet.metricsListen.isEmpty {
             services.append(try ObservabilityServer(listen: config.pushfleet.metricsListen, registry: registry, logger: logger,
-                                                    beforeScrape: { senders.refreshMetrics() }) {
+                                                    beforeScrape: { senders.refreshMetrics(); processMetrics.refresh() }) {
                 let status = worker.status()
                 return EndpointStatus(live: status.live, ready: status.ready, problems: status.problems)
             })

@@ -69,6 +69,15 @@ struct DeployArtifactsTests {
 
         // What the series say, not only that they exist.
         #expect(Self.sample("pushfleet_assigned_partitions", in: exposition) == 4, "one worker owns all 4 partitions")
+        // The standard process metrics, read from /proc at the scrape: values that make sense.
+        let resident = Self.sample("process_resident_memory_bytes", in: exposition) ?? 0
+        #expect(resident > 4_000_000 && resident < 4_000_000_000, "resident memory \(resident)")
+        #expect((Self.sample("process_virtual_memory_bytes", in: exposition) ?? 0) > resident)
+        #expect((Self.sample("process_cpu_seconds_total", in: exposition) ?? 0) > 0)
+        let fds = Self.sample("process_open_fds", in: exposition) ?? 0
+        #expect(fds >= 3 && fds <= (Self.sample("process_max_fds", in: exposition) ?? 0), "open fds \(fds)")
+        let started = Self.sample("process_start_time_seconds", in: exposition) ?? 0
+        #expect(abs(started - Date().timeIntervalSince1970) < 300, "the worker started moments ago: \(started)")
         let (_, version, _) = try await run("pushfleet", ["--version"])
         let build = try #require(Self.samples("pushfleet_build_info", in: exposition).first, "pushfleet_build_info exported")
         #expect(build.value == 1)

@@ -138,7 +138,27 @@ dockerfile_sources() {
     return $status
 }
 
+# Every alert has a runbook_url, and each points at a heading of docs/troubleshooting.md.
+runbooks() {
+    python3 - ops/prometheus/pushfleet-alerts.yml docs/troubleshooting.md <<'EOF'
+import re, sys, yaml
+rules, doc = sys.argv[1], open(sys.argv[2]).read()
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", doc, re.M)}
+bad = []
+for group in yaml.safe_load(open(rules))["groups"]:
+    for rule in group["rules"]:
+        if "alert" not in rule:
+            continue
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        if not url.startswith("docs/troubleshooting.md#") or url.split("#", 1)[1] not in anchors:
+            bad.append(f"{rule['alert']}: runbook_url {url!r} is not a heading of docs/troubleshooting.md")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+}
+
 check "Dockerfile copies every target directory, the pins and labels the release" dockerfile_sources
+check "every alert's runbook_url is a heading of docs/troubleshooting.md" runbooks
 check "docker-compose config" docker-compose -f docker-compose.yml config -q
 check "docker-compose config (profile sandbox)" docker-compose -f docker-compose.yml --profile sandbox config -q
 check "kubernetes-validate ops/k8s" k8s_core

@@ -10,7 +10,7 @@ package enum EngineMetrics {
     static let skips = "pushfleet_skips_total"                   // reason (class)
     static let pushes = "pushfleet_pushes_total"                 // provider, push_type, result
     static let sendLatency = "pushfleet_send_latency_seconds"    // provider
-    static let eventToPush = "pushfleet_event_to_push_latency_seconds"  // push_type
+    static let eventToPush = "pushfleet_event_to_push_latency_seconds"  // push_type, attempt
     static let pending = "pushfleet_pending_schedules"           // partition
     static let inFlight = "pushfleet_sends_in_flight"            // partition
     static let wakeupBindings = "pushfleet_wakeup_bindings"      // partition (of the registrations topic)
@@ -150,7 +150,10 @@ package enum EngineMetrics {
                 } else {
                     counter(pushes, [("provider", o.provider ?? "none"), ("push_type", o.pushType?.rawValue ?? "none"), ("result", o.result.rawValue)]).increment()
                     if let latency = o.latencyMs, o.result == .sent {
-                        timer(eventToPush, [("push_type", o.pushType?.rawValue ?? "none")]).recordMilliseconds(latency)
+                        // `attempt`: a first push measures the path; a retransmission or a
+                        // ringing repeat is late by design (its interval), which an SLO must not count.
+                        timer(eventToPush, [("push_type", o.pushType?.rawValue ?? "none"), ("attempt", o.attempt == 1 ? "first" : "repeat")])
+                            .recordMilliseconds(latency)
                     }
                 }
             case .deadLetter:

@@ -84,6 +84,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         for direction in EventTimeRule.Direction.allCases {
             _ = EngineMetrics.counter(EngineMetrics.eventTimeReplaced, [("direction", direction.rawValue)])
         }
+        _ = EngineMetrics.counter(EngineMetrics.deadLetters)
+        _ = EngineMetrics.counter(EngineMetrics.writeRetries)
     }
 
     /// Partitions whose schedules are restored and which take records.

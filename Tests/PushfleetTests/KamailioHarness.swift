@@ -112,9 +112,10 @@ final class KamailioRouter: Sendable {
 
     /// Runs a scenario of `ops/kamailio/sipp` from `localPort`; `target` is the router for a UAC,
     /// nil for a UAS (which answers whatever reaches `localPort`). One call, then SIPp exits:
-    /// 0 when the scenario completed.
+    /// 0 when the scenario completed. `outOfCall`: the scenario (`-oocsf`) that takes requests of
+    /// another Call-ID than the scenario's own, e.g. the INVITE reaching a device that registered.
     func sipp(_ scenario: String, user: String? = nil, localPort: UInt16, toRouter: Bool = true, callId: String? = nil,
-              keys: [String: String] = [:], pause: Int? = nil, timeout: Int = 30) throws -> ChildProcess {
+              keys: [String: String] = [:], pause: Int? = nil, timeout: Int = 30, outOfCall: String? = nil) throws -> ChildProcess {
         var arguments = ["-sf", Self.opsDirectory.appendingPathComponent("sipp/\(scenario).xml").path, "-m", "1",
                          "-i", "127.0.0.1", "-p", String(localPort), "-nostdin", "-timeout", "\(timeout)s", "-timeout_error",
                          "-trace_err", "-error_file", directory.appendingPathComponent("sipp-\(scenario)-\(localPort).log").path,
@@ -122,6 +123,7 @@ final class KamailioRouter: Sendable {
         if let user { arguments += ["-s", user] }
         if let callId { arguments += ["-cid_str", callId] }
         if let pause { arguments += ["-d", String(pause)] }
+        if let outOfCall { arguments += ["-oocsf", Self.opsDirectory.appendingPathComponent("sipp/\(outOfCall).xml").path] }
         for (key, value) in keys.sorted(by: { $0.key < $1.key }) { arguments += ["-key", key, value] }
         if toRouter { arguments.append("127.0.0.1:\(port)") }
         let phone = try Self.spawn(Self.sipp, arguments)
@@ -150,8 +152,22 @@ final class KamailioRouter: Sendable {
     func sippErrors(_ scenario: String, localPort: UInt16) -> String {
         let base = directory.appendingPathComponent("sipp-\(scenario)-\(localPort)")
         let errors = (try? String(contentsOf: base.appendingPathExtension("log"), encoding: .utf8)) ?? ""
-        let messages = (try? String(contentsOf: base.appendingPathExtension("messages"), encoding: .utf8)) ?? ""
-        return "errors: \(errors)\nmessages: \(messages.suffix(3000))"
+        return "errors: \(errors)\nmessages: \(sippMessages(scenario, localPort: localPort).suffix(3000))"
+    }
+
+    /// The SIP messages a scenario run from `localPort` sent and received (SIPp's `-trace_msg`).
+    func sippMessages(_ scenario: String, localPort: UInt16) -> String {
+        let file = directory.appendingPathComponent("sipp-\(scenario)-\(localPort).messages")
+        return (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    }
+
+    /// A device woken by its push (`device_wake`): registers a fresh contact at `localPort` with
+    /// `pushParameters` and `instance`, then answers the call forked to it, picking up `pause`
+    /// milliseconds after its 180. Exits 0 once it took the caller's BYE.
+    func wokenDevice(_ user: String, localPort: UInt16, pushParameters: String, instance: String,
+                     pause: Int = 500, timeout: Int = 20) throws -> ChildProcess {
+        try sipp("device_wake", user: user, localPort: localPort, keys: ["pn": pushParameters, "instance": instance, "expires": "3600"],
+                 pause: pause, timeout: timeout, outOfCall: "device_wake_answer")
     }
 
     /// Registers `user` from `localPort` with a contact carrying `pushParameters` and waits for

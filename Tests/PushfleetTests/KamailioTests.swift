@@ -138,6 +138,106 @@ struct KamailioTests {
         }
     }
 
+    @Test("tsilo: the callee's contact is stale; woken by its VoIP push, the device registers a fresh contact and the waiting INVITE is answered there")
+    func wokenDeviceAnswersOnFreshContact() async throws {
+        try await Self.withRouter { fleet, router in
+            let contactParams = "pn-provider=apns;pn-param=ABCD1234.\(Self.bundle).voip;pn-prid=\(Self.voipToken):voip"
+            let instance = Self.instance(11)
+            let registrationKey = "sip:wade@127.0.0.1|\(instance)"
+            // The device registered from a port nobody listens on any more (its connection is gone).
+            let stalePort = try freeUDPPort()
+            try await router.register("wade", localPort: stalePort, pushParameters: contactParams, instance: instance)
+
+            let callerPort = try freeUDPPort()
+            let started = ContinuousClock.now
+            let caller = try router.sipp("call", user: "wade", localPort: callerPort, callId: "kam-wake-%u")
+            let push = try await fleet.apns.waitForRequests(count: 1, timeout: .seconds(15))[0]
+            #expect(push.path == "/3/device/\(Self.voipToken)")
+            #expect(push.bodyText.contains("\"call-id\":\"kam-wake-1\""))
+
+            // Only now does the device wake up: it registers a fresh contact (same instance and push
+            // parameters, a new port) and answers the INVITE tsilo forks to it.
+            let freshPort = try freeUDPPort()
+            let device = try router.wokenDevice("wade", localPort: freshPort, pushParameters: contactParams, instance: instance)
+            try await router.finish(device, "device_wake", localPort: freshPort, timeout: .seconds(25))
+            try await router.finish(caller, "call", localPort: callerPort, timeout: .seconds(20))
+            let callDuration = ContinuousClock.now - started
+            #expect(callDuration < .seconds(20), "answered within the fork timeout (20 s): \(callDuration)")
+
+            // The caller's 200 came from the fresh contact; the stale one never answered.
+            let callerMessages = router.sippMessages("call", localPort: callerPort)
+            #expect(callerMessages.contains("Contact: <sip:127.0.0.1:\(freshPort);transport=UDP>"), "\(callerMessages.suffix(2000))")
+            #expect(router.sippMessages("device_wake", localPort: freshPort).contains("INVITE sip:wade@127.0.0.1:\(freshPort);\(contactParams) SIP/2.0"))
+
+            try await waitUntil("call.ended published") {
+                try await Self.events(fleet, "kam-wake-1").contains { $0.endReason != nil }
+            }
+            let events = try await Self.events(fleet, "kam-wake-1")
+            #expect(events.map { $0.event?.type } == ["branch.unanswered", "branch.response", "branch.response", "call.ended"],
+                    "one branch.unanswered: the branch to the fresh contact is the device's branch, not a second push")
+            #expect(Set(events.map(\.partition)).count == 1, "one call, one partition")
+            guard case .branchUnanswered(let branch) = events.first?.event else { Issue.record("no branch.unanswered: \(events)"); return }
+            #expect(branch.requestUri == "sip:wade@127.0.0.1:\(stalePort);\(contactParams)", "pushed for the stale contact")
+            #expect(branch.branch == instance)
+            let responses = events.compactMap { record -> BranchResponse? in
+                if case .branchResponse(let response) = record.event { response } else { nil }
+            }
+            #expect(responses.map(\.status) == [180, 200])
+            #expect(responses.allSatisfy { $0.branch == instance }, "the fresh contact's replies are the device's branch")
+            #expect(events.compactMap(\.endReason) == [.answered])
+
+            // The fresh REGISTER moved the binding: same key, the new contact.
+            let registrations = try await fleet.published("pushfleet.registrations").filter { $0.key == registrationKey }
+            guard case .registrationUpdated(let latest) = registrations.last?.event else { Issue.record("no registration: \(registrations)"); return }
+            #expect(registrations.count == 2)
+            #expect(latest.contact == "sip:wade@127.0.0.1:\(freshPort);\(contactParams)")
+            #expect(try await router.counters()["pushfleet_repeat_branches"] == 1)
+
+            try await waitUntil("the call's schedule stopped") { try await !fleet.hasPendingSchedule("kam-wake-1") }
+            #expect(fleet.apns.requests.filter { $0.path.hasSuffix(Self.voipToken) }.count == 1, "one push: the device was awake for the fresh branch")
+            #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
+        }
+    }
+
+    @Test("tsilo: the caller CANCELs before the woken device registers → Missing call; the device's fresh contact gets no INVITE")
+    func cancelledBeforeDeviceRegisters() async throws {
+        try await Self.withRouter { fleet, router in
+            let contactParams = "pn-provider=apns;pn-param=ABCD1234.\(Self.bundle);pn-prid=\(Self.remoteToken);pn-call-remote-push-interval=1"
+            let instance = Self.instance(12)
+            try await router.register("xena", localPort: try freeUDPPort(), pushParameters: contactParams, instance: instance)
+            @Sendable func pushes() -> [RecordedRequest] { fleet.apns.requests.filter { $0.path.hasSuffix(Self.remoteToken) } }
+
+            // The stale contact never answers; the caller gives up after 3 s of ringing pushes.
+            let callerPort = try freeUDPPort()
+            let caller = try router.sipp("call_cancel", user: "xena", localPort: callerPort, callId: "kam-wake-cancel-%u", pause: 3000)
+            _ = try await fleet.apns.waitForRequests(count: 1, timeout: .seconds(15))
+            try await router.finish(caller, "call_cancel", localPort: callerPort, timeout: .seconds(20))
+            try await waitUntil("the final push") { pushes().last?.bodyText.contains("Missing call") == true }
+            #expect(pushes().count >= 2, "ringing pushes, then the final one: \(pushes().count)")
+            #expect(pushes().dropLast().allSatisfy { $0.header("apns-collapse-id") == "kam-wake-cancel-1" && $0.header("apns-push-type") == "alert" })
+            let outcomes = try await fleet.waitForOutcomes("the final push's outcome") { $0.contains { $0.callId == "kam-wake-cancel-1" && $0.pushType == .final } }
+            #expect(outcomes.filter { $0.callId == "kam-wake-cancel-1" && $0.pushType == .final }.count == 1)
+
+            // The device registers its fresh contact too late: the cancelled call forks nothing to it.
+            // (A negative: the device waits 3 s for an INVITE that must not come.)
+            let freshPort = try freeUDPPort()
+            let device = try router.wokenDevice("xena", localPort: freshPort, pushParameters: contactParams, instance: instance, timeout: 3)
+            try await waitUntil("the fresh registration") {
+                try await fleet.published("pushfleet.registrations").contains {
+                    if case .registrationUpdated(let updated) = $0.event { updated.contact.contains(":\(freshPort);") } else { false }
+                }
+            }
+            let status = try await device.waitForExit(timeout: .seconds(10))
+            #expect(status != 0, "the device never got a call to answer")
+            #expect(!router.sippMessages("device_wake", localPort: freshPort).contains("INVITE "))
+            let events = try await Self.events(fleet, "kam-wake-cancel-1")
+            #expect(events.map { $0.event?.type } == ["branch.unanswered", "call.ended"])
+            #expect(events.compactMap(\.endReason) == [.cancelled])
+            #expect(try await router.counters()["pushfleet_repeat_branches"] == 0)
+            #expect(router.scriptErrors.isEmpty, "\(router.scriptErrors)")
+        }
+    }
+
     @Test("forked to a ringing iOS device and a desk phone: the desk phone answers → Accepted elsewhere; it declines (603) → Declined elsewhere")
     func answeredAndDeclinedElsewhere() async throws {
         try await Self.withRouter { fleet, router in

@@ -9,6 +9,11 @@ ordinary routing logic:
   key `<aor>|<instance or contact>`; every push binding it removed → a tombstone (null value).
 - INVITE / MESSAGE / REFER: the branch route runs once per branch as tm creates it; a branch whose
   target (the registered contact) carries push parameters → `branch.unanswered`.
+- a device woken by its push registers again, usually with a new contact (new port, new
+  connection): the `tsilo` module forks the pending request to it (`ts_store()` when the request is
+  forked to push-capable contacts, `ts_append()` after the device's REGISTER is saved). That late
+  branch keeps the branch id of the device (its `+sip.instance`, else its push parameters) and gets
+  no second `branch.unanswered`: its replies are the device's `branch.response`s.
 - replies ≥ 180 from such a branch → `branch.response`.
 - end of the transaction of a call that had push branches → `call.ended`: a 2xx (`answered` from a
   push branch, `answered-elsewhere` from another one), a 6xx (`declined-elsewhere`), the caller's
@@ -48,6 +53,8 @@ except ImportError:  # Kamailio still routes; every publish is counted as failed
 
 HTABLE = "pushfleet"
 BINDINGS = "pushfleet_bindings"
+# The usrloc table the registrar saves to and tsilo looks new contacts up in.
+LOCATION = "location"
 # Push parameters that make a contact a push target (RFC 8599, and Flexisip's legacy ones).
 RFC8599 = ("pn-provider", "pn-prid")
 LEGACY = ("pn-type", "pn-tok")
@@ -102,6 +109,19 @@ def uri_params(uri):
 def has_push_params(uri):
     params = uri_params(uri)
     return all(params.get(p) for p in RFC8599) or all(params.get(p) for p in LEGACY)
+
+
+def device_identity(uri, instance):
+    """What names one device across its contacts: its `+sip.instance`, else the push parameters
+    of the contact (provider, param, token; legacy ones for a legacy contact). None when neither."""
+    if instance:
+        return ["instance", instance]
+    params = uri_params(uri)
+    if all(params.get(p) for p in RFC8599):
+        return ["pn", params["pn-provider"], params.get("pn-param", ""), params["pn-prid"]]
+    if all(params.get(p) for p in LEGACY):
+        return ["pn", params["pn-type"], params.get("app-id", ""), params["pn-tok"]]
+    return None
 
 
 def unquote(value):
@@ -324,30 +344,56 @@ class kamailio:
             KSR.sl.sl_send_reply(404, "Not here")
 
     def forward_to_location(self, method):
+        aor = pv("$ru")
+        user, domain = pv("$rU") or "", pv("$rd") or ""  # lookup() rewrites them
         try:
-            self.instances = self.registered_instances(pv("$ru"))
+            bindings = self.bindings(aor)
         except Exception as error:  # the branches then name the contact instead of the instance
-            self.instances = {}
-            self.publisher.failed("instances of %s: %s: %s" % (pv("$ru"), type(error).__name__, error))
-        if KSR.registrar.lookup("location") < 0:
+            bindings = []
+            self.publisher.failed("instances of %s: %s: %s" % (aor, type(error).__name__, error))
+        self.instances = {b["addr"]: b["instance"] for b in bindings}
+        if KSR.registrar.lookup(LOCATION) < 0:
             KSR.sl.sl_send_reply(404, "Not Found")
             return
+        stored = False
         if method in PUSH_METHODS:
             KSR.tm.t_on_branch("ksr_branch_route_pushfleet")
             KSR.tm.t_on_reply("ksr_onreply_route_pushfleet")
             KSR.tm.t_on_failure("ksr_failure_route_pushfleet")
             timeout_ms = self.fork_timeout * 1000
             KSR.tm.t_set_fr(timeout_ms, timeout_ms)
+            if any(has_push_params(b["addr"]) for b in bindings):
+                stored = self.store_transaction(user, domain)
         if KSR.tm.t_relay() < 0:
-            KSR.sl.sl_reply_error()
+            if stored:
+                KSR.tm.t_reply(500, "Server Error")
+            else:
+                KSR.sl.sl_reply_error()
         self.instances = {}
 
-    def registered_instances(self, aor):
-        """Contact address → `+sip.instance` of every binding of `aor`."""
-        instances = {}
-        for binding in self.bindings(aor):
-            instances[binding["addr"]] = binding["instance"]
-        return instances
+    def store_transaction(self, user, domain):
+        """tsilo: remembers this transaction under the AOR (the Request-URI's, before `lookup()`
+        rewrites it), so that a device woken by its push, registering again with a new contact,
+        gets a branch of it (`ts_append` in the REGISTER handler, with the same AOR). tsilo needs
+        the transaction: created here, before `t_relay()`. `user` and `domain` are the
+        Request-URI's as it came (after `lookup()`, `$rU` and `$rd` are the first contact's)."""
+        aor = "sip:%s@%s" % (user, domain)
+        try:
+            if KSR.tm.t_newtran() < 0:
+                return False
+            if KSR.tsilo.ts_store_uri(aor) < 0:
+                self.log_tsilo("ts_store of %s failed" % aor)
+            else:
+                # tsilo logs an error for every ts_append that finds nothing stored: the REGISTER
+                # handler calls it only while a request to the user may be waiting.
+                KSR.htable.sht_setxi(HTABLE, "t|" + user, 1, self.fork_timeout + 5)
+            return True
+        except Exception as error:
+            self.publisher.failed("ts_store of %s: %s: %s" % (aor, type(error).__name__, error))
+            return False
+
+    def log_tsilo(self, line):
+        self.publisher.log_rate_limited("tsilo", "pushfleet: %s\n" % line)
 
     def bindings(self, aor):
         """The bindings of `aor` in usrloc, as dicts of the `$ulc` attributes the script uses."""
@@ -381,13 +427,15 @@ class kamailio:
         except Exception as error:  # no tombstones for this REGISTER, but it is still saved
             before = {}
             self.publisher.failed("bindings of %s: %s: %s" % (aor, type(error).__name__, error))
-        if KSR.registrar.save("location", 0) < 0:
+        if KSR.registrar.save(LOCATION, 0) < 0:
             KSR.sl.sl_reply_error()
             return
+        callid = pv("$ci")
+        bindings = []
         try:
-            callid = pv("$ci")
             seen = time.time()
-            after = {self.registration_key(aor, b): b for b in self.bindings(aor) if has_push_params(b["addr"])}
+            bindings = self.bindings(aor)
+            after = {self.registration_key(aor, b): b for b in bindings if has_push_params(b["addr"])}
             for key, binding in after.items():
                 if binding["callid"] != callid:
                     continue
@@ -407,6 +455,21 @@ class kamailio:
                     KSR.htable.sht_rm(BINDINGS, before[key]["ruid"])
         except Exception as error:
             self.publisher.failed("REGISTER of %s: %s: %s" % (aor, type(error).__name__, error))
+        if any(b["callid"] == callid for b in bindings) and KSR.htable.sht_get(HTABLE, "t|" + user) is not None:
+            self.append_branches(aor, bindings)
+
+    def append_branches(self, aor, bindings):
+        """tsilo: a binding this REGISTER created or moved (a woken device's new contact) becomes a
+        new branch of every request still waiting for `aor` (stored by `ts_store`). The branch
+        route runs for each, in this process, inside `ts_append`: `instances` lets it name the
+        device. tm skips contacts a request already has a branch to (same ruid and URI)."""
+        self.instances = {b["addr"]: b["instance"] for b in bindings}
+        try:
+            KSR.tsilo.ts_append(LOCATION, aor)
+        except Exception as error:
+            self.publisher.failed("ts_append of %s: %s: %s" % (aor, type(error).__name__, error))
+        finally:
+            self.instances = {}
 
     def ksr_registrar_event(self, *arguments):
         """usrloc:contact-expired (usrloc's timer process): a push binding nobody refreshed gets
@@ -431,12 +494,31 @@ class kamailio:
     @tm_route("branch route")
     def ksr_branch_route_pushfleet(self, msg):
         target = pv("$ru")
-        if not has_push_params(target):
-            return
         callid = pv("$ci") or ""
         instance = self.instances.get(target)
+        identity = device_identity(target, instance)
+        if identity is None:
+            return
+        index_key = "b|%s|%s" % (pv("$T_branch_idx"), callid)
+        # One branch id per device and call. A device that registers again during the call (tsilo
+        # forks the request to its new contact) already has its branch, and its push: the new
+        # branch's replies are that branch's responses, and no second branch.unanswered is sent.
+        device_key = "d|" + json.dumps([callid] + identity)
+        KSR.htable.sht_lock(HTABLE, device_key)
+        try:
+            known = KSR.htable.sht_get(HTABLE, device_key)
+            if known is None and has_push_params(target):
+                KSR.htable.sht_sets(HTABLE, device_key, instance or target)
+        finally:
+            KSR.htable.sht_unlock(HTABLE, device_key)
+        if known is not None:
+            KSR.htable.sht_sets(HTABLE, index_key, known)
+            KSR.counters.inc("pushfleet_repeat_branches")
+            return
+        if not has_push_params(target):
+            return
         branch = instance or target
-        KSR.htable.sht_sets(HTABLE, "b|%s|%s" % (pv("$T_branch_idx"), callid), branch)
+        KSR.htable.sht_sets(HTABLE, index_key, branch)
         KSR.htable.sht_seti(HTABLE, "p|" + callid, 1)
         record = self.header("branch.unanswered")
         record.update({

@@ -12,6 +12,12 @@ final class PushCommandFixture: Sendable {
     static let keyId = "KEY1234567"
     static let devToken = String(repeating: "d0", count: 32)
     static let prodToken = String(repeating: "a1", count: 32)
+    /// Secrets that must never appear in the output: an FCM legacy server key, and a gateway
+    /// key substituted into the generic URL as `$api-key`.
+    static let legacyProject = "987654321"
+    static let legacyKey = "legacy-secret-server-key"
+    static let gatewayProject = "555"
+    static let gatewayKey = "gateway-secret-key"
 
     let apns: APNsSandbox
     let apnsDev: APNsSandbox
@@ -44,11 +50,14 @@ final class PushCommandFixture: Sendable {
         let fleet = ["apple-dev-push-uri": apnsDev.baseURL, "apple-token-keys": "\(Self.team):\(Self.keyId):\(keyPath)"]
         // No broker: `pushfleet push` needs none, and this address would refuse a connection.
         try files.writeConfig(bootstrap: "127.0.0.1:1", apns: apns, fcm: fcm,
-                              pushNotification: ["external-push-uri": "\(generic.baseURL)/push?token=$token&call=$call-id&type=$type"],
+                              pushNotification: ["external-push-uri": "\(generic.baseURL)/push?token=$token&call=$call-id&type=$type&key=$api-key",
+                                                 "firebase-projects-api-keys": "\(Self.gatewayProject):\(Self.gatewayKey)"],
                               pushfleet: fleet)
         genericConfigPath = directory.appendingPathComponent("generic.conf").path
         try FileManager.default.moveItem(atPath: files.configFile, toPath: genericConfigPath)
-        try files.writeConfig(bootstrap: "127.0.0.1:1", apns: apns, fcm: fcm, pushfleet: fleet)
+        fcm.addLegacyKey(Self.legacyKey)
+        try files.writeConfig(bootstrap: "127.0.0.1:1", apns: apns, fcm: fcm,
+                              pushNotification: ["firebase-projects-api-keys": "\(Self.legacyProject):\(Self.legacyKey)"], pushfleet: fleet)
         configPath = files.configFile
     }
 
@@ -209,15 +218,30 @@ struct PushCommandTests {
         }
     }
 
+    @Test("FCM legacy: the server key chosen for its project and shown as key=<redacted>, never in clear")
+    func firebaseLegacy() async throws {
+        try await withFixture { f in
+            let r = try await f.push(["--pn-provider", "fcm", "--pn-param", PushCommandFixture.legacyProject, "--pn-prid", "legacy-token",
+                                      "--type", "message"], exit: 0)
+            #expect(line(r.out, "credential") == "credential server key of project \(PushCommandFixture.legacyProject) (FCM legacy)")
+            #expect(line(r.out, "request") == "request    POST \(f.fcm.baseURL)/fcm/send")
+            #expect(r.out.contains("authorization: key=<redacted>"))
+            #expect(!r.out.contains(PushCommandFixture.legacyKey) && !r.err.contains(PushCommandFixture.legacyKey))
+            #expect(f.fcm.requests.first?.header("authorization") == "key=\(PushCommandFixture.legacyKey)")
+        }
+    }
+
     @Test("generic gateway: external-push-uri chosen, the substituted URL, HTTP 200; a refusal exits 1")
     func genericGateway() async throws {
         try await withFixture { f in
-            let device = ["--pn-provider", "fcm", "--pn-param", SandboxFleetFiles.firebaseProject, "--type", "message"]
+            let device = ["--pn-provider", "fcm", "--pn-param", PushCommandFixture.gatewayProject, "--type", "message"]
             let ok = try await f.push(device + ["--pn-prid", "tok-1", "--call-id", "c-1"], config: f.genericConfigPath, exit: 0)
             #expect(line(ok.out, "credential")?.hasPrefix("credential external-push-uri \(f.generic.baseURL)/push?token=$token") == true, "\(ok.out)")
-            #expect(line(ok.out, "request") == "request    GET \(f.generic.baseURL)/push?token=tok-1&call=c-1&type=firebase")
+            #expect(line(ok.out, "request") == "request    GET \(f.generic.baseURL)/push?token=tok-1&call=c-1&type=firebase&key=***")
+            #expect(f.generic.requests.first?.path.hasSuffix("&key=\(PushCommandFixture.gatewayKey)") == true, "the gateway got the key")
+            #expect(!ok.out.contains(PushCommandFixture.gatewayKey) && !ok.err.contains(PushCommandFixture.gatewayKey))
             #expect(line(ok.out, "response") == "response   HTTP 200")
-            f.generic.script(path: "/push?token=tok-2&call=c-2&type=firebase", [.status(404, reason: "no such device")])
+            f.generic.script(path: "/push?token=tok-2&call=c-2&type=firebase&key=\(PushCommandFixture.gatewayKey)", [.status(404, reason: "no such device")])
             let refused = try await f.push(device + ["--pn-prid", "tok-2", "--call-id", "c-2"], config: f.genericConfigPath, exit: 1)
             #expect(line(refused.out, "diagnosis") == "diagnosis  the gateway (external-push-uri) refused the push with HTTP 404")
         }

@@ -177,23 +177,16 @@ struct PushCommandTests {
         }
     }
 
-    @Test("no credential for the app: exit 1, the credential line says what is missing, the diagnosis where to put it")
-    func noCredential() async throws {
+    @Test("no usable credential, nothing reaches APNs: an expired certificate is caught before sending; none at all is named")
+    func noUsableCredential() async throws {
         try await withFixture { f in
-            let r = try await f.pushAPNs(param: "ZZZZ999999.com.example.unknown", type: "message", exit: 1)
-            #expect(line(r.out, "credential") == "credential none: no com.example.unknown.prod.pem in \(f.files.certificateDirectory) and no apple-token-keys key of team ZZZZ999999")
-            #expect(line(r.out, "diagnosis")?.contains("no credential: put <apns-topic>.<dev|prod>.pem in apple-certificate-dir") == true, "\(r.out)")
-            #expect(f.apns.requests.isEmpty)
-        }
-    }
-
-    @Test("expired certificate: caught before sending, exit 1, nothing reaches APNs")
-    func expiredCertificate() async throws {
-        try await withFixture { f in
-            let r = try await f.pushAPNs(param: "ABCD1234.com.example.expired", type: "message", exit: 1)
-            #expect(line(r.out, "result") == "result     not sent")
-            #expect(line(r.out, "diagnosis")?.contains("expired certificate: \(f.files.certificateDirectory)/com.example.expired.prod.pem expired on") == true, "\(r.out)")
-            #expect(line(r.out, "request") == nil)
+            let expired = try await f.pushAPNs(param: "ABCD1234.com.example.expired", type: "message", exit: 1)
+            #expect(line(expired.out, "result") == "result     not sent")
+            #expect(line(expired.out, "diagnosis")?.contains("expired certificate: \(f.files.certificateDirectory)/com.example.expired.prod.pem expired on") == true, "\(expired.out)")
+            #expect(line(expired.out, "request") == nil)
+            let none = try await f.pushAPNs(param: "ZZZZ999999.com.example.unknown", type: "message", exit: 1)
+            #expect(line(none.out, "credential") == "credential none: no com.example.unknown.prod.pem in \(f.files.certificateDirectory) and no apple-token-keys key of team ZZZZ999999")
+            #expect(line(none.out, "diagnosis")?.contains("no credential: put <apns-topic>.<dev|prod>.pem in apple-certificate-dir") == true, "\(none.out)")
             #expect(f.apns.requests.isEmpty)
         }
     }

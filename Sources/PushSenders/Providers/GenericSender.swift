@@ -54,6 +54,13 @@ package final class GenericSender: Sendable {
         secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
+    /// A gateway's answer as the trace keeps it: redacted like outcome reasons, since a 404
+    /// body often quotes the URL, `$api-key` included.
+    private func record(_ trace: ExchangeTrace, status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        let shown = secrets.isEmpty ? body : Array(redacted(String(decoding: body, as: UTF8.self)).utf8)
+        trace.received(status: status, headers: headers.map { (name: $0.name, value: redacted($0.value)) }, body: shown)
+    }
+
     private func exchange(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace?) async -> SendOutcome {
         let payload = template.payload(for: r, options: options)
         let url = payload.path ?? ""
@@ -72,7 +79,7 @@ package final class GenericSender: Sendable {
                 switch await pool.execute(request, deadline: attemptDeadline) {
                 case .failure(let e): return .transport(e)
                 case .success(let response):
-                    trace?.received(response)
+                    if let trace { record(trace, status: response.status, headers: response.headers, body: response.body) }
                     return ProviderAnswers.generic(status: response.status, retryAfter: response.header("retry-after"), body: response.body,
                                                    location: response.header("location"))
                 }
@@ -97,7 +104,7 @@ package final class GenericSender: Sendable {
                 guard let (status, headers, body) = answer else {
                     return .transport(TransportError(.timeout, "no complete answer before the deadline"))
                 }
-                trace?.received(status: Int(status), headers: headers.map { (name: $0.name, value: $0.value) }, body: body)
+                if let trace { record(trace, status: Int(status), headers: headers.map { (name: $0.name, value: $0.value) }, body: body) }
                 return ProviderAnswers.generic(status: Int(status), retryAfter: headers.first(name: "retry-after"), body: body,
                                                location: headers.first(name: "location"))
             } catch {

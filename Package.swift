@@ -153,7 +153,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PushEngineTests", dependencies: ["PushEngine", "PushSandbox", "Kafka", "PushPolicy", "PushContract", "PushSenders"]),
-        .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox"]),
+        // Crypto: the .p8 key `pushfleet push` signs with and the APNs sandbox checks.
+        .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox",
+                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -121,6 +121,16 @@ public struct PushParameters: Sendable, Hashable {
         strings = Self.strings(from: uri)
     }
 
+    /// RFC 8599 parameters given one by one (`pushfleet push --pn-provider … --pn-param …
+    /// --pn-prid …`), checked exactly as a contact's would be.
+    public init(provider: String, param: String, prid: String) throws(PushParameterError) {
+        for (name, value) in [("pn-provider", provider), ("pn-param", param), ("pn-prid", prid)] where value.isEmpty {
+            throw PushParameterError(parameter: name, reason: "missing or empty")
+        }
+        self.init(provider: provider, param: param, prid: prid, isLegacy: false)
+        try resolveTokens()
+    }
+
     private init(provider: String, param: String, prid: String, isLegacy: Bool) {
         self.provider = provider
         self.param = param

@@ -119,17 +119,34 @@ public final class PushSenders: PushSending {
     }
 
     public func send(_ request: PushRequest, deadline: EventTime) async -> SendOutcome {
+        await send(request, deadline: deadline, trace: nil)
+    }
+
+    /// `send`, recording into `trace` the credential chosen, each request as sent (secrets
+    /// redacted) and each answer: `pushfleet push` prints them.
+    package func send(_ request: PushRequest, deadline: EventTime, trace: ExchangeTrace?) async -> SendOutcome {
         let provider = request.destination.provider
-        if let generic { return await generic.send(request, deadline: deadline) }
+        if let generic { return await generic.send(request, deadline: deadline, trace: trace) }
         switch provider {
         case "apns", "apns.dev":
             guard let apns else { return SendOutcome(result: .failed, reason: "Apple pushes are disabled (apple=false)", provider: provider) }
-            return await apns.send(request, deadline: deadline)
+            return await apns.send(request, deadline: deadline, trace: trace)
         case "fcm":
             guard let firebase else { return SendOutcome(result: .failed, reason: "Firebase pushes are disabled (firebase=false)", provider: provider) }
-            return await firebase.send(request, deadline: deadline)
+            return await firebase.send(request, deadline: deadline, trace: trace)
         default:
             return SendOutcome(result: .failed, reason: "provider \(provider) has no sender", provider: provider)
+        }
+    }
+
+    /// The credential `send` would use for `request` now; nil when none is configured for it
+    /// (`send` then fails naming what is missing).
+    package func credential(for request: PushRequest) -> SenderCredential? {
+        if generic != nil { return .generic }
+        switch request.destination.provider {
+        case "apns", "apns.dev": return apns?.credential(for: request)
+        case "fcm": return firebase?.credential(for: request)
+        default: return nil
         }
     }
 

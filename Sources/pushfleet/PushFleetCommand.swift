@@ -12,7 +12,8 @@ struct PushFleetCommand: AsyncParsableCommand {
         commandName: "pushfleet",
         abstract: "Flexisip-compatible push notifications for SIP, as a fleet of stateless workers behind Kafka.",
         version: BuildInfo.description,
-        subcommands: [WorkerCommand.self, DevCommand.self, DevBrokerCommand.self, SandboxCommand.self, ConfigCommand.self, TopicsCommand.self, PublishCommand.self, ReplayCommand.self, InspectCommand.self, TailCommand.self]
+        subcommands: [WorkerCommand.self, DevCommand.self, DevBrokerCommand.self, SandboxCommand.self, ConfigCommand.self, TopicsCommand.self,
+                      PublishCommand.self, ReplayCommand.self, InspectCommand.self, TailCommand.self, PushCommand.self]
     )
 
     /// Runs the command; errors exit with a status that tells their class (`ExitStatus`):

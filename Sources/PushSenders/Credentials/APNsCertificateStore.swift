@@ -5,6 +5,7 @@ import Metrics
 import NIOSSL
 import PushContract
 import Synchronization
+import X509
 
 /// One client certificate of `apple-certificate-dir`, ready for TLS.
 package struct APNsCertificate: Sendable {
@@ -14,6 +15,11 @@ package struct APNsCertificate: Sendable {
     package var fingerprint: String
     package var notAfter: EventTime
     package var tls: NIOSSLContext
+    /// The subject as written (`UID=…, CN=Apple Push Services: …`), for diagnostics.
+    package var subject: String
+    /// The subject's UID: the bundle id the certificate may push to (Apple's provider
+    /// certificates carry it there); nil when it has none.
+    package var topic: String?
 }
 
 /// Every `*.pem` (certificate + key) of `apple-certificate-dir`, reloaded when the directory
@@ -173,8 +179,33 @@ package final class APNsCertificateStore: Sendable {
         } catch {
             throw LoadError("\(error)")
         }
+        let (subject, topic) = Self.subject(of: leaf)
         return APNsCertificate(name: name, fingerprint: fingerprint,
-                               notAfter: EventTime(millisecondsSince1970: Int64(leaf.notValidAfter) * 1000), tls: tls)
+                               notAfter: EventTime(millisecondsSince1970: Int64(leaf.notValidAfter) * 1000), tls: tls,
+                               subject: subject, topic: topic)
+    }
+
+    /// The LDAP `UID` attribute type, which swift-certificates has no name for (it prints the OID).
+    private static let userIDOID = "0.9.2342.19200300.100.1.1"
+
+    /// The subject's text and UID; empty and nil when the certificate cannot be parsed again
+    /// (it already loaded into TLS: a diagnostic is not worth refusing it).
+    static func subject(of leaf: NIOSSLCertificate) -> (String, String?) {
+        guard let der = try? leaf.toDERBytes(), let certificate = try? Certificate(derEncoded: der) else { return ("", nil) }
+        var parts: [String] = []
+        var uid: String?
+        for rdn in certificate.subject {
+            for attribute in rdn {
+                let value = String(describing: attribute.value)
+                if String(describing: attribute.type) == userIDOID {
+                    uid = value
+                    parts.append("UID=" + value)
+                } else {
+                    parts.append(String(describing: attribute))
+                }
+            }
+        }
+        return (parts.joined(separator: ", "), uid)
     }
 
     /// Exports each loaded certificate's remaining lifetime as of now, and drops the series of

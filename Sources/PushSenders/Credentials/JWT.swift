@@ -8,6 +8,13 @@ package enum JWT {
         return String(s.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 
+    /// The text of a base64url segment (a JWT's header), nil if it is not base64url or UTF-8.
+    package static func decodedBase64URL(_ segment: Substring) -> String? {
+        var s = String(segment.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while s.utf8.count % 4 != 0 { s += "=" }
+        return Base64.decode(s).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+
     /// `base64url(header).base64url(claims)`, the bytes that get signed.
     package static func signingInput(header: [(String, JSONField)], claims: [(String, JSONField)]) -> String {
         base64URL(json(header).utf8) + "." + base64URL(json(claims).utf8)

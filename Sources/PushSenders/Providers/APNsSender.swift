@@ -67,7 +67,8 @@ package final class APNsSender: Sendable {
         case token(TokenKey)
     }
 
-    package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+    /// - Parameter trace: records the credential, each request (secrets redacted) and answer.
+    package func send(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace? = nil) async -> SendOutcome {
         let provider = r.destination.provider
         let payload: PushPayload
         do {
@@ -90,6 +91,7 @@ package final class APNsSender: Sendable {
             guard let credential = credential(app: app, team: team) else {
                 return AttemptVerdict(.failed, reason: "no APNs certificate or token key for \(app)", health: .unknown)
             }
+            if let trace { trace.chose(describe(credential)) }
             var headers: [(name: String, value: String)] = []
             headers.reserveCapacity(payload.headers.count + 1)
             for h in payload.headers { headers.append((name: h.name, value: h.value)) }
@@ -110,10 +112,15 @@ package final class APNsSender: Sendable {
                 pool = pools.pool(isDevelopment ? key.developmentPool : key.productionPool, endpoint: route.endpoint) { tokenTLS }
             }
             let request = HTTP2Request(method: "POST", path: path, headers: headers, checkedField: checked, body: payload.body)
+            if let trace {
+                let authorization = checked == nil ? [] : bearer.map { [(name: "authorization", value: "bearer " + $0)] } ?? []
+                trace.sent(method: "POST", url: route.name + path, headers: headers + authorization, body: payload.body)
+            }
             switch await pool.execute(request, deadline: attemptDeadline) {
             case .failure(let e):
                 return .transport(e)
             case .success(let response):
+                trace?.received(response)
                 var v = ProviderAnswers.apns(response)
                 if v.action == .reauthenticate {
                     if case .token(let key) = credential, let bearer, key.signer.refresh(rejected: bearer) {
@@ -124,6 +131,21 @@ package final class APNsSender: Sendable {
                 }
                 return v
             }
+        }
+    }
+
+    /// The credential a push to `r` would go out with now (certificate first, as `send`).
+    package func credential(for r: PushRequest) -> SenderCredential? {
+        credential(app: r.destination.apnsCertificateKey ?? "", team: r.destination.apnsTeamId).map(describe)
+    }
+
+    private func describe(_ credential: Credential) -> SenderCredential {
+        switch credential {
+        case .certificate(let c):
+            return .apnsCertificate(APNsCertificateInfo(name: c.name, path: (certificates?.directory ?? "") + "/" + c.name + ".pem",
+                                                        notAfter: c.notAfter, subject: c.subject, topic: c.topic))
+        case .token(let key):
+            return .apnsToken(teamId: key.signer.teamId, keyId: key.signer.keyId)
         }
     }
 

@@ -34,7 +34,18 @@ package final class FirebaseSender: Sendable {
         self.delivery = delivery
     }
 
-    package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+    /// The credential a push to `r` would go out with (a service account wins: both for one
+    /// project is a configuration error).
+    package func credential(for r: PushRequest) -> SenderCredential? {
+        let project = r.destination.firebaseProject ?? r.destination.param
+        if let tokens = accounts[project] {
+            return .firebaseServiceAccount(project: project, projectId: tokens.account.projectId, clientEmail: tokens.account.clientEmail)
+        }
+        return legacyKeys[project] == nil ? nil : .firebaseServerKey(project: project)
+    }
+
+    /// - Parameter trace: records the credential, each request (secrets redacted) and answer.
+    package func send(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace? = nil) async -> SendOutcome {
         let provider = r.destination.provider
         let project = r.destination.firebaseProject ?? r.destination.param
         let now = delivery.clock.now()
@@ -45,6 +56,7 @@ package final class FirebaseSender: Sendable {
         guard let lane = lanes.lane("fcm:" + project) else { return lanes.refused("fcm:" + project, provider: provider) }
         let pool = pools.pool("fcm:\(project)|\(endpoint)", endpoint: endpoint) { tls }
         let minimum429 = delivery.tuning.fcmTooManyRequestsMinimumMs
+        if let trace, let credential = credential(for: r) { trace.chose(credential) }
         if let tokens = accounts[project] {
             let payload: PushPayload
             do { payload = try FirebasePayload.v1(r, now: now) } catch {
@@ -62,9 +74,11 @@ package final class FirebaseSender: Sendable {
                 var headers = payload.headers.map { (name: $0.name, value: $0.value) }
                 headers.append((name: "authorization", value: "Bearer " + bearer))
                 let request = HTTP2Request(method: "POST", path: path, headers: headers, body: payload.body)
+                trace?.sent(method: "POST", url: endpoint.description + path, headers: headers, body: payload.body)
                 switch await pool.execute(request, deadline: attemptDeadline) {
                 case .failure(let e): return .transport(e)
                 case .success(let response):
+                    trace?.received(response)
                     let v = ProviderAnswers.fcm(response, tooManyRequestsMinimumMs: minimum429)
                     if v.action == .reauthenticate { tokens.invalidate(bearer) }
                     return v
@@ -80,9 +94,11 @@ package final class FirebaseSender: Sendable {
             headers.append((name: "authorization", value: "key=" + key))
             let request = HTTP2Request(method: "POST", path: endpoint.path + (payload.path ?? "/fcm/send"), headers: headers, body: payload.body)
             return await delivery.run(provider: provider, lane: lane, deadline: deadline) { _, attemptDeadline, _ in
+                trace?.sent(method: "POST", url: endpoint.description + request.path, headers: headers, body: payload.body)
                 switch await pool.execute(request, deadline: attemptDeadline) {
                 case .failure(let e): return .transport(e)
                 case .success(let response):
+                    trace?.received(response)
                     var v = ProviderAnswers.fcmLegacy(response, tooManyRequestsMinimumMs: minimum429)
                     // A server key cannot be refreshed.
                     if v.action == .reauthenticate { v.action = .failed; v.health = .failing(v.reason ?? "401") }

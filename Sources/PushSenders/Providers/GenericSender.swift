@@ -42,8 +42,9 @@ package final class GenericSender: Sendable {
         secrets = Set(keys + keys.map(GenericPushTemplate.percentEncoded)).sorted { $0.utf8.count > $1.utf8.count }
     }
 
-    package func send(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
-        var outcome = await exchange(r, deadline: deadline)
+    /// - Parameter trace: records each request (`$api-key` values redacted from the URL) and answer.
+    package func send(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace? = nil) async -> SendOutcome {
+        var outcome = await exchange(r, deadline: deadline, trace: trace)
         outcome.reason = outcome.reason.map(redacted)
         return outcome
     }
@@ -53,7 +54,14 @@ package final class GenericSender: Sendable {
         secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
-    private func exchange(_ r: PushRequest, deadline: EventTime) async -> SendOutcome {
+    /// A gateway's answer as the trace keeps it: redacted like outcome reasons, since a 404
+    /// body often quotes the URL, `$api-key` included.
+    private func record(_ trace: ExchangeTrace, status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        let shown = secrets.isEmpty ? body : Array(redacted(String(decoding: body, as: UTF8.self)).utf8)
+        trace.received(status: status, headers: headers.map { (name: $0.name, value: redacted($0.value)) }, body: shown)
+    }
+
+    private func exchange(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace?) async -> SendOutcome {
         let payload = template.payload(for: r, options: options)
         let url = payload.path ?? ""
         guard let endpoint = HTTP2Endpoint(url: url) else {
@@ -61,13 +69,17 @@ package final class GenericSender: Sendable {
         }
         guard let lane = lanes.lane("generic:\(endpoint)") else { return lanes.refused("generic:\(endpoint)", provider: "generic") }
         let headers = payload.headers.map { (name: $0.name, value: $0.value) }
+        trace?.chose(.generic)
+        let shownURL = trace == nil ? "" : redacted(url)
         if http2 {
             let pool = pools.pool("generic|\(endpoint)", endpoint: endpoint) { endpoint.useTLS ? tls : nil }
             let request = HTTP2Request(method: payload.method, path: endpoint.target, headers: headers, body: payload.body)
             return await delivery.run(provider: "generic", lane: lane, deadline: deadline) { _, attemptDeadline, _ in
+                trace?.sent(method: payload.method, url: shownURL, headers: headers, body: payload.body)
                 switch await pool.execute(request, deadline: attemptDeadline) {
                 case .failure(let e): return .transport(e)
                 case .success(let response):
+                    if let trace { record(trace, status: response.status, headers: response.headers, body: response.body) }
                     return ProviderAnswers.generic(status: response.status, retryAfter: response.header("retry-after"), body: response.body,
                                                    location: response.header("location"))
                 }
@@ -81,6 +93,7 @@ package final class GenericSender: Sendable {
             if !payload.body.isEmpty { request.body = .bytes(ByteBuffer(bytes: payload.body)) }
             let remaining = max(1, attemptDeadline.millisecondsSince1970 - clock.now().millisecondsSince1970)
             let prepared = request
+            trace?.sent(method: payload.method, url: shownURL, headers: headers, body: payload.body)
             do {
                 // AHC's deadline covers the head only: the body read is bounded by the same attempt deadline.
                 let answer = try await Deadline.run(until: attemptDeadline, clock: clock) {
@@ -91,6 +104,7 @@ package final class GenericSender: Sendable {
                 guard let (status, headers, body) = answer else {
                     return .transport(TransportError(.timeout, "no complete answer before the deadline"))
                 }
+                if let trace { record(trace, status: Int(status), headers: headers.map { (name: $0.name, value: $0.value) }, body: body) }
                 return ProviderAnswers.generic(status: Int(status), retryAfter: headers.first(name: "retry-after"), body: body,
                                                location: headers.first(name: "location"))
             } catch {

@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import PushEngine
 import PushPolicy
+import PushSenders
 
 /// `--config` and `--set`, shared by every command that reads a configuration.
 struct ConfigOptions: ParsableArguments {
@@ -84,7 +85,7 @@ enum ExitStatus {
     static func of(_ error: any Error) -> Int32 {
         switch error {
         case let error as CommandError: error.status
-        case is ConfigError, is WorkerStartError: config
+        case is ConfigError, is WorkerStartError, is SenderConfigError: config
         case is KafkaError, is WorkerFatalError: unavailable
         default: failure
         }

@@ -10,6 +10,11 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "Run everything locally: embedded Kafka, workers, sandbox APNs/FCM, a router simulator; show what is pushed.",
+        // Written by hand: the generated usage is one line over 80 columns.
+        usage: """
+            pushfleet dev [--duration <s>] [--rate <events/s>] [--workers <n>]
+              [--partitions <n>]
+            """,
         discussion: """
             Starts the embedded Kafka-protocol broker with the five topics, sandbox APNs and FCM \
             servers (real TLS + HTTP/2, a throwaway CA), N `pushfleet worker` processes reading a \

@@ -8,6 +8,11 @@ struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show the pending push schedule of a call, as the workers stored it.",
+        // Written by hand: the generated usage is one line over 80 columns.
+        usage: """
+            pushfleet inspect (--config <file> [--set <section/key=value> ...] |
+              --bootstrap-servers <host:port>) --call-id <call-id> [--json]
+            """,
         discussion: """
             Reads every partition of the state topic (latest value per key, tombstones delete) and \
             prints the schedules of the Call-ID: phase, push type, attempts, next due time.

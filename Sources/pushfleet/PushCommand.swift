@@ -23,7 +23,8 @@ struct PushCommand: AsyncParsableCommand {
             provider's status, reason and headers, and a one-line diagnosis of the usual \
             mistakes (wrong APNs environment, topic not matching the certificate, expired \
             certificate, token of another app, dead token). Exits 0 only when the provider \
-            accepted the push, 1 when it did not, 64 for bad arguments.
+            accepted the push, 1 when it did not, 64 for bad arguments, 78 for a configuration \
+            error (a key, a credential file).
 
               pushfleet push --config flexisip.conf --pn-provider apns \\
                 --pn-param ABCD1234.org.linphone.phone.voip \\
@@ -118,7 +119,7 @@ struct PushCommand: AsyncParsableCommand {
         do {
             senders = try PushSenders(config: config, logger: Logger(label: "pushfleet.senders"))
         } catch {
-            throw CommandError("\(error)")
+            throw CommandError(error)
         }
         let credential = senders.credential(for: request)
         report.credential(credential, request: request, config: config)

@@ -13,6 +13,13 @@ struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Re-run a time or offset range of the events topic: send its pushes that are still live, or list them (--dry-run).",
+        // Written by hand: the generated usage is one line over 80 columns.
+        usage: """
+            pushfleet replay --config <file> [--set <section/key=value> ...]
+              (--from <time> | --from-offset <P:O[,P:O…]>)
+              [--to <time> | --to-offset <P:O[,P:O…]>] [--partition <n> ...]
+              [--group <name>] [--dry-run] [--concurrency <n>]
+            """,
         discussion: """
             Reads [from, to) of every selected partition in its own consumer group (default \
             <group-id>.replay), applies the worker's policy to each event with the current time \

@@ -7,6 +7,12 @@ struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Run the sandbox APNs, FCM (with OAuth) and generic HTTP/2 endpoints and write their credentials.",
+        // Written by hand: the generated usage is one line over 80 columns.
+        usage: """
+            pushfleet sandbox [--listen <address>] [--hostname <name>]
+              [--apns-port <port>] [--fcm-port <port>] [--generic-port <port>]
+              [--firebase-project <number>] [--write-credentials <directory>]
+            """,
         discussion: """
             Generates a throwaway CA, starts the servers (real TLS + HTTP/2; certificates valid for \
             --hostname, localhost and 127.0.0.1) and writes into --write-credentials: ca.pem \

@@ -12,6 +12,13 @@ struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail",
         abstract: "Follow push outcomes and dead letters live, as pushfleet dev prints them.",
+        // Written by hand: the generated usage is one line over 80 columns.
+        usage: """
+            pushfleet tail (--config <file> [--set <section/key=value> ...] |
+              --bootstrap-servers <host:port>) [--call-id <id>] [--prid <token>]
+              [--result <result> ...] [--from-beginning] [--json]
+              [--max-records <n>]
+            """,
         discussion: """
             Reads the outcomes and dead-letter topics of the config's [kafka] section and \
             prints one line per record that passes every filter given. A dead letter \

@@ -26,6 +26,11 @@ struct TopicsCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create missing topics (existing ones are left alone and then verified).",
+            // Written by hand: the generated usage is one line over 80 columns.
+            usage: """
+                pushfleet topics create --config <file> [--set <section/key=value> ...]
+                  [--partitions <n>] [--replication-factor <n>] [--timeout <s>]
+                """,
             discussion: """
                 Partitions cap the number of useful workers: choose them for the largest fleet you \
                 will run. events and state always get the same count.
@@ -53,6 +58,10 @@ struct TopicsCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the topics: present, state and events co-partitioned, tables compacted.",
+            usage: """
+                pushfleet topics check --config <file> [--set <section/key=value> ...]
+                  [--timeout <s>]
+                """,
             discussion: "  pushfleet topics check --config flexisip.conf   # exit 1 with the reasons when wrong")
 
         @OptionGroup var options: ConfigOptions

@@ -2,14 +2,21 @@
 # Each installs the missing system packages first (Debian/Ubuntu, apt; root or sudo).
 
 SWIFT ?= swift
-APT_PACKAGES := librdkafka-dev libnghttp2-dev kcat pkg-config python3-pip \
+# What the build links (make run needs no more).
+RUN_APT_PACKAGES := librdkafka-dev libnghttp2-dev pkg-config
+# What the tests run: kcat, the schema checker, the reference router of ops/kamailio and the SIPp
+# phones of KamailioTests.
+APT_PACKAGES := $(RUN_APT_PACKAGES) kcat python3-pip \
 	kamailio kamailio-python3-modules sip-tester python3-confluent-kafka
-# The last line: the reference router of ops/kamailio and the SIPp phones of KamailioTests.
 # The benchmark's (make test runs it once in short mode): nghttpd is its HTTP/2 server, h2load its reference client.
 BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps apt-install run test build bench bench-senders bench-quick fuzz clean
+.PHONY: deps run-deps bench-deps apt-install run test build bench bench-senders bench-quick fuzz clean
+
+## run-deps: install the system packages the build links (only those missing).
+run-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RUN_APT_PACKAGES)"
 
 ## deps: install the system packages PushFleet builds and tests with (only those missing).
 deps:
@@ -28,7 +35,7 @@ apt-install:
 	fi
 
 ## run: the whole stack on this machine: embedded Kafka, workers, sandbox APNs/FCM, router simulator.
-run: deps
+run: run-deps
 	$(SWIFT) build --product pushfleet
 	$$($(SWIFT) build --show-bin-path)/pushfleet dev
 

@@ -62,7 +62,7 @@ EOF
 k8s_config() {
     local conf; conf=$(mktemp --suffix=.conf)
     python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["flexisip.conf"])' ops/k8s/configmap.yaml >"$conf" \
-        && KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --config "$conf"
+        && KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --values-only --config "$conf"
     local status=$?; rm -f "$conf"; return $status
 }
 
@@ -169,7 +169,7 @@ check "grafana dashboards parse" grafana
 check "kamailio -c ops/kamailio/kamailio.cfg" kamailio_cfg
 check "ops/kamailio script and SIPp scenarios parse" kamailio_script
 if [ -n "${PUSHFLEET_BIN:-}" ]; then
-    check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
+    check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --values-only --config ops/compose/flexisip.conf
     check "k8s ConfigMap flexisip.conf loads" k8s_config
     check "Dockerfile installs the libraries pushfleet links" dockerfile_libraries
     # The image's runtime stage for real, short of a Docker engine: see the script's header.

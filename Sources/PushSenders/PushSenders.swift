@@ -173,6 +173,12 @@ public final class PushSenders: PushSending {
     /// Names of the APNs certificates currently loaded.
     public var apnsCertificates: [String] { apns?.certificates?.names ?? [] }
 
+    /// Each loaded APNs certificate's end of validity (`config check` reports them).
+    package var apnsCertificateExpiries: [String: EventTime] { apns?.certificates?.expiries() ?? [:] }
+
+    /// Files of `apple-certificate-dir` the last load skipped, with the reason.
+    package var skippedCertificateFiles: [String: String] { apns?.certificates?.skipped ?? [:] }
+
     public func shutdown() async {
         watcher?.cancel()
         await pools.shutdown()

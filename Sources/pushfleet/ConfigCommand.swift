@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Kafka
+import Logging
+import PushContract
 import PushPolicy
+import PushSenders
 
 /// `pushfleet config check|dump`.
 struct ConfigCommand: AsyncParsableCommand {
@@ -13,15 +16,26 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a config: syntax, every value, the filter, the librdkafka properties.",
+            abstract: "Validate a config as a worker loads it: values, filter, Kafka properties, credentials.",
+            usage: """
+                pushfleet config check --config <file> [--set <section/key=value> ...]
+                  [--values-only]
+                """,
             discussion: """
-                Exits 0 and prints "config OK" when a worker could start with it; otherwise prints \
-                the first error, naming the key, the value and what is allowed, and exits 1.
+                Loads what a worker would: every value, the filter, the librdkafka properties, \
+                the APNs certificates and .p8 keys, the Firebase service accounts and the CA file. \
+                Exits 0 and prints "config OK" with the credentials found when a worker could \
+                start with it; otherwise prints the first error, naming the key, the value and \
+                what is allowed, and exits 78. Certificates a worker would skip (unreadable, \
+                expired) and legacy FCM keys are warnings.
 
-                  pushfleet config check --config /etc/flexisip/flexisip.conf --set module::PushNotification/timeout=5
+                  pushfleet config check --config /etc/flexisip/flexisip.conf \\
+                    --set module::PushNotification/timeout=5
                 """)
 
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "Check the values only, without loading the credential files (on a machine that does not have them, e.g. CI of manifests).")
+        var valuesOnly = false
 
         func run() async throws {
             let config = try options.load()
@@ -35,7 +49,64 @@ struct ConfigCommand: AsyncParsableCommand {
             // Not a warning: the config is right for a fleet that replaced Flexisip's module.
             if let notice = policy.startupNotice { printError("note: \(notice)") }
             try config.kafkaConfiguration(clientId: "pushfleet-check").validate()
-            print("config OK" + (config.warnings.isEmpty ? "" : " (\(config.warnings.count) warning(s) above)"))
+            if valuesOnly {
+                print("config OK (values only; credential files not loaded)" + (config.warnings.isEmpty ? "" : " (\(config.warnings.count) warning(s) above)"))
+                return
+            }
+            // The credentials as the worker loads them: the same errors stop it.
+            bootstrapLogging(format: config.pushfleet.logFormat, level: .critical)
+            let senders: PushSenders
+            do {
+                senders = try PushSenders(config: config, logger: Logger(label: "pushfleet.senders"))
+            } catch {
+                throw CommandError(error)
+            }
+            let report = Self.credentials(config, senders: senders, now: SystemClock().now())
+            await senders.shutdown()
+            report.warnings.forEach { printError("warning: \($0)") }
+            report.lines.forEach { print($0) }
+            let warnings = config.warnings.count + report.warnings.count
+            print("config OK" + (warnings == 0 ? "" : " (\(warnings) warning(s) above)"))
+        }
+
+        /// What the senders loaded, one line per kind, and what a worker would skip or regret.
+        static func credentials(_ config: PushFleetConfig, senders: PushSenders, now: EventTime) -> (lines: [String], warnings: [String]) {
+            let push = config.pushNotification
+            var lines: [String] = [], warnings: [String] = []
+            if !push.externalPushURI.isEmpty {
+                return (["credentials: generic gateway \(push.externalPushURI) (every push goes there)"], [])
+            }
+            if push.apple {
+                let expiries = senders.apnsCertificateExpiries
+                let shown = expiries.sorted { $0.key < $1.key }.map { "\($0.key) (until \($0.value.rfc3339))" }
+                lines.append("APNs certificates in \(push.appleCertificateDir): \(shown.isEmpty ? "none" : shown.joined(separator: ", "))")
+                for (name, notAfter) in expiries where notAfter <= now {
+                    warnings.append("APNs certificate \(name) expired at \(notAfter.rfc3339): pushes for its app fail until it is renewed")
+                }
+                for (file, reason) in senders.skippedCertificateFiles.sorted(by: { $0.key < $1.key }) {
+                    warnings.append("apple-certificate-dir: \(file) skipped: \(reason)")
+                }
+                let keys = config.pushfleet.appleTokenKeys.map { "\($0.keyId) (team \($0.teamId))" }
+                if !keys.isEmpty { lines.append("APNs .p8 keys: \(keys.joined(separator: ", "))") }
+                if expiries.isEmpty && keys.isEmpty {
+                    warnings.append("apple=true but no APNs credential: no certificate in \(push.appleCertificateDir) and no "
+                                    + "[pushfleet] apple-token-keys; every APNs push fails (set apple=false if there are no iOS apps)")
+                }
+            }
+            if push.firebase {
+                let v1 = push.firebaseServiceAccounts.map(\.project)
+                if !v1.isEmpty { lines.append("Firebase (FCM v1) projects: \(v1.joined(separator: ", "))") }
+                let legacy = push.firebaseProjectsAPIKeys.map(\.project)
+                if !legacy.isEmpty {
+                    lines.append("FCM legacy server keys: \(legacy.joined(separator: ", ")) (to \(config.pushfleet.firebaseURI))")
+                }
+                if !legacy.isEmpty, config.pushfleet.firebaseURI.contains("googleapis.com") {
+                    warnings.append("firebase-projects-api-keys: Google shut the FCM legacy protocol down in 2024; "
+                                    + "fcm.googleapis.com refuses these keys. Use firebase-service-accounts (FCM v1), or point "
+                                    + "firebase-uri at a gateway that still speaks the legacy protocol")
+                }
+            }
+            return (lines, warnings)
         }
     }
 

@@ -17,7 +17,8 @@ struct InspectCommand: AsyncParsableCommand {
             Reads every partition of the state topic (latest value per key, tombstones delete) and \
             prints the schedules of the Call-ID: phase, push type, attempts, next due time.
 
-              pushfleet inspect --config flexisip.conf --call-id a84b4c76e66710@pc33.example.com
+              pushfleet inspect --config flexisip.conf \\
+                --call-id a84b4c76e66710@pc33.example.com
             """)
 
     @OptionGroup var target: PublishCommand.Target

@@ -12,7 +12,8 @@ struct PublishCommand: AsyncParsableCommand {
             Every event is validated with the worker's own decoder before it is sent; the key is the \
             Call-ID (events) or <aor>|<instance> (registrations), as a router would write it.
 
-              pushfleet publish call --bootstrap-servers 127.0.0.1:39461 --device ios-voip --call-id c1
+              pushfleet publish call --bootstrap-servers 127.0.0.1:9092 \\
+                --device ios-voip --call-id c1
               pushfleet publish end --config flexisip.conf --call-id c1 --reason cancelled
               pushfleet publish json --config flexisip.conf < events.jsonl
             """,

@@ -20,8 +20,9 @@ struct SandboxCommand: AsyncParsableCommand {
             and service-account.json (firebase-service-accounts, token_uri on the FCM sandbox). \
             Runs until SIGINT or SIGTERM.
 
-              pushfleet sandbox --listen 0.0.0.0 --hostname sandbox --apns-port 8443 --fcm-port 8444 \\
-                --generic-port 8445 --write-credentials /var/lib/pushfleet-sandbox
+              pushfleet sandbox --listen 0.0.0.0 --hostname sandbox \\
+                --apns-port 8443 --fcm-port 8444 --generic-port 8445 \\
+                --write-credentials /var/lib/pushfleet-sandbox
             """)
 
     @Option(help: "Address to listen on.") var listen: String = "127.0.0.1"

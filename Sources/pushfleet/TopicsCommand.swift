@@ -35,7 +35,8 @@ struct TopicsCommand: AsyncParsableCommand {
                 Partitions cap the number of useful workers: choose them for the largest fleet you \
                 will run. events and state always get the same count.
 
-                  pushfleet topics create --config flexisip.conf --partitions 32 --replication-factor 3
+                  pushfleet topics create --config flexisip.conf \\
+                    --partitions 32 --replication-factor 3
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -62,7 +63,11 @@ struct TopicsCommand: AsyncParsableCommand {
                 pushfleet topics check --config <file> [--set <section/key=value> ...]
                   [--timeout <s>]
                 """,
-            discussion: "  pushfleet topics check --config flexisip.conf   # exit 1 with the reasons when wrong")
+            discussion: """
+                Exits 1 with the reasons when a topic is missing or wrong.
+
+                  pushfleet topics check --config flexisip.conf
+                """)
 
         @OptionGroup var options: ConfigOptions
         @Option(help: "Seconds to wait for the cluster's answers.") var timeout: Int = 15

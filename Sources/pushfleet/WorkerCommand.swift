@@ -20,7 +20,8 @@ struct WorkerCommand: AsyncParsableCommand {
             persists in-flight work (at most 10 s), commits, leaves the group and exits 0; past \
             30 s, or at a second signal, it exits 1 at once. A fatal Kafka error exits 1.
 
-              pushfleet worker --config /etc/flexisip/flexisip.conf --set module::PushNotification/timeout=2
+              pushfleet worker --config /etc/flexisip/flexisip.conf \\
+                --set module::PushNotification/timeout=2
             """)
 
     @OptionGroup var options: ConfigOptions

@@ -13,8 +13,16 @@ struct HelpTextTests {
         let (status, out, err) = try await run("pushfleet", command + ["--help"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("USAGE: pushfleet"))
-        for line in out.split(separator: "\n") where line.count > 80 {
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        for line in lines where line.count > 80 {
             Issue.record("pushfleet \(command.joined(separator: " ")) --help: \(line.count) columns: \(line)")
+        }
+        // An example wrapped by the help formatter goes on at column 0; one continued on purpose
+        // ends with a backslash and goes on indented.
+        for (line, next) in zip(lines, lines.dropFirst()) where line.hasPrefix("  pushfleet ") || line.hasPrefix("    --") {
+            if !line.hasSuffix("\\"), let first = next.first, first != " " {
+                Issue.record("pushfleet \(command.joined(separator: " ")) --help: an example wraps mid-command: \(line) / \(next)")
+            }
         }
     }
 }

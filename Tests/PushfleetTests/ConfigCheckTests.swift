@@ -1,0 +1,55 @@
+import Foundation
+import PushSandbox
+import Testing
+
+/// `pushfleet config check` loads the credentials as a worker does.
+extension FleetProcesses {
+@Suite("pushfleet config check: credentials loaded as the worker loads them", .serialized, .timeLimit(.minutes(2)))
+struct ConfigCheckTests {
+    @Test("a working config: OK, with each APNs certificate (and its end) and the Firebase project listed")
+    func reportsCredentials() async throws {
+        let fleet = try await FleetHarness(partitions: 1)
+        defer { Task { await fleet.stop() } }
+        let (status, out, err) = try await run("pushfleet", ["config", "check", "--config", fleet.configPath])
+        #expect(status == 0, "\(err)")
+        let bundle = SandboxFleetFiles.appleBundle
+        #expect(out.contains("APNs certificates in "), "\(out)")
+        for name in ["\(bundle).prod", "\(bundle).voip.dev"] { #expect(out.contains("\(name) (until 20"), "\(out)") }
+        #expect(out.contains("Firebase (FCM v1) projects: \(SandboxFleetFiles.firebaseProject)"), "\(out)")
+        #expect(out.hasSuffix("config OK\n"), "\(out)")
+    }
+
+    @Test("a credential file the worker cannot load fails the check with status 78, naming key and file")
+    func missingServiceAccount() async throws {
+        let fleet = try await FleetHarness(partitions: 1)
+        defer { Task { await fleet.stop() } }
+        let (status, _, err) = try await run("pushfleet", ["config", "check", "--config", fleet.configPath,
+                                                           "--set", "module::PushNotification/firebase-service-accounts=42:/nonexistent/sa.json"])
+        #expect(status == 78, "\(err)")
+        #expect(err.contains("firebase-service-accounts") && err.contains("/nonexistent/sa.json"), "\(err)")
+        // --values-only does not open the file: for a machine without the credentials.
+        let (valuesStatus, valuesOut, valuesErr) = try await run("pushfleet", ["config", "check", "--values-only", "--config", fleet.configPath,
+                                                                               "--set", "module::PushNotification/firebase-service-accounts=42:/nonexistent/sa.json"])
+        #expect(valuesStatus == 0, "\(valuesErr)")
+        #expect(valuesOut.contains("values only"))
+    }
+
+    @Test("warnings: an expired certificate in apple-certificate-dir, and legacy FCM keys sent to Google")
+    func warnings() async throws {
+        let fleet = try await FleetHarness(partitions: 1)
+        defer { Task { await fleet.stop() } }
+        let expired = try SandboxCertificateAuthority.generate()
+            .issueClientCredential(topic: "org.example.old", notBefore: Date() - 86400 * 400, notAfter: Date() - 86400)
+        try expired.combinedPEM.write(toFile: fleet.directory.appendingPathComponent("apn/org.example.old.prod.pem").path, atomically: true, encoding: .utf8)
+        let (status, out, err) = try await run("pushfleet", ["config", "check", "--config", fleet.configPath,
+                                                           "--set", "module::PushNotification/firebase-service-accounts=",
+                                                           "--set", "module::PushNotification/firebase-projects-api-keys=987:AAAAkey",
+                                                           "--set", "pushfleet/firebase-uri=https://fcm.googleapis.com"])
+        #expect(status == 0, "warnings do not fail the check: \(err)")
+        #expect(err.contains("org.example.old") && (err.contains("expired") || err.contains("skipped")), "\(err)")
+        #expect(err.contains("warning: firebase-projects-api-keys: Google shut the FCM legacy protocol down in 2024"), "\(err)")
+        #expect(!out.contains("AAAAkey") && !err.contains("AAAAkey"), "the server key is a secret")
+        #expect(out.contains("warning(s) above"), "\(out)")
+    }
+}
+}  // extension FleetProcesses

@@ -21,7 +21,7 @@ struct DevBrokerCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Partitions of each topic (events and state always have the same count).")
-    var partitions: Int32 = 16
+    var partitions: Int32 = ContractTopic.defaultPartitions
 
     @Option(help: "Number of brokers in the embedded cluster.")
     var brokers: Int = 1
@@ -39,7 +39,7 @@ struct DevBrokerCommand: AsyncParsableCommand {
         let broker = try EmbeddedKafkaBroker(brokers: brokers)
         let specs = ContractTopic.all.map {
             KafkaTopicSpec(name: $0.defaultName, partitions: partitions, replicationFactor: 1,
-                           configs: ["cleanup.policy": $0.cleanupPolicy])
+                           configs: $0.configs)
         }
         _ = try await KafkaAdmin(embedded: broker).createTopics(specs)
         // Unbuffered, so a parent reading the first line sees it at once.

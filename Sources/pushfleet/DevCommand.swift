@@ -32,7 +32,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Int?
     @Option(help: "Random router events per second after the scripted scenario.") var rate: Double = 1
     @Option(help: "Worker processes.") var workers: Int = 2
-    @Option(help: "Partitions of each topic.") var partitions: Int32 = 8
+    @Option(help: "Partitions of each topic.") var partitions: Int32 = ContractTopic.defaultPartitions
 
     func validate() throws {
         guard (1...16).contains(workers) else { throw ValidationError("--workers must be in 1...16, got \(workers)") }
@@ -45,7 +45,7 @@ struct DevCommand: AsyncParsableCommand {
         let broker = try EmbeddedKafkaBroker(brokers: 1)
         for topic in ContractTopic.all {
             try broker.createTopic(KafkaTopicSpec(name: topic.defaultName, partitions: partitions, replicationFactor: 1,
-                                                  configs: ["cleanup.policy": topic.cleanupPolicy]))
+                                                  configs: topic.configs))
         }
         let ca = try SandboxCertificateAuthority.generate()
         let apns = try APNsSandbox(ca: ca)

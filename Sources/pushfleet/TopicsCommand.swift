@@ -13,17 +13,20 @@ struct TopicsCommand: AsyncParsableCommand {
 
     /// The contract's topics under the configured names.
     static func specs(_ config: PushFleetConfig, partitions: Int32, replication: Int16) -> [KafkaTopicSpec] {
-        let names: [ContractTopic.Role: String] = [
-            .events: config.kafka.eventsTopic, .registrations: config.kafka.registrationsTopic, .state: config.kafka.stateTopic,
-            .outcomes: config.kafka.outcomesTopic, .deadLetter: config.kafka.deadLetterTopic,
-        ]
+        let names = roleNames(config)
         return ContractTopic.all.map {
             KafkaTopicSpec(name: names[$0.role] ?? $0.defaultName, partitions: partitions, replicationFactor: replication,
-                           configs: ["cleanup.policy": $0.cleanupPolicy])
+                           configs: $0.configs)
         }
     }
 
-    struct Create: AsyncParsableCommand {
+    /// The configured name of each role.
+    static func roleNames(_ config: PushFleetConfig) -> [ContractTopic.Role: String] {
+        [.events: config.kafka.eventsTopic, .registrations: config.kafka.registrationsTopic, .state: config.kafka.stateTopic,
+         .outcomes: config.kafka.outcomesTopic, .deadLetter: config.kafka.deadLetterTopic]
+    }
+
+        struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create missing topics (existing ones are left alone and then verified).",
             // Written by hand: the generated usage is one line over 80 columns.
@@ -40,7 +43,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 """)
 
         @OptionGroup var options: ConfigOptions
-        @Option(help: "Partitions of every topic.") var partitions: Int32 = 16
+        @Option(help: "Partitions of every topic.") var partitions: Int32 = ContractTopic.defaultPartitions
         @Option(help: "Replication factor (-1 = the cluster's default).") var replicationFactor: Int16 = -1
         @Option(help: "Seconds to wait for the cluster's answers.") var timeout: Int = 15
 
@@ -79,28 +82,17 @@ struct TopicsCommand: AsyncParsableCommand {
         }
     }
 
-    /// Checks what the contract needs; prints every problem, then fails if there was any.
+    /// Checks what the contract needs; prints every problem and drift, then fails if there was a problem.
     static func verify(_ admin: KafkaAdmin, config: PushFleetConfig, timeout: Duration) async throws {
-        let specs = specs(config, partitions: 1, replication: -1)
-        let found = try await admin.describeTopics(specs.map(\.name), timeout: timeout)
-        var problems: [String] = []
-        for spec in specs {
-            guard let topic = found[spec.name] else {
-                problems.append("\(spec.name) does not exist (run `pushfleet topics create`)")
-                continue
-            }
-            let policy = spec.configs["cleanup.policy"]!
-            if let actual = topic.configs["cleanup.policy"], actual != policy {
-                problems.append("\(spec.name) has cleanup.policy=\(actual), expected \(policy)"
-                                + (policy == "compact" ? " (a table: without compaction it grows forever and restores slow down)" : ""))
-            }
+        let names = roleNames(config)
+        let found = try await admin.describeTopics(ContractTopic.all.map { names[$0.role]! }, timeout: timeout)
+        let review = TopicReview(names: names, found: found.mapValues { (Int32($0.partitions), $0.configs) })
+        for topic in ContractTopic.all {
+            if let t = found[names[topic.role]!] { print("\(t.name): \(t.partitions) partitions, cleanup.policy=\(t.configs["cleanup.policy"] ?? "?")") }
         }
-        if let events = found[config.kafka.eventsTopic], let state = found[config.kafka.stateTopic], events.partitions != state.partitions {
-            problems.append("\(config.kafka.stateTopic) has \(state.partitions) partitions but \(config.kafka.eventsTopic) has \(events.partitions): they must be equal (the state of events partition N lives in state partition N)")
-        }
-        for spec in specs { if let t = found[spec.name] { print("\(spec.name): \(t.partitions) partitions, cleanup.policy=\(t.configs["cleanup.policy"] ?? "?")") } }
-        guard problems.isEmpty else {
-            problems.forEach { printError("problem: \($0)") }
+        review.drift.forEach { print("drift: \($0)") }
+        guard review.problems.isEmpty else {
+            review.problems.forEach { printError("problem: \($0)") }
             throw ExitCode.failure
         }
         print("topics OK")

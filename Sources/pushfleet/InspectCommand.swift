@@ -12,10 +12,13 @@ struct InspectCommand: AsyncParsableCommand {
         usage: """
             pushfleet inspect (--config <file> [--set <section/key=value> ...] |
               --bootstrap-servers <host:port>) --call-id <call-id> [--json]
+              [--all-partitions]
             """,
         discussion: """
-            Reads every partition of the state topic (latest value per key, tombstones delete) and \
-            prints the schedules of the Call-ID: phase, push type, attempts, next due time.
+            Reads the state partition that holds the call (the one its Call-ID hashes to with \
+            murmur2, as its events) from its beginning (latest value per key, tombstones \
+            delete) and prints the schedules of the Call-ID: phase, push type, attempts, next \
+            due time.
 
               pushfleet inspect --config flexisip.conf \\
                 --call-id a84b4c76e66710@pc33.example.com
@@ -24,16 +27,21 @@ struct InspectCommand: AsyncParsableCommand {
     @OptionGroup var target: PublishCommand.Target
     @Option(help: "The Call-ID to look up.") var callId: String
     @Flag(help: "Print the schedules as JSON lines (the stored records).") var json = false
+    @Flag(help: "Read every partition of the state topic, not only the one the Call-ID hashes to (for a router that does not partition with murmur2).")
+    var allPartitions = false
 
     func run() async throws {
         let (kafka, _, _) = try target.resolve()
         let stateTopic = try target.bootstrapServers == nil ? target.config.load().kafka.stateTopic : ContractTopic.all.first { $0.role == .state }!.defaultName
         let producer = try KafkaProducer(configuration: kafka)
         let partitions = try await producer.partitionCount(topic: stateTopic)
+        // A call's events are keyed by its Call-ID (murmur2), and the schedules of events
+        // partition N live in state partition N: one partition holds them all.
+        let partition = allPartitions || callId.isEmpty ? nil : KafkaPartitioner.murmur2(key: Array(callId.utf8), partitions: Int32(partitions))
         let reader = KafkaPartitionReader(configuration: kafka)
         var found: [String: ScheduleRecord] = [:]
         try await withThrowingTaskGroup(of: [String: ScheduleRecord?].self) { group in
-            for partition in 0..<Int32(partitions) {
+            for partition in partition.map({ [$0] }) ?? Array(0..<Int32(partitions)) {
                 group.addTask {
                     let messages = try await reader.readAll(KafkaTopicPartition(topic: stateTopic, partition: partition))
                     var latest: [String: ScheduleRecord?] = [:]
@@ -51,7 +59,12 @@ struct InspectCommand: AsyncParsableCommand {
         }
         let schedules = found.values.filter { $0.callId == callId }.sorted { $0.key < $1.key }
         guard !schedules.isEmpty else {
-            print("no schedule for call \(callId) in \(stateTopic) (\(partitions) partitions)")
+            if let partition {
+                print("no schedule for call \(callId) in \(stateTopic) partition \(partition), where murmur2 puts its events "
+                      + "(a router with another partitioner: --all-partitions)")
+            } else {
+                print("no schedule for call \(callId) in \(stateTopic) (\(partitions) partitions)")
+            }
             return
         }
         let now = SystemClock().now()

@@ -32,6 +32,7 @@ package enum EngineMetrics {
     static let pausedPartitions = "pushfleet_backpressure_paused_partitions"
     static let backPressure = "pushfleet_backpressure_total"      // action
     static let ready = "pushfleet_worker_ready"
+    static let dropped = "pushfleet_dropped_total"               // cause
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
     /// up here; a name missing from it is exported without help, which the deploy test rejects).
@@ -62,6 +63,7 @@ package enum EngineMetrics {
         restoreUnusable: "Records that could not be decoded when restoring a partition, by topic (skipped; the live read dead-lettered them).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",
+        dropped: "Pushes given up unsent, by cause: expired (past their TTL or the call's fork timeout before they could be sent), not_scheduled (a delay longer than the TTL), queue_full (a register wake-up that found its destination full).",
     ]
 
     private static let counters = Mutex<[String: Counter]>([:])
@@ -131,6 +133,18 @@ package enum EngineMetrics {
         return "needs_push"
     }
 
+    /// Causes of `dropped`, the label values `pushfleet_dropped_total` exports from start.
+    static let dropCauses = ["expired", "not_scheduled", "queue_full"]
+
+    /// The cause of a `dropped` outcome, from the reasons PartitionCore, RegistrationCore and
+    /// the senders' Delivery write (a typed code on the outcome would spare the prefix match).
+    static func dropCause(_ reason: String?) -> String {
+        guard let reason else { return "expired" }
+        if reason.hasPrefix("not scheduled") { return "not_scheduled" }
+        if reason.hasPrefix("queue full") { return "queue_full" }
+        return "expired"
+    }
+
     /// Whether `o` is the outcome that counts a push in `pushfleet_event_time_replaced_total`:
     /// every outcome of such a push carries the note, so only its first one (attempt 1) counts.
     static func replacedTime(_ o: PushOutcome) -> EventTimeRule.Direction? {
@@ -149,6 +163,7 @@ package enum EngineMetrics {
                     counter(skips, [("reason", skipClass(o.reason))]).increment()
                 } else {
                     counter(pushes, [("provider", o.provider ?? "none"), ("push_type", o.pushType?.rawValue ?? "none"), ("result", o.result.rawValue)]).increment()
+                    if o.result == .dropped { counter(dropped, [("cause", dropCause(o.reason))]).increment() }
                     if let latency = o.latencyMs, o.result == .sent {
                         // `attempt`: a first push measures the path; a retransmission or a
                         // ringing repeat is late by design (its interval), which an SLO must not count.

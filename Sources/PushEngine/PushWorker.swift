@@ -86,6 +86,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         }
         _ = EngineMetrics.counter(EngineMetrics.deadLetters)
         _ = EngineMetrics.counter(EngineMetrics.writeRetries)
+        for cause in EngineMetrics.dropCauses { _ = EngineMetrics.counter(EngineMetrics.dropped, [("cause", cause)]) }
     }
 
     /// Partitions whose schedules are restored and which take records.

@@ -11,6 +11,7 @@ package enum SenderMetrics {
     package static let credentialsReloadFailures = "pushfleet_credentials_reload_failures_total"  // kind
     package static let connectionFailures = "pushfleet_http2_connection_failures_total"  // endpoint, reason
     package static let ambiguousRetries = "pushfleet_ambiguous_retries_total"            // provider
+    package static let providerErrors = "pushfleet_provider_errors_total"                // provider, reason
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names up here).
     package static let help: [String: String] = [
@@ -20,6 +21,7 @@ package enum SenderMetrics {
             + "the previous credentials stay in use while they are valid.",
         ambiguousRetries: "Retries of a request that was written and lost without an answer (timeout, reset, connection lost): each may deliver a push twice.",
         connectionFailures: "HTTP/2 connections to a provider that failed to open, ended before any answer, or were closed for a missed PING acknowledgement.",
+        providerErrors: "Provider answers that refused a request, by the provider's documented reason (BadDeviceToken, TooManyRequests, UNREGISTERED, …; other for anything else).",
     ]
 
     /// Kinds of `credentialsReloadFailures`.
@@ -45,6 +47,10 @@ package enum SenderMetrics {
         case unanswered = "ended_unanswered"
         /// Closed by us: the server missed a PING acknowledgement (a silently dead connection).
         case pingTimeout = "ping_timeout"
+    }
+
+    package static func providerError(provider: String, reason: String) {
+        Counter(label: providerErrors, dimensions: [("provider", provider), ("reason", reason)]).increment()
     }
 
     package static func connectionFailure(endpoint: String, reason: ConnectionFailure) {

@@ -123,3 +123,29 @@ import Testing
         }
     }
 }
+
+/// The `reason` label of `pushfleet_provider_errors_total`, from the verdicts the parsers return.
+@Suite struct ProviderReasonLabelTests {
+    @Test("APNs: the documented reason, or other (BadPayload is not one, a body-less 413 has none)")
+    func apns() {
+        let label = { (status: Int, body: String?) in
+            ProviderReasons.label(ProviderReasons.apns, reason: ProviderAnswers.apns(response(status, body ?? "")).reason)
+        }
+        #expect(label(400, #"{"reason":"BadDeviceToken"}"#) == "BadDeviceToken")
+        #expect(label(429, #"{"reason":"TooManyRequests"}"#) == "TooManyRequests")
+        #expect(label(410, #"{"reason":"Unregistered","timestamp":1}"#) == "Unregistered")
+        #expect(label(400, #"{"reason":"BadPayload"}"#) == "other")
+        #expect(label(413, nil) == "other")
+        #expect(label(400, #"{"reason":"\u0000\u0001 evil series"}"#) == "other", "a provider cannot make up label values")
+    }
+
+    @Test("FCM v1: the error code before any detail")
+    func fcm() {
+        let label = { (status: Int, body: String) in
+            ProviderReasons.label(ProviderReasons.fcm, reason: ProviderAnswers.fcm(response(status, body), tooManyRequestsMinimumMs: 0).reason)
+        }
+        #expect(label(404, #"{"error":{"code":404,"status":"NOT_FOUND","details":[{"errorCode":"UNREGISTERED"}]}}"#) == "UNREGISTERED")
+        #expect(label(400, #"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"The registration token is not a valid FCM registration token","details":[{"fieldViolations":[{"field":"message.token"}]}]}}"#) == "INVALID_ARGUMENT")
+        #expect(label(429, #"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"errorCode":"QUOTA_EXCEEDED"}]}}"#) == "QUOTA_EXCEEDED")
+    }
+}

@@ -122,6 +122,7 @@ package final class APNsSender: Sendable {
             case .success(let response):
                 trace?.received(response)
                 var v = ProviderAnswers.apns(response)
+                ProviderReasons.count("apns", ProviderReasons.apns, v)
                 if v.action == .reauthenticate {
                     if case .token(let key) = credential, let bearer, key.signer.refresh(rejected: bearer) {
                         return v

@@ -80,6 +80,7 @@ package final class FirebaseSender: Sendable {
                 case .success(let response):
                     trace?.received(response)
                     let v = ProviderAnswers.fcm(response, tooManyRequestsMinimumMs: minimum429)
+                    ProviderReasons.count("fcm", ProviderReasons.fcm, v)
                     if v.action == .reauthenticate { tokens.invalidate(bearer) }
                     return v
                 }
@@ -100,6 +101,7 @@ package final class FirebaseSender: Sendable {
                 case .success(let response):
                     trace?.received(response)
                     var v = ProviderAnswers.fcmLegacy(response, tooManyRequestsMinimumMs: minimum429)
+                    ProviderReasons.count("fcm-legacy", ProviderReasons.fcmLegacy, v)
                     // A server key cannot be refreshed.
                     if v.action == .reauthenticate { v.action = .failed; v.health = .failing(v.reason ?? "401") }
                     return v

@@ -18,8 +18,8 @@ struct ConfigCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a config as a worker loads it: values, filter, Kafka properties, credentials.",
             usage: """
-                pushfleet config check --config <file> [--set <section/key=value> ...]
-                  [--values-only]
+                pushfleet config check (--config <file> | -b <host:port>)
+                  [--set <k=v> ...] [-X <property=value> ...] [--values-only]
                 """,
             discussion: """
                 Loads what a worker would: every value, the filter, the librdkafka properties, \
@@ -113,6 +113,10 @@ struct ConfigCommand: AsyncParsableCommand {
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the effective config (file + --set + defaults) as INI, secrets redacted.",
+            usage: """
+                pushfleet config dump [--config <file>] [-b <host:port>]
+                  [--set <k=v> ...] [-X <property=value> ...]
+                """,
             discussion: "  pushfleet config dump --config flexisip.conf > effective.conf")
 
         @OptionGroup var options: ConfigOptions

@@ -5,7 +5,8 @@ import PushEngine
 import PushPolicy
 import PushSenders
 
-/// `--config` and `--set`, shared by every command that reads a configuration.
+/// `--config`, `--set` and kcat's Kafka flags (`-b`, `-X`), shared by every command that reads a
+/// configuration, so each reaches Kafka the same way.
 struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "Flexisip-format config file (e.g. your flexisip.conf with [kafka] and [pushfleet] added).",
@@ -17,18 +18,40 @@ struct ConfigOptions: ParsableArguments {
         valueName: "section/key=value"))
     var overrides: [String] = []
 
+    @Option(name: [.customShort("b"), .customLong("bootstrap-server"), .customLong("bootstrap-servers")], help: ArgumentHelp(
+        "Kafka brokers, as kcat's -b: overrides [kafka] bootstrap-servers; without a config file, the defaults apply to the rest.",
+        valueName: "host:port[,…]"))
+    var bootstrapServer: String?
+
+    @Option(name: .customShort("X"), help: ArgumentHelp(
+        "A librdkafka property, as kcat's -X: the same as --set kafka/rdkafka.<property>=<value> (repeatable).",
+        valueName: "property=value"))
+    var rdkafka: [String] = []
+
     /// The config file path: `--config`, else `$PUSHFLEET_CONFIG`.
     var path: String? { config ?? ProcessInfo.processInfo.environment["PUSHFLEET_CONFIG"] }
 
-    /// Loads and validates; warnings go to stderr.
+    func validate() throws {
+        for property in rdkafka where !property.contains("=") || property.hasPrefix("=") {
+            throw ValidationError("-X \(property): expected property=value, e.g. -X security.protocol=SSL")
+        }
+    }
+
+    /// `--set` plus what `-b` and `-X` stand for (after them: the explicit flags win).
+    var allOverrides: [String] {
+        overrides + (bootstrapServer.map { ["kafka/bootstrap-servers=\($0)"] } ?? []) + rdkafka.map { "kafka/rdkafka.\($0)" }
+    }
+
+    /// Loads and validates; warnings go to stderr. Without a file, `-b` is enough: the other
+    /// values are the defaults.
     func load(requireFile: Bool = true) throws -> PushFleetConfig {
         let config: PushFleetConfig
         if let path {
-            config = try PushFleetConfig.load(path: path, overrides: overrides)
-        } else if requireFile {
-            throw CommandError("no config: pass --config FILE or set PUSHFLEET_CONFIG", status: ExitStatus.config)
+            config = try PushFleetConfig.load(path: path, overrides: allOverrides)
+        } else if requireFile && bootstrapServer == nil {
+            throw CommandError("no config: pass --config FILE, set PUSHFLEET_CONFIG, or give the brokers with -b HOST:PORT", status: ExitStatus.config)
         } else {
-            config = try PushFleetConfig.load(text: "", overrides: overrides)
+            config = try PushFleetConfig.load(text: "", overrides: allOverrides)
         }
         for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         return config

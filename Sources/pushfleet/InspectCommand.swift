@@ -10,8 +10,8 @@ struct InspectCommand: AsyncParsableCommand {
         abstract: "Show the pending push schedule of a call, as the workers stored it.",
         // Written by hand: the generated usage is one line over 80 columns.
         usage: """
-            pushfleet inspect (--config <file> [--set <section/key=value> ...] |
-              --bootstrap-servers <host:port>) --call-id <call-id> [--json]
+            pushfleet inspect (--config <file> | -b <host:port>) [--set <k=v> ...]
+              [-X <property=value> ...] --call-id <call-id> [--json]
               [--all-partitions]
             """,
         discussion: """
@@ -31,8 +31,9 @@ struct InspectCommand: AsyncParsableCommand {
     var allPartitions = false
 
     func run() async throws {
-        let (kafka, _, _) = try target.resolve()
-        let stateTopic = try target.bootstrapServers == nil ? target.config.load().kafka.stateTopic : ContractTopic.all.first { $0.role == .state }!.defaultName
+        let loaded = try target.config.load()
+        let kafka = try loaded.kafkaConfiguration(clientId: "pushfleet-inspect")
+        let stateTopic = loaded.kafka.stateTopic
         let producer = try KafkaProducer(configuration: kafka)
         let partitions = try await producer.partitionCount(topic: stateTopic)
         // A call's events are keyed by its Call-ID (murmur2), and the schedules of events

@@ -22,15 +22,10 @@ struct PublishCommand: AsyncParsableCommand {
 
     struct Target: ParsableArguments {
         @OptionGroup var config: ConfigOptions
-        @Option(help: "Kafka bootstrap servers (instead of a config file), e.g. the dev broker's address.")
-        var bootstrapServers: String?
 
+        /// The Kafka configuration and the events and registrations topics: the config file's,
+        /// with `-b`/`-X` applied (or the defaults with `-b` alone).
         func resolve() throws -> (KafkaConfiguration, events: String, registrations: String) {
-            if let bootstrapServers {
-                let defaults = ContractTopic.all
-                return (KafkaConfiguration(bootstrapServers: bootstrapServers, clientId: "pushfleet-publish"),
-                        defaults.first { $0.role == .events }!.defaultName, defaults.first { $0.role == .registrations }!.defaultName)
-            }
             let loaded = try config.load()
             return (try loaded.kafkaConfiguration(clientId: "pushfleet-publish"), loaded.kafka.eventsTopic, loaded.kafka.registrationsTopic)
         }

@@ -13,7 +13,7 @@ struct PushCommand: AsyncParsableCommand {
         abstract: "Send one push straight to its provider with the config's credentials (no Kafka) and show the exchange.",
         // Written by hand: the generated one is a single 230-column line.
         usage: """
-            pushfleet push --config <file> [--set <section/key=value> ...]
+            pushfleet push --config <file> [--set <k=v> ...]
               (--pn-provider <p> --pn-param <p> --pn-prid <prid> | --contact <URI>)
               --type <voip|background|message|ringing>
               [--call-id <id>] [--timeout <s>]

@@ -15,8 +15,8 @@ struct ReplayCommand: AsyncParsableCommand {
         abstract: "Re-run a time or offset range of the events topic: send its pushes that are still live, or list them (--dry-run).",
         // Written by hand: the generated usage is one line over 80 columns.
         usage: """
-            pushfleet replay --config <file> [--set <section/key=value> ...]
-              (--from <time> | --from-offset <P:O[,P:O…]>)
+            pushfleet replay (--config <file> | -b <host:port>) [--set <k=v> ...]
+              [-X <property=value> ...] (--from <time> | --from-offset <P:O[,P:O…]>)
               [--to <time> | --to-offset <P:O[,P:O…]>] [--partition <n> ...]
               [--group <name>] [--dry-run] [--concurrency <n>]
             """,

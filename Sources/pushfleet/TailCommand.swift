@@ -14,8 +14,8 @@ struct TailCommand: AsyncParsableCommand {
         abstract: "Follow push outcomes and dead letters live, as pushfleet dev prints them.",
         // Written by hand: the generated usage is one line over 80 columns.
         usage: """
-            pushfleet tail (--config <file> [--set <section/key=value> ...] |
-              --bootstrap-servers <host:port>) [--call-id <id>] [--prid <token>]
+            pushfleet tail (--config <file> | -b <host:port>) [--set <k=v> ...]
+              [-X <property=value> ...] [--call-id <id>] [--prid <token>]
               [--result <result> ...] [--from-beginning] [--json]
               [--max-records <n>]
             """,
@@ -29,7 +29,7 @@ struct TailCommand: AsyncParsableCommand {
               pushfleet tail --config /etc/flexisip/flexisip.conf
               pushfleet tail --config flexisip.conf --call-id 84b4c76e66710@pc33
               pushfleet tail --config flexisip.conf --result invalid-token --json
-              pushfleet tail --bootstrap-servers 127.0.0.1:9092 --from-beginning \\
+              pushfleet tail -b 127.0.0.1:9092 --from-beginning \\
                   --result failed --result dead-letter --max-records 20
             """)
 
@@ -106,13 +106,9 @@ struct TailCommand: AsyncParsableCommand {
         await consumer.close()
     }
 
-    /// The bootstrap configuration and the two topics: the config's, or the contract's default
-    /// names with `--bootstrap-servers`.
+    /// The Kafka configuration and the two topics: the config file's, with `-b`/`-X` applied
+    /// (or the defaults with `-b` alone).
     private func topics() throws -> (KafkaConfiguration, outcomes: String, deadLetter: String) {
-        if let servers = target.bootstrapServers {
-            let named = { (role: ContractTopic.Role) in ContractTopic.all.first { $0.role == role }!.defaultName }
-            return (KafkaConfiguration(bootstrapServers: servers, clientId: "pushfleet-tail"), named(.outcomes), named(.deadLetter))
-        }
         let loaded = try target.config.load()
         return (try loaded.kafkaConfiguration(clientId: "pushfleet-tail"), loaded.kafka.outcomesTopic, loaded.kafka.deadLetterTopic)
     }

@@ -31,8 +31,9 @@ struct TopicsCommand: AsyncParsableCommand {
             abstract: "Create missing topics (existing ones are left alone and then verified).",
             // Written by hand: the generated usage is one line over 80 columns.
             usage: """
-                pushfleet topics create --config <file> [--set <section/key=value> ...]
-                  [--partitions <n>] [--replication-factor <n>] [--timeout <s>]
+                pushfleet topics create (--config <file> | -b <host:port>)
+                  [--set <k=v> ...] [-X <property=value> ...] [--partitions <n>]
+                  [--replication-factor <n>] [--timeout <s>]
                 """,
             discussion: """
                 Partitions cap the number of useful workers: choose them for the largest fleet you \
@@ -63,8 +64,8 @@ struct TopicsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the topics: present, state and events co-partitioned, tables compacted.",
             usage: """
-                pushfleet topics check --config <file> [--set <section/key=value> ...]
-                  [--timeout <s>]
+                pushfleet topics check (--config <file> | -b <host:port>)
+                  [--set <k=v> ...] [-X <property=value> ...] [--timeout <s>]
                 """,
             discussion: """
                 Exits 1 with the reasons when a topic is missing or wrong.

@@ -13,6 +13,10 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one worker of the fleet (consumer group member, schedules, senders).",
+        usage: """
+            pushfleet worker (--config <file> | -b <host:port>) [--set <k=v> ...]
+              [-X <property=value> ...]
+            """,
         discussion: """
             Reads the Flexisip-format config (your flexisip.conf with [kafka] and [pushfleet]), \
             joins the consumer group, restores the schedules of its partitions from the state topic \

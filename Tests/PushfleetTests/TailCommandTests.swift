@@ -78,7 +78,7 @@ struct TailCommandTests {
     func followsLive() async throws {
         let topics = try Topics()
         try await topics.write([Self.outcome("old", call: "call-old", result: .sent)])
-        let tail = try ChildProcess("pushfleet", ["tail", "--bootstrap-servers", topics.broker.bootstrapServers, "--result", "sent", "--result", "dead-letter"])
+        let tail = try ChildProcess("pushfleet", ["tail", "-b", topics.broker.bootstrapServers, "--result", "sent", "--result", "dead-letter"])
         defer { if tail.process.isRunning { tail.process.terminate() } }
         try await waitUntil("tail following", timeout: .seconds(20)) {
             if !tail.process.isRunning { throw TestFailure("tail exited: \(tail.errors.text)") }

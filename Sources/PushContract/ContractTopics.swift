@@ -39,6 +39,11 @@ public struct ContractTopic: Sendable, Hashable {
     /// partition N lives in state partition N.
     private static let day: Int64 = 86_400_000
 
+    /// The contract's name of the topic of `role` (a config may rename it).
+    public static func defaultName(_ role: Role) -> String {
+        all.first { $0.role == role }!.defaultName
+    }
+
     public static let all: [ContractTopic] = [
         ContractTopic(role: .events, defaultName: "pushfleet.events", cleanupPolicy: "delete", retentionMs: 7 * day),
         ContractTopic(role: .registrations, defaultName: "pushfleet.registrations", cleanupPolicy: "compact"),

@@ -15,8 +15,9 @@ public struct EngineTopics: Sendable, Hashable {
     public var outcomes: String
     public var deadLetter: String
 
-    public init(events: String = "pushfleet.events", registrations: String = "pushfleet.registrations", state: String = "pushfleet.state",
-                outcomes: String = "pushfleet.outcomes", deadLetter: String = "pushfleet.dead-letter") {
+    public init(events: String = ContractTopic.defaultName(.events), registrations: String = ContractTopic.defaultName(.registrations),
+                state: String = ContractTopic.defaultName(.state), outcomes: String = ContractTopic.defaultName(.outcomes),
+                deadLetter: String = ContractTopic.defaultName(.deadLetter)) {
         self.events = events
         self.registrations = registrations
         self.state = state

@@ -66,11 +66,6 @@ extension PushFleetConfig {
         }
         return KafkaConfiguration(bootstrapServers: bootstrap, clientId: clientId, properties: kafka.rdkafka.map { ($0.0, $0.1) })
     }
-
-    var engineTopics: EngineTopics {
-        EngineTopics(events: kafka.eventsTopic, registrations: kafka.registrationsTopic, state: kafka.stateTopic,
-                     outcomes: kafka.outcomesTopic, deadLetter: kafka.deadLetterTopic)
-    }
 }
 
 /// Writes a line to stderr (diagnostics stay off stdout, which scripts parse).

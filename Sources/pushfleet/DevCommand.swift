@@ -90,7 +90,7 @@ struct DevCommand: AsyncParsableCommand {
         let monitorConfig = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "pushfleet-dev-monitor",
                                                properties: [("fetch.wait.max.ms", "10")])
         let monitor = try KafkaConsumer(configuration: monitorConfig, options: .init(
-            groupId: "pushfleet-dev-monitor", topics: ["pushfleet.outcomes", "pushfleet.dead-letter"]))
+            groupId: "pushfleet-dev-monitor", topics: [ContractTopic.defaultName(.outcomes), ContractTopic.defaultName(.deadLetter)]))
         let monitoring = Task { await Self.show(monitor, tally: tally) }
 
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, clientId: "pushfleet-dev-router"))
@@ -139,7 +139,7 @@ struct DevCommand: AsyncParsableCommand {
         for await event in monitor {
             guard case .messages(let batch) = event else { continue }
             for message in batch {
-                guard let record = WatchedRecord(message, deadLetterTopic: "pushfleet.dead-letter") else { continue }
+                guard let record = WatchedRecord(message, deadLetterTopic: ContractTopic.defaultName(.deadLetter)) else { continue }
                 tally.count(record.tallyKey)
                 say(record.line)
             }
@@ -176,7 +176,7 @@ struct Simulator: Sendable {
         case .callEnded(let e): e.callId
         case .registrationUpdated(let r): "\(r.aor)|\(r.instanceId ?? r.contact)"
         }
-        try await producer.send(KafkaProducerRecord(topic: "pushfleet.events", key: Array(key.utf8), value: RecordEncoder.encode(event)))
+        try await producer.send(KafkaProducerRecord(topic: ContractTopic.defaultName(.events), key: Array(key.utf8), value: RecordEncoder.encode(event)))
     }
 
     private func branch(_ call: String, method: String = "INVITE", device: PublishCommand.Device, token: String? = nil, body: String? = nil) -> RouterEvent {
@@ -209,7 +209,7 @@ struct Simulator: Sendable {
         say("▶ call to a device whose token the provider rejects")
         try await send(branch("dev-rejected-call", device: .iosVoip, token: rejectedToken))
         say("▶ a malformed event (dead-lettered)")
-        try await producer.send(KafkaProducerRecord(topic: "pushfleet.events", key: Array("bad".utf8),
+        try await producer.send(KafkaProducerRecord(topic: ContractTopic.defaultName(.events), key: Array("bad".utf8),
                                                      value: Array(#"{"v":1,"type":"branch.unanswered","id":"x","time":"now"}"#.utf8)))
         try await Task.sleep(for: .seconds(2))
         try await send(.branchResponse(BranchResponse(header: newHeader(), callId: "dev-message", branch: "b1", status: 180)))

@@ -13,17 +13,11 @@ struct TopicsCommand: AsyncParsableCommand {
 
     /// The contract's topics under the configured names.
     static func specs(_ config: PushFleetConfig, partitions: Int32, replication: Int16) -> [KafkaTopicSpec] {
-        let names = roleNames(config)
+        let names = config.kafka.topicNames
         return ContractTopic.all.map {
             KafkaTopicSpec(name: names[$0.role] ?? $0.defaultName, partitions: partitions, replicationFactor: replication,
                            configs: $0.configs)
         }
-    }
-
-    /// The configured name of each role.
-    static func roleNames(_ config: PushFleetConfig) -> [ContractTopic.Role: String] {
-        [.events: config.kafka.eventsTopic, .registrations: config.kafka.registrationsTopic, .state: config.kafka.stateTopic,
-         .outcomes: config.kafka.outcomesTopic, .deadLetter: config.kafka.deadLetterTopic]
     }
 
         struct Create: AsyncParsableCommand {
@@ -85,7 +79,7 @@ struct TopicsCommand: AsyncParsableCommand {
 
     /// Checks what the contract needs; prints every problem and drift, then fails if there was a problem.
     static func verify(_ admin: KafkaAdmin, config: PushFleetConfig, timeout: Duration) async throws {
-        let names = roleNames(config)
+        let names = config.kafka.topicNames
         let found = try await admin.describeTopics(ContractTopic.all.map { names[$0.role]! }, timeout: timeout)
         let review = TopicReview(names: names, found: found.mapValues { (Int32($0.partitions), $0.configs) })
         for topic in ContractTopic.all {

@@ -1,14 +1,22 @@
+import PushContract
+
 /// `[kafka]`: where the fleet's topics live (docs/contract.md §1, §3).
 public struct KafkaOptions: Sendable, Hashable {
     /// librdkafka `bootstrap.servers` list (`host:port,host:port`). Nil when not configured:
     /// `config check` reports it, the worker refuses to start without it.
     public var bootstrapServers: String?
     public var groupId = "pushfleet"
-    public var eventsTopic = "pushfleet.events"
-    public var registrationsTopic = "pushfleet.registrations"
-    public var stateTopic = "pushfleet.state"
-    public var outcomesTopic = "pushfleet.outcomes"
-    public var deadLetterTopic = "pushfleet.dead-letter"
+    public var eventsTopic = ContractTopic.defaultName(.events)
+    public var registrationsTopic = ContractTopic.defaultName(.registrations)
+    public var stateTopic = ContractTopic.defaultName(.state)
+    public var outcomesTopic = ContractTopic.defaultName(.outcomes)
+    public var deadLetterTopic = ContractTopic.defaultName(.deadLetter)
+
+    /// The configured name of each contract topic.
+    public var topicNames: [ContractTopic.Role: String] {
+        [.events: eventsTopic, .registrations: registrationsTopic, .state: stateTopic,
+         .outcomes: outcomesTopic, .deadLetter: deadLetterTopic]
+    }
     /// `rdkafka.<property>=<value>` entries, in file order, passed to librdkafka as is.
     public var rdkafka: [(String, String)] = []
 

@@ -119,14 +119,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        // What the test targets share: the manual clock, waiting with a deadline, log capture.
+        .target(name: "PushFleetTesting", dependencies: ["PushContract", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "PushFleetTesting"]),
         .testTarget(name: "PushContractTests", dependencies: ["PushContract"]),
         .testTarget(name: "PushPolicyTests", dependencies: ["PushPolicy", "PushContract"]),
         .testTarget(
             name: "PushSendersTests",
             dependencies: [
                 // CNGHTTP2: an nghttp2 server session is the peer of the handler's tests.
-                "PushSenders", "PushSandbox", "PushPolicy", "PushContract", "CNGHTTP2",
+                "PushSenders", "PushSandbox", "PushPolicy", "PushContract", "CNGHTTP2", "PushFleetTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -152,9 +154,9 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "PushEngineTests", dependencies: ["PushEngine", "PushSandbox", "Kafka", "PushPolicy", "PushContract", "PushSenders"]),
+        .testTarget(name: "PushEngineTests", dependencies: ["PushEngine", "PushSandbox", "Kafka", "PushPolicy", "PushContract", "PushSenders", "PushFleetTesting"]),
         // Crypto: the .p8 key `pushfleet push` signs with and the APNs sandbox checks.
-        .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox",
+        .testTarget(name: "PushfleetTests", dependencies: ["Kafka", "PushContract", "PushSandbox", "PushFleetTesting",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]

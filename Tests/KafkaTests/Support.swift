@@ -1,25 +1,8 @@
 import Foundation
+@_exported import PushFleetTesting
 import Kafka
 import Synchronization
 import Testing
-
-/// Test-only failure with a message (a condition not reached in time, a missing event…).
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Waits until `condition` holds, checking every few milliseconds, or fails after `timeout`.
-/// A deadline, not a sleep: the test goes on as soon as the condition is true.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
 
 /// Unique topic names, so tests sharing a broker never see each other's records.
 func uniqueTopic(_ prefix: String = "t") -> String {

@@ -1,32 +1,11 @@
 import Logging
+import PushFleetTesting
 import PushContract
 import PushPolicy
 import PushSenders
 import Synchronization
 import Testing
 @testable import PushEngine
-
-/// Keeps what a logger is given, for asserting on start-up lines.
-private final class LogLines: Sendable {
-    private let lines = Mutex<[(Logger.Level, String)]>([])
-    var all: [(Logger.Level, String)] { lines.withLock { $0 } }
-    var logger: Logger { Logger(label: "test.worker") { _ in Handler(sink: self) } }
-
-    private struct Handler: LogHandler {
-        let sink: LogLines
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            sink.lines.withLock { $0.append((event.level, event.message.description)) }
-        }
-    }
-}
 
 /// Never called: the worker is only built, not run.
 private struct NoSenders: PushSending {
@@ -45,9 +24,9 @@ struct WorkerStartupNoticeTests {
             [kafka]
             bootstrap-servers=127.0.0.1:1
             """)
-        let lines = LogLines()
+        let lines = LogCapture()
         _ = try PushWorker(config: config, senders: NoSenders(), logger: lines.logger)
-        return lines.all
+        return lines.all.map { ($0.level, $0.message) }
     }
 
     @Test("a worker that reads enabled=false says once, at start-up, that the key does not apply to it")

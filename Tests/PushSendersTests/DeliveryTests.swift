@@ -319,7 +319,7 @@ import Testing
         #expect(SenderMetrics.labels(lane: "odd").map(\.1) == ["odd", ""])
         // Every exported sender metric has help text.
         #expect(Set(SenderMetrics.help.keys) == [SenderMetrics.breakerState, SenderMetrics.certificateExpiry, SenderMetrics.credentialsReloadFailures,
-                                                  SenderMetrics.connectionFailures, SenderMetrics.ambiguousRetries])
+                                                  SenderMetrics.connectionFailures, SenderMetrics.ambiguousRetries, SenderMetrics.providerErrors])
     }
 }
 

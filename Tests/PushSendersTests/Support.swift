@@ -1,4 +1,5 @@
 import Foundation
+@_exported import PushFleetTesting
 import Logging
 import PushContract
 import Synchronization
@@ -84,39 +85,6 @@ func finishing<T: Sendable>(within limit: Duration, _ operation: @escaping @Send
     }
     watcher.cancel()
     return nil
-}
-
-/// Log lines a component wrote, kept in memory (one `Logger` per test, no global bootstrap).
-final class LogCapture: Sendable {
-    struct Line: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let lines = Mutex<[Line]>([])
-
-    var all: [Line] { lines.withLock { $0 } }
-
-    var logger: Logger {
-        Logger(label: "capture") { _ in Handler(capture: self) }
-    }
-
-    fileprivate func append(_ line: Line) { lines.withLock { $0.append(line) } }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(Line(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
-        }
-    }
 }
 
 /// A temporary directory holding an APNs client certificate (`org.linphone.phone`, VoIP,

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import PushFleetTesting
 import Testing
 import Synchronization
 
@@ -6,11 +7,6 @@ import Synchronization
 /// another: on a 2-core machine, two of them at once turn timing bounds (ringing gaps, pushes
 /// per interval) into coin flips. Unit suites still run in parallel with them.
 @Suite(.serialized) enum FleetProcesses {}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// The directory holding the package's built products (`pushfleet` sits beside the test bundle).
 let productsDirectory: URL = {
@@ -133,17 +129,3 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil, time
     return (status, child.output.text, child.errors.text)
 }
 
-/// Waits until `condition` holds, or fails after `timeout`.
-func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
-    _ = try await waitForValue(what, timeout: timeout) { try await condition() ? true : nil }
-}
-
-/// Polls until `produce` returns a value, or fails after `timeout`.
-func waitForValue<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ produce: @Sendable () async throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if let value = try await produce() { return value }
-        if ContinuousClock.now > deadline { throw TestFailure("timed out after \(timeout) waiting for: \(what)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}

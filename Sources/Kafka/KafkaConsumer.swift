@@ -61,7 +61,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     public typealias Element = KafkaConsumerEvent
 
     private let handle: KafkaHandle
-    private let core: ConsumerCore
+    private let poller: ConsumerPoller
     private let context: ClientContext
     public let options: KafkaConsumerOptions
 
@@ -77,8 +77,8 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
                 ("partition.assignment.strategy", "cooperative-sticky"),
             ],
             overrides: [("group.id", options.groupId)])
-        let core = ConsumerCore(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
-        let context = ClientContext(consumer: core)
+        let poller = ConsumerPoller(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
+        let context = ClientContext(consumer: poller)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         rd_kafka_conf_set_error_cb(conf, clientErrorCallback)
@@ -92,21 +92,21 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
             throw KafkaError(err, context: "subscribe to \(options.topics.joined(separator: ","))")
         }
         self.handle = KafkaHandle(pointer: rk)
-        self.core = core
+        self.poller = poller
         self.context = context
-        core.start(handle: handle, context: context, batchSize: Swift.max(1, options.batchSize))
+        poller.start(handle: handle, context: context, batchSize: Swift.max(1, options.batchSize))
     }
 
     /// A consumer dropped without `close()` still leaves its group, from a thread of its own
     /// (closing blocks and runs the revoke hook, which must not wait on the cooperative pool).
     deinit {
-        let core = self.core
-        let thread = Thread { core.stopAndWait() }
+        let poller = self.poller
+        let thread = Thread { poller.stopAndWait() }
         thread.name = "kafka-consumer-teardown"
         thread.start()
     }
 
-    public func makeAsyncIterator() -> Iterator { Iterator(channel: core.channel) }
+    public func makeAsyncIterator() -> Iterator { Iterator(channel: poller.channel) }
 
     public struct Iterator: AsyncIteratorProtocol {
         let channel: EventChannel
@@ -192,7 +192,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     }
 
     /// Partitions currently assigned to this member.
-    public var assignment: [KafkaTopicPartition] { core.assignedPartitions }
+    public var assignment: [KafkaTopicPartition] { poller.assignedPartitions }
 
     /// Stops fetching these assigned partitions (messages already handed out stay valid).
     /// librdkafka only flags the partitions: it does not block.
@@ -223,18 +223,18 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// How long since the polling thread last went round its loop. It goes round at least every
     /// 100 ms unless it is stuck: in a rebalance hook (a restore), waiting for a reader that
     /// does not take its events, or in librdkafka.
-    public var sinceLastPoll: Duration { core.sinceLastPoll }
+    public var sinceLastPoll: Duration { poller.sinceLastPoll }
 
     /// Leaves the group cleanly: revokes (running `finish`), commits stored offsets, closes.
     /// Messages still buffered are dropped (their offsets were not stored). Idempotent.
     public func close() async {
-        let core = self.core
-        await offload("kafka-consumer-close") { core.stopAndWait() }
+        let poller = self.poller
+        await offload("kafka-consumer-close") { poller.stopAndWait() }
     }
 }
 
 /// Polling-thread side of a consumer: the loop, the rebalance logic and the event channel.
-final class ConsumerCore: @unchecked Sendable {
+final class ConsumerPoller: @unchecked Sendable {
     // @unchecked: `handle` and `thread` are written once in `start` before the thread runs and
     // only read afterwards; everything mutable is in Mutex/Atomic.
     let handler: (any KafkaRebalanceHandler)?

@@ -205,12 +205,12 @@ private func withHeaderValues<R>(_ headers: [KafkaHeader], _ body: ([UnsafeRawBu
 final class ClientContext: Sendable {
     private let lastError = Mutex<String?>(nil)
     /// Set for consumers only; reached from the rebalance callback.
-    let consumer: ConsumerCore?
+    let consumer: ConsumerPoller?
     /// The client's fatal error once librdkafka raised one (the instance is then unusable).
     private let fatal = Mutex<KafkaError?>(nil)
     private let fatalHandler = Mutex<(@Sendable (KafkaError) -> Void)?>(nil)
 
-    init(consumer: ConsumerCore? = nil) {
+    init(consumer: ConsumerPoller? = nil) {
         self.consumer = consumer
     }
 

@@ -219,8 +219,8 @@ enum ConfigSchema {
                 c.pushfleet.allowCleartext = try ConfigValues.bool(v)
             }, dump: { String($0.pushfleet.allowCleartext) }),
             OptionSpec(key: "https-proxy", secret: .urlCredentials, apply: { c, v throws(ConfigProblem) in
-                if v.isEmpty {
-                    c.pushfleet.httpsProxy = ""
+                if v.isEmpty || v == OutboundProxy.none {
+                    c.pushfleet.httpsProxy = v
                     c.pushfleet.outboundProxy = nil
                     return
                 }

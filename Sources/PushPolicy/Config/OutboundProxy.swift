@@ -49,7 +49,7 @@ public struct OutboundProxy: Sendable, Hashable, CustomStringConvertible {
 
     /// What the proxy URL must look like (errors quote it).
     public static let allowed = "must be http://host:port or http://user:password@host:port (user and password "
-        + "percent-encoded), or empty to use HTTPS_PROXY from the environment"
+        + "percent-encoded), none for direct connections whatever the environment, or empty to use HTTPS_PROXY from the environment"
 
     /// Parses `http://[user[:password]@]host:port[/]`. `schemeOptional` accepts `host:port` as
     /// well, as curl and Go read `HTTPS_PROXY`.
@@ -113,10 +113,15 @@ public struct OutboundProxy: Sendable, Hashable, CustomStringConvertible {
         return text[..<start] + "***" + text[at...]
     }
 
+    /// `https-proxy=none`: direct connections, `HTTPS_PROXY` ignored.
+    public static let none = "none"
+
     /// The effective proxy: `configured` (from `[pushfleet] https-proxy`) if any, else
-    /// `HTTPS_PROXY`, else `https_proxy` of `environment`; `NO_PROXY`/`no_proxy` apply to both.
-    /// Empty variables count as unset.
-    public static func resolve(configured: OutboundProxy?, environment: [String: String]) throws(ProxyParseError) -> OutboundProxy? {
+    /// `HTTPS_PROXY`, else `https_proxy` of `environment` unless `direct`; `NO_PROXY`/`no_proxy`
+    /// apply to both. Empty variables count as unset.
+    public static func resolve(configured: OutboundProxy?, direct: Bool = false,
+                               environment: [String: String]) throws(ProxyParseError) -> OutboundProxy? {
+        if direct { return nil }
         let noProxy = NoProxyList(environment["NO_PROXY"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["no_proxy"] ?? "")
         if var configured {
             configured.noProxy = noProxy

@@ -284,7 +284,8 @@ struct ConfigLoader {
     mutating func resolveProxy() throws(ConfigError) {
         let key = "https-proxy"
         do throws(ProxyParseError) {
-            config.pushfleet.outboundProxy = try OutboundProxy.resolve(configured: config.pushfleet.outboundProxy, environment: environment)
+            config.pushfleet.outboundProxy = try OutboundProxy.resolve(
+                configured: config.pushfleet.outboundProxy, direct: config.pushfleet.httpsProxy == OutboundProxy.none, environment: environment)
         } catch {
             throw ConfigError(location: origins["\(ConfigSchema.pushfleet)/\(key)"], section: ConfigSchema.pushfleet, key: key,
                               problem: error.message)

@@ -11,7 +11,7 @@ public struct PushFleetOptions: Sendable, Hashable {
     /// start-up error, so a typo cannot send device tokens and keys in cleartext.
     public var allowCleartext = false
     /// `https-proxy` as written, credentials included (`dump()` masks them); empty = the
-    /// environment's `HTTPS_PROXY`, if any.
+    /// environment's `HTTPS_PROXY`, if any; `none` = direct, whatever the environment.
     public var httpsProxy = ""
     /// The proxy provider connections use, resolved when the config is loaded: `https-proxy`,
     /// else `HTTPS_PROXY`/`https_proxy` of the environment given to the loader, with its

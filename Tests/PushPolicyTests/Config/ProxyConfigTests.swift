@@ -78,6 +78,11 @@ struct ProxyConfigTests {
         // The key wins over the environment.
         let key = try load("[pushfleet]\nhttps-proxy=http://proxy.corp:8080", environment: ["HTTPS_PROXY": "http://10.0.0.1:3128"])
         #expect(key.pushfleet.outboundProxy?.port == 8080)
+        // none: direct whatever the environment, and it stays so through the dump.
+        let direct = try load("[pushfleet]\nhttps-proxy=none", environment: ["HTTPS_PROXY": "http://10.0.0.1:3128"])
+        #expect(direct.pushfleet.outboundProxy == nil)
+        #expect(direct.dump().contains("https-proxy=none\n"))
+        #expect(try load(direct.dump(), environment: ["HTTPS_PROXY": "http://10.0.0.1:3128"]).pushfleet.outboundProxy == nil)
         // HTTP_PROXY is for http:// destinations, which are never proxied.
         #expect(try load("", environment: ["HTTP_PROXY": "http://10.0.0.1:3128"]).pushfleet.outboundProxy == nil)
         let dump = try load("", environment: ["HTTPS_PROXY": "http://u:pa55word@10.0.0.1:3128"]).dump()

@@ -80,8 +80,7 @@ package final class HTTP2Connection: Sendable {
                 do {
                     if let proxy {
                         try channel.pipeline.syncOperations.addHandler(ProxyConnectHandler(
-                            proxy: proxy.description, targetHost: endpoint.host, targetPort: endpoint.port,
-                            authorization: proxy.basicAuthorization,
+                            proxy: proxy, targetHost: endpoint.host, targetPort: endpoint.port,
                             established: { context in try install(context.channel) },
                             failed: { error in ready.fail(error) }))
                     } else {

@@ -49,13 +49,12 @@ package final class ProxiedHTTPClients: Sendable {
     /// without its status, which the message then says.
     package static func proxyFailure(_ error: any Error, proxy: OutboundProxy?, url: String) -> String? {
         guard let proxy, let e = error as? HTTPClientError else { return nil }
-        let target = HTTP2Endpoint(url: url).map { ($0.host.contains(":") ? "[\($0.host)]" : $0.host) + ":\($0.port)" } ?? url
+        let target = HTTP2Endpoint(url: url).map { ProxyConnectHandshake.authority(host: $0.host, port: $0.port) } ?? url
         if e == .proxyAuthenticationRequired {
-            return "proxy \(proxy) refused CONNECT \(target): 407 Proxy Authentication Required"
-                + (proxy.username == nil ? " (the proxy URL has no credentials)" : " (the credentials of the proxy URL were refused)")
+            return proxy.refusal(target: target, answer: "407 Proxy Authentication Required", status: 407)
         }
         if e == .invalidProxyResponse {
-            return "proxy \(proxy) refused CONNECT \(target): not 2xx (AsyncHTTPClient does not report the status)"
+            return proxy.refusal(target: target, answer: "not 2xx (AsyncHTTPClient does not report the status)", status: nil)
         }
         if e == .httpProxyHandshakeTimeout { return "proxy \(proxy) did not answer CONNECT \(target) in time" }
         return nil

@@ -1,4 +1,5 @@
 import NIOCore
+import PushPolicy
 
 /// Opens a `CONNECT` tunnel on a fresh TCP connection to the proxy, then hands the channel over:
 /// `established` adds TLS and HTTP/2 after this handler, which forwards any early bytes and
@@ -11,8 +12,9 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     private var handshake = ProxyConnectHandshake()
     private let request: [UInt8]
-    /// `proxy 10.0.0.1:3128 … CONNECT host:443`: every failure names both ends, never credentials.
-    private let what: (proxy: String, target: String, hasCredentials: Bool)
+    /// Every failure names both ends (`proxy 10.0.0.1:3128 … CONNECT host:443`), never credentials.
+    private let proxy: OutboundProxy
+    private let target: String
     private let established: (ChannelHandlerContext) throws -> Void
     private let failed: (TransportError) -> Void
     private var sent = false
@@ -22,11 +24,11 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
     ///   - established: runs on the event loop once the proxy answered 2xx, before this handler
     ///     leaves: adds the TLS and HTTP/2 handlers (after this one).
     ///   - failed: the tunnel could not be opened; the channel is being closed.
-    init(proxy: String, targetHost: String, targetPort: Int, authorization: String?,
+    init(proxy: OutboundProxy, targetHost: String, targetPort: Int,
          established: @escaping (ChannelHandlerContext) throws -> Void, failed: @escaping (TransportError) -> Void) {
-        request = ProxyConnectHandshake.request(host: targetHost, port: targetPort, authorization: authorization)
-        let target = (targetHost.contains(":") ? "[\(targetHost)]" : targetHost) + ":\(targetPort)"
-        what = (proxy, target, authorization != nil)
+        request = ProxyConnectHandshake.request(host: targetHost, port: targetPort, authorization: proxy.basicAuthorization)
+        target = ProxyConnectHandshake.authority(host: targetHost, port: targetPort)
+        self.proxy = proxy
         self.established = established
         self.failed = failed
     }
@@ -57,27 +59,24 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
             do {
                 try established(context)
             } catch {
-                fail(TransportError(.connect, "tunnel through proxy \(what.proxy) to \(what.target) opened, "
+                fail(TransportError(.connect, "tunnel through proxy \(proxy) to \(target) opened, "
                                     + "but TLS could not be set up: \(error)"), context)
                 return
             }
             if !leftover.isEmpty { context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: leftover))) }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .refused(let status, let reason):
-            var why = "proxy \(what.proxy) refused CONNECT \(what.target): \(status)" + (reason.isEmpty ? "" : " \(reason)")
-            if status == 407 {
-                why += what.hasCredentials ? " (the credentials of the proxy URL were refused)" : " (the proxy URL has no credentials)"
-            }
+            let why = proxy.refusal(target: target, answer: "\(status)" + (reason.isEmpty ? "" : " \(reason)"), status: status)
             fail(TransportError(.connect, why, unprocessed: true), context)
         case .malformed(let problem):
-            fail(TransportError(.connect, "proxy \(what.proxy) gave no valid answer to CONNECT \(what.target): \(problem)",
+            fail(TransportError(.connect, "proxy \(proxy) gave no valid answer to CONNECT \(target): \(problem)",
                                 unprocessed: true), context)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if !done {
-            fail(TransportError(.connect, "proxy \(what.proxy) closed the connection before answering CONNECT \(what.target)",
+            fail(TransportError(.connect, "proxy \(proxy) closed the connection before answering CONNECT \(target)",
                                 unprocessed: true), context)
         }
         context.fireChannelInactive()
@@ -85,7 +84,7 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !done else { return context.fireErrorCaught(error) }
-        fail(TransportError(.connect, "proxy \(what.proxy) during CONNECT \(what.target): \(error)", unprocessed: true), context)
+        fail(TransportError(.connect, "proxy \(proxy) during CONNECT \(target): \(error)", unprocessed: true), context)
     }
 
     private func fail(_ error: TransportError, _ context: ChannelHandlerContext) {

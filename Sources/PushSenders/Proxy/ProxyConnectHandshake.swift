@@ -1,3 +1,5 @@
+import PushPolicy
+
 /// The client side of an HTTP/1.1 `CONNECT` (RFC 9110 §9.3.6) as a value: the request to
 /// write, then the proxy's answer read byte by byte until its blank line, bounded in size.
 ///
@@ -29,9 +31,14 @@ package struct ProxyConnectHandshake: Sendable {
 
     package init() {}
 
+    /// `host:port`, an IPv6 literal in brackets: the request target, and how messages name it.
+    package static func authority(host: String, port: Int) -> String {
+        (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+    }
+
     /// `CONNECT host:port HTTP/1.1` with `Host` and, if given, `Proxy-Authorization`.
     package static func request(host: String, port: Int, authorization: String?) -> [UInt8] {
-        let authority = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        let authority = authority(host: host, port: port)
         var text = "CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n"
         if let authorization { text += "Proxy-Authorization: \(authorization)\r\n" }
         return Array((text + "\r\n").utf8)
@@ -87,5 +94,17 @@ package struct ProxyConnectHandshake: Sendable {
         var out = String(decoding: bytes.prefix(64).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
         if bytes.count > 64 { out += "…" }
         return out
+    }
+}
+
+extension OutboundProxy {
+    /// Why a tunnel to `target` was not opened, naming proxy, target and answer (never credentials):
+    /// `proxy 10.0.0.1:3128 refused CONNECT api.push.apple.com:443: 403 Forbidden`.
+    func refusal(target: String, answer: String, status: Int?) -> String {
+        var why = "proxy \(self) refused CONNECT \(target): \(answer)"
+        if status == 407 {
+            why += username == nil ? " (the proxy URL has no credentials)" : " (the credentials of the proxy URL were refused)"
+        }
+        return why
     }
 }

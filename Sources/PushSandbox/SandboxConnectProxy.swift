@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// It records each `CONNECT` (target and `Proxy-Authorization`), then relays bytes both ways, or
 /// answers as told: `refuse(status)` (403, 407…), `requireAuthorization` (407 without the exact
-/// header value), `silent` (reads the request, never answers: a hung proxy). `hosts` maps a
+/// header value), `silent` (reads the request, never answers: a hung proxy); `closeTunnels()`
+/// drops the open tunnels. `hosts` maps a
 /// target name to the address the proxy connects to, so a sender can use a provider name that
 /// only the proxy resolves, as behind a real corporate proxy.
 public final class SandboxConnectProxy: Sendable {
@@ -59,6 +60,14 @@ public final class SandboxConnectProxy: Sendable {
     public var connectionCount: Int { state.withLock { $0.accepted } }
 
     public func setMode(_ mode: Mode) { state.withLock { $0.mode = mode } }
+
+    /// Closes every open tunnel, both sides (a proxy restarting); new `CONNECT`s are served as before.
+    public func closeTunnels() {
+        state.withLock { s in
+            defer { s.pairs = [] }
+            return s.pairs
+        }.forEach { $0.close() }
+    }
 
     public func start() async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -75,6 +75,21 @@ import Testing
         try await proxy.shutdown()
     }
 
+    @Test func aDroppedTunnelIsReopenedThroughTheProxy() async throws {
+        let proxy = try await startProxy()
+        let env = try await APNsEnv(listen: named(Self.apnsHost))
+        let senders = try env.senders(proxy: try self.proxy(proxy))
+        #expect(await senders.send(apnsRequest(), deadline: deadline()).result == .sent)
+        proxy.closeTunnels()
+        let o = await senders.send(apnsRequest(), deadline: deadline())
+        #expect(o.result == .sent, "\(o)")
+        #expect(proxy.requests.map(\.answered) == [200, 200])
+        #expect(senders.pools.connectionsOpened() == 2)
+        await senders.shutdown()
+        await env.close()
+        try await proxy.shutdown()
+    }
+
     @Test func theProviderCertificateIsCheckedNotTheProxy() async throws {
         // The sandbox's certificate names 127.0.0.1 and localhost only: reached as apnsHost
         // through the tunnel, verification must fail, whatever the proxy is.

@@ -139,6 +139,19 @@ public struct OutboundProxy: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension OutboundProxy: CustomDebugStringConvertible, CustomReflectable {
+    /// As `description` plus where it came from: no credential, even in `dump()` or a test's
+    /// failure message of a config that holds a proxy.
+    public var debugDescription: String {
+        "OutboundProxy(\(self)\(username == nil ? "" : ", credentials: ***"), source: \(source), noProxy: \(noProxy))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["proxy": description, "credentials": username == nil ? "none" : "***", "source": source,
+                                "noProxy": noProxy.description])
+    }
+}
+
 /// Why a proxy URL was refused (the loader adds key and masked value).
 public struct ProxyParseError: Error, Sendable, Hashable {
     public var message: String

@@ -28,6 +28,14 @@ struct ProxyConfigTests {
         #expect(proxy.basicAuthorization == "Basic ZmxlZXQ6cEBzczp3MHJk")
         #expect(proxy.source == "[pushfleet] https-proxy")
         #expect("\(proxy)" == "proxy.corp:3128")
+        // Neither a debug print nor a reflecting dump of the proxy shows the credentials (the raw
+        // `httpsProxy` string holds them, as the config holds every secret it was given).
+        var reflected = ""
+        dump(proxy, to: &reflected)
+        for text in [String(reflecting: proxy), reflected] {
+            #expect(text.contains("proxy.corp:3128") && text.contains("***"), "\(text)")
+            #expect(!text.contains("w0rd") && !text.contains("fleet:"), "\(text)")
+        }
         let v6 = try #require(try load("[pushfleet]\nhttps-proxy=http://[fd00::1]:8080").pushfleet.outboundProxy)
         #expect(v6.host == "fd00::1")
         #expect("\(v6)" == "[fd00::1]:8080")

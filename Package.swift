@@ -130,6 +130,7 @@ let package = Package(
                 // CNGHTTP2: an nghttp2 server session is the peer of the handler's tests.
                 "PushSenders", "PushSandbox", "PushPolicy", "PushContract", "CNGHTTP2", "PushFleetTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),

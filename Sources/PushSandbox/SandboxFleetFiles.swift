@@ -46,7 +46,8 @@ public struct SandboxFleetFiles: Sendable {
                            "rdkafka.heartbeat.interval.ms": "200", "rdkafka.max.poll.interval.ms": "20000",
                            "rdkafka.topic.metadata.refresh.interval.ms": "1000", "rdkafka.reconnect.backoff.max.ms": "500"].merging(kafka) { $1 }
         let fleet = ["apple-push-uri": apns.baseURL, "apple-dev-push-uri": apns.baseURL, "firebase-uri": fcm.baseURL,
-                     "tls-ca-file": caFile, "metrics-listen": ""].merging(pushfleet) { $1 }
+                     // The sandboxes are on loopback: a developer's HTTPS_PROXY must not carry them.
+                     "tls-ca-file": caFile, "metrics-listen": "", "https-proxy": "none"].merging(pushfleet) { $1 }
         let text = """
             # Written by PushFleet for the sandbox providers. Other Flexisip sections are ignored.
             [global]

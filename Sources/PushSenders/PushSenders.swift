@@ -14,8 +14,8 @@ public final class PushSenders: PushSending {
     private let apns: APNsSender?
     private let firebase: FirebaseSender?
     private let generic: GenericSender?
-    private let oauthHTTP: HTTPClient
-    private let http1: HTTPClient
+    private let oauthHTTP: ProxiedHTTPClients
+    private let http1: ProxiedHTTPClients
     package let pools: PoolRegistry
     package let lanes: LaneRegistry
     private let clock: any PushClock
@@ -50,11 +50,18 @@ public final class PushSenders: PushSending {
         ahcConfig.tlsConfiguration = ahcTLS
         // A redirect could carry a push or an OAuth assertion to cleartext or another host: a 3xx is an answer, not a hop.
         ahcConfig.redirectConfiguration = .disallow
-        oauthHTTP = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: ahcConfig)
+        // HTTPS_PROXY was resolved into the config when it was loaded: nothing here reads the environment.
+        let proxy = fleet.outboundProxy
+        oauthHTTP = ProxiedHTTPClients(configuration: ahcConfig, proxy: proxy, group: group)
         var http1Config = ahcConfig
         http1Config.httpVersion = .http1Only
-        http1 = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: http1Config)
-        pools = PoolRegistry(group: group, clock: clock, tuning: tuning, logger: logger)
+        http1 = ProxiedHTTPClients(configuration: http1Config, proxy: proxy, group: group)
+        pools = PoolRegistry(group: group, clock: clock, tuning: tuning, logger: logger, proxy: proxy)
+        if let proxy {
+            var metadata: Logger.Metadata = ["proxy": "\(proxy)", "source": "\(proxy.source)"]
+            if !proxy.noProxy.isEmpty { metadata["no_proxy"] = "\(proxy.noProxy)" }
+            logger.info("provider connections go through an HTTP proxy (CONNECT)", metadata: metadata)
+        }
         lanes = LaneRegistry(maxQueue: push.maxQueueSize, tuning: tuning, clock: clock)
         let delivery = Delivery(clock: clock, tuning: tuning, seed: jitterSeed)
         do throws(SenderConfigError) {
@@ -112,8 +119,8 @@ public final class PushSenders: PushSending {
                 firebase = nil
             }
         } catch {
-            try? oauthHTTP.syncShutdown()
-            try? http1.syncShutdown()
+            oauthHTTP.syncShutdown()
+            http1.syncShutdown()
             throw error
         }
     }
@@ -182,7 +189,7 @@ public final class PushSenders: PushSending {
     public func shutdown() async {
         watcher?.cancel()
         await pools.shutdown()
-        try? await oauthHTTP.shutdown()
-        try? await http1.shutdown()
+        await oauthHTTP.shutdown()
+        await http1.shutdown()
     }
 }

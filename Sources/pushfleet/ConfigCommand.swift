@@ -64,6 +64,10 @@ struct ConfigCommand: AsyncParsableCommand {
             let report = Self.credentials(config, senders: senders, now: SystemClock().now())
             await senders.shutdown()
             report.warnings.forEach { printError("warning: \($0)") }
+            if let proxy = config.pushfleet.outboundProxy {
+                print("outbound proxy: \(proxy) (from \(proxy.source); CONNECT for https:// providers"
+                      + (proxy.noProxy.isEmpty ? ")" : ", not for NO_PROXY \(proxy.noProxy))"))
+            }
             report.lines.forEach { print($0) }
             let warnings = config.warnings.count + report.warnings.count
             print("config OK" + (warnings == 0 ? "" : " (\(warnings) warning(s) above)"))

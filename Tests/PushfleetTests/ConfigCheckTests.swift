@@ -51,5 +51,35 @@ struct ConfigCheckTests {
         #expect(!out.contains("AAAAkey") && !err.contains("AAAAkey"), "the server key is a secret")
         #expect(out.contains("warning(s) above"), "\(out)")
     }
+
+    @Test("HTTPS_PROXY from the environment: check and dump name the proxy without its credentials; a bad one exits 78 naming it")
+    func proxyFromTheEnvironment() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-proxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("flexisip.conf").path
+        try "[kafka]\nbootstrap-servers=127.0.0.1:9092\n[module::PushNotification]\napple=false\nfirebase=false\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let environment = ["HTTPS_PROXY": "http://fleet:pa55word@10.0.0.1:3128", "NO_PROXY": ".internal,localhost"]
+        func pushfleet(_ arguments: [String], _ environment: [String: String]) async throws -> (Int32, String, String) {
+            let child = try ChildProcess("pushfleet", arguments, environment: environment)
+            let status = try await child.waitForExit(timeout: .seconds(30))
+            return (status, child.output.text, child.errors.text)
+        }
+        let (status, out, err) = try await pushfleet(["config", "check", "--config", path], environment)
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("outbound proxy: 10.0.0.1:3128 (from HTTPS_PROXY; CONNECT for https:// providers, "
+            + "not for NO_PROXY .internal,localhost)"), "\(out)")
+        let (dumpStatus, dump, _) = try await pushfleet(["config", "dump", "--config", path], environment)
+        #expect(dumpStatus == 0)
+        #expect(dump.contains("https-proxy=\n# provider connections go through the proxy 10.0.0.1:3128 (from HTTPS_PROXY)"), "\(dump)")
+        for text in [out, err, dump] { #expect(!text.contains("pa55word") && !text.contains("fleet:")) }
+        let (badStatus, _, badErr) = try await pushfleet(["config", "check", "--config", path],
+                                                         ["HTTPS_PROXY": "socks5://fleet:pa55word@10.0.0.1:1080"])
+        #expect(badStatus == 78)
+        #expect(badErr.contains("[pushfleet] https-proxy: environment variable HTTPS_PROXY = socks5://***@10.0.0.1:1080: "
+            + "scheme socks5 is not supported"), "\(badErr)")
+        #expect(!badErr.contains("pa55word"))
+    }
 }
 }  // extension FleetProcesses

@@ -6,6 +6,8 @@ struct OptionSpec: Sendable {
         case none
         /// `project:secret` pairs: the project stays visible, the secret becomes `***`.
         case projectPairs
+        /// A URL whose user info (`user:password@`) becomes `***@`.
+        case urlCredentials
     }
 
     let key: String
@@ -17,6 +19,7 @@ struct OptionSpec: Sendable {
         switch secret {
         case .none: ConfigText.display(value)
         case .projectPairs: ConfigText.display(OptionSpec.maskPairs(value))
+        case .urlCredentials: ConfigText.display(OutboundProxy.masked(value))
         }
     }
 
@@ -215,6 +218,19 @@ enum ConfigSchema {
             OptionSpec(key: "allow-cleartext", apply: { c, v throws(ConfigProblem) in
                 c.pushfleet.allowCleartext = try ConfigValues.bool(v)
             }, dump: { String($0.pushfleet.allowCleartext) }),
+            OptionSpec(key: "https-proxy", secret: .urlCredentials, apply: { c, v throws(ConfigProblem) in
+                if v.isEmpty || v == OutboundProxy.none {
+                    c.pushfleet.httpsProxy = v
+                    c.pushfleet.outboundProxy = nil
+                    return
+                }
+                do throws(ProxyParseError) {
+                    c.pushfleet.outboundProxy = try OutboundProxy.parse(v, source: "[pushfleet] https-proxy")
+                } catch {
+                    throw ConfigProblem(error.message)
+                }
+                c.pushfleet.httpsProxy = v
+            }, dump: { $0.pushfleet.httpsProxy }),
             OptionSpec(key: "metrics-listen", apply: { c, v throws(ConfigProblem) in
                 c.pushfleet.metricsListen = try ConfigValues.listenAddress(v)
             }, dump: { $0.pushfleet.metricsListen }),

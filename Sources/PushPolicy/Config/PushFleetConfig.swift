@@ -24,7 +24,8 @@ public struct PushFleetConfig: Sendable, Hashable {
     ///
     /// `${NAME}` in a value read by PushFleet is replaced by the variable `NAME` of `environment`
     /// (so a secret never needs to be in the file or on the command line); `$${` keeps a literal
-    /// `${`. An unset variable is an error naming the key and the variable.
+    /// `${`. An unset variable is an error naming the key and the variable. `environment` also
+    /// gives `HTTPS_PROXY` (when `https-proxy` is empty) and `NO_PROXY` (`pushfleet.outboundProxy`).
     public static func load(text: String, overrides: [String] = [],
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> PushFleetConfig {
         try load(text: text, overrides: overrides, path: nil, environment: environment)
@@ -73,6 +74,7 @@ public struct PushFleetConfig: Sendable, Hashable {
             try loader.readFile(text)
             for override in overrides { try loader.applyOverride(override) }
             try loader.checkConsistency()
+            try loader.resolveProxy()
         } catch var error {
             if error.path == nil, case .line = error.location { error.path = path }
             throw error
@@ -274,6 +276,19 @@ struct ConfigLoader {
                     section: ConfigSchema.kafka, key: key, value: ConfigText.display(topic),
                     problem: "same topic as \(other.0); the five topics must be distinct")
             }
+        }
+    }
+
+    /// `https-proxy`, or the environment's `HTTPS_PROXY` when it is empty, with `NO_PROXY`.
+    /// The environment is the one given to the loader: PushPolicy reads no process state itself.
+    mutating func resolveProxy() throws(ConfigError) {
+        let key = "https-proxy"
+        do throws(ProxyParseError) {
+            config.pushfleet.outboundProxy = try OutboundProxy.resolve(
+                configured: config.pushfleet.outboundProxy, direct: config.pushfleet.httpsProxy == OutboundProxy.none, environment: environment)
+        } catch {
+            throw ConfigError(location: origins["\(ConfigSchema.pushfleet)/\(key)"], section: ConfigSchema.pushfleet, key: key,
+                              problem: error.message)
         }
     }
 

@@ -10,6 +10,13 @@ public struct PushFleetOptions: Sendable, Hashable {
     /// Lets provider and token URLs be `http://` (sandboxes, private gateways); off, they are a
     /// start-up error, so a typo cannot send device tokens and keys in cleartext.
     public var allowCleartext = false
+    /// `https-proxy` as written, credentials included (`dump()` masks them); empty = the
+    /// environment's `HTTPS_PROXY`, if any; `none` = direct, whatever the environment.
+    public var httpsProxy = ""
+    /// The proxy provider connections use, resolved when the config is loaded: `https-proxy`,
+    /// else `HTTPS_PROXY`/`https_proxy` of the environment given to the loader, with its
+    /// `NO_PROXY`/`no_proxy`; nil = direct connections.
+    public var outboundProxy: OutboundProxy?
     /// `host:port` of the metrics endpoint; empty disables it.
     public var metricsListen = "127.0.0.1:9464"
     public var logFormat = LogFormat.text

@@ -37,7 +37,7 @@ package final class FirebaseAccessTokens: Sendable {
 
     package let account: FirebaseServiceAccount
     private let key: _RSA.Signing.PrivateKey
-    private let http: HTTPClient
+    private let http: ProxiedHTTPClients
     private let clock: any PushClock
     private let anticipationMs: Int64
     private let retryIntervalMs: Int64
@@ -45,7 +45,7 @@ package final class FirebaseAccessTokens: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    package init(account: FirebaseServiceAccount, http: HTTPClient, clock: any PushClock, anticipationSeconds: Int,
+    package init(account: FirebaseServiceAccount, http: ProxiedHTTPClients, clock: any PushClock, anticipationSeconds: Int,
                  retryIntervalSeconds: Int, timeoutMs: Int64, logger: Logger) throws(SenderConfigError) {
         do {
             key = try _RSA.Signing.PrivateKey(pemRepresentation: account.privateKeyPEM)
@@ -154,7 +154,8 @@ package final class FirebaseAccessTokens: Sendable {
         request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
         let body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + assertion(now: clock.now())
         request.body = .bytes(ByteBuffer(string: body))
-        let http = http, timeoutMs = timeoutMs, prepared = request
+        let (http, proxy) = http.client(for: account.tokenURI)
+        let timeoutMs = timeoutMs, prepared = request
         let answer: (status: UInt, bytes: ByteBuffer)?
         do {
             // The request's own deadline covers the head only; the body gets the rest of the same bound.
@@ -163,7 +164,10 @@ package final class FirebaseAccessTokens: Sendable {
                 return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
             }
         } catch {
-            return .failure(FetchError(description: "token request failed: \(error)"))
+            if let why = ProxiedHTTPClients.proxyFailure(error, proxy: proxy, url: account.tokenURI) {
+                return .failure(FetchError(description: "token request failed: \(why)"))
+            }
+            return .failure(FetchError(description: "token request failed\(proxy.map { " (through proxy \($0))" } ?? ""): \(error)"))
         }
         guard let (status, bytes) = answer else {
             return .failure(FetchError(description: "token endpoint gave no complete answer within \(timeoutMs) ms"))

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PushContract
+import PushPolicy
 import Synchronization
 
 /// One long-lived HTTP/2 connection multiplexing many requests.
@@ -43,8 +44,13 @@ package final class HTTP2Connection: Sendable {
 
     /// Opens TCP, TLS (ALPN h2) or cleartext prior-knowledge h2, and waits for the handshake and
     /// the server's SETTINGS (so the first burst already respects its concurrent-stream limit).
+    ///
+    /// With `proxy`, TCP goes to the proxy and a `CONNECT host:port` tunnel is opened first; TLS
+    /// then runs inside it with the endpoint's name as SNI and verified against it, never the
+    /// proxy's. `timeoutMs` bounds TCP to whichever it reaches, then CONNECT, TLS and SETTINGS.
     package static func connect(
-        to endpoint: HTTP2Endpoint, tls: NIOSSLContext?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        to endpoint: HTTP2Endpoint, tls: NIOSSLContext?, proxy: OutboundProxy? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: any PushClock,
         timeoutMs: Int64,
         liveness: (idlePingMs: Int64, pingTimeoutMs: Int64) = (30_000, 5_000),
@@ -54,6 +60,16 @@ package final class HTTP2Connection: Sendable {
         let ready = loop.makePromise(of: Void.self)
         let attached = NIOLoopBoundBox<HTTP2Connection?>.makeEmptyBox(valueType: HTTP2Connection.self, eventLoop: loop)
         let sni = endpoint.useTLS && !endpoint.hostIsIPAddress ? endpoint.host : nil
+        /// TLS, then HTTP/2, at the end of the pipeline: at once, or once the tunnel is open.
+        @Sendable func install(_ channel: any Channel) throws {
+            if let tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                // NIOSSL would also accept the proxy's own address as the peer's identity.
+                if proxy != nil { try channel.pipeline.syncOperations.addHandler(TunnelIdentityCheck(host: endpoint.host)) }
+            }
+            attached.value = try attach(to: channel, endpoint: endpoint, expectsTLS: tls != nil, clock: clock, ready: ready,
+                                        liveness: liveness, logger: logger)
+        }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(timeoutMs))
             // TCP level: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, which is
@@ -62,26 +78,32 @@ package final class HTTP2Connection: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
-                    let sync = channel.pipeline.syncOperations
-                    if let tls {
-                        try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    if let proxy {
+                        try channel.pipeline.syncOperations.addHandler(ProxyConnectHandler(
+                            proxy: proxy, targetHost: endpoint.host, targetPort: endpoint.port,
+                            established: { context in try install(context.channel) },
+                            failed: { error in ready.fail(error) }))
+                    } else {
+                        try install(channel)
                     }
-                    attached.value = try attach(to: channel, endpoint: endpoint, expectsTLS: tls != nil, clock: clock, ready: ready,
-                                                liveness: liveness, logger: logger)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
+        let via = proxy.map { " through proxy \($0)" } ?? ""
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+            channel = try await bootstrap.connect(host: proxy?.host ?? endpoint.host, port: proxy?.port ?? endpoint.port).get()
         } catch {
             ready.fail(TransportError(.connect, "connect failed"))
+            if let proxy {
+                return .failure(TransportError(.connect, "cannot connect to proxy \(proxy) for \(endpoint): \(error)", unprocessed: true))
+            }
             return .failure(TransportError(.connect, "cannot connect to \(endpoint): \(error)", unprocessed: true))
         }
         let timer = loop.scheduleTask(in: .milliseconds(timeoutMs)) {
-            ready.fail(TransportError(.connect, "handshake with \(endpoint) timed out", unprocessed: true))
+            ready.fail(TransportError(.connect, "handshake with \(endpoint)\(via) timed out", unprocessed: true))
             channel.close(promise: nil)
         }
         do {
@@ -93,7 +115,8 @@ package final class HTTP2Connection: Sendable {
             var e = HTTP2StreamsHandler.map(error)
             e.unprocessed = true
             if e.kind != .tls, e.kind != .untrusted, e.kind != .protocolViolation { e.kind = .connect }
-            e.message = "\(endpoint): \(e.message)"
+            // The tunnel's own failures already name the proxy.
+            e.message = "\(endpoint)\(e.message.contains("proxy ") ? "" : via): \(e.message)"
             return .failure(e)
         }
         // The initializer ran on the loop before `connect` returned, so the box is filled.

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PushContract
+import PushPolicy
 import Synchronization
 
 /// The one long-lived connection of a (credential, host) pair, reopened with backoff.
@@ -28,6 +29,8 @@ package final class HTTP2ConnectionPool: Sendable {
 
     package let endpoint: HTTP2Endpoint
     private let tls: NIOSSLContext?
+    /// The proxy this endpoint is reached through, NO_PROXY already applied; nil = direct.
+    package let proxy: OutboundProxy?
     private let group: any EventLoopGroup
     private let clock: any PushClock
     private let tuning: SenderTuning
@@ -35,10 +38,11 @@ package final class HTTP2ConnectionPool: Sendable {
     private let state = Mutex(State())
     private let opened = Atomic<Int>(0)
 
-    package init(endpoint: HTTP2Endpoint, tls: NIOSSLContext?, group: any EventLoopGroup, clock: any PushClock,
-                 tuning: SenderTuning, logger: Logger) {
+    package init(endpoint: HTTP2Endpoint, tls: NIOSSLContext?, proxy: OutboundProxy? = nil, group: any EventLoopGroup,
+                 clock: any PushClock, tuning: SenderTuning, logger: Logger) {
         self.endpoint = endpoint
         self.tls = tls
+        self.proxy = proxy
         self.group = group
         self.clock = clock
         self.tuning = tuning
@@ -138,7 +142,7 @@ package final class HTTP2ConnectionPool: Sendable {
 
     private func open() async -> Result<HTTP2Connection, TransportError> {
         let result = await HTTP2Connection.connect(
-            to: endpoint, tls: tls, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs,
+            to: endpoint, tls: tls, proxy: proxy, group: group, clock: clock, timeoutMs: tuning.connectTimeoutMs,
             liveness: (tuning.pingIdleMs, tuning.pingTimeoutMs), logger: logger)
         let now = clock.now()
         var retryInMs: Int64 = 0
@@ -162,9 +166,9 @@ package final class HTTP2ConnectionPool: Sendable {
         case .failure(let e):
             let reason: SenderMetrics.ConnectionFailure = e.kind == .untrusted ? .untrusted : e.kind == .tls ? .tls : .connect
             SenderMetrics.connectionFailure(endpoint: endpoint.description, reason: reason)
-            logger.warning("HTTP/2 connection failed", metadata: [
-                "endpoint": "\(endpoint)", "error": "\(e.message)", "reconnect_in_ms": "\(retryInMs)",
-            ])
+            var metadata: Logger.Metadata = ["endpoint": "\(endpoint)", "error": "\(e.message)", "reconnect_in_ms": "\(retryInMs)"]
+            if let proxy { metadata["proxy"] = "\(proxy)" }
+            logger.warning("HTTP/2 connection failed", metadata: metadata)
         }
         if let stale {
             await stale.close()

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PushContract
+import PushPolicy
 import Synchronization
 
 /// Connection pools by (credential, host) key, created on first use, at most
@@ -13,8 +14,11 @@ package final class PoolRegistry: Sendable {
     private let clock: any PushClock
     private let tuning: SenderTuning
     private let logger: Logger
+    /// `[pushfleet] https-proxy` (or `HTTPS_PROXY`) with its NO_PROXY list.
+    private let proxy: OutboundProxy?
 
-    package init(group: any EventLoopGroup, clock: any PushClock, tuning: SenderTuning, logger: Logger) {
+    package init(group: any EventLoopGroup, clock: any PushClock, tuning: SenderTuning, logger: Logger, proxy: OutboundProxy? = nil) {
+        self.proxy = proxy
         self.group = group
         self.clock = clock
         self.tuning = tuning
@@ -30,7 +34,8 @@ package final class PoolRegistry: Sendable {
         let context = tls()
         let (pool, evicted): (HTTP2ConnectionPool, [(String, HTTP2ConnectionPool)]) = pools.withLock { p in
             if let existing = p.use(key, now: now) { return (existing, []) }
-            let pool = HTTP2ConnectionPool(endpoint: endpoint, tls: context, group: group, clock: clock, tuning: tuning, logger: logger)
+            let pool = HTTP2ConnectionPool(endpoint: endpoint, tls: context, proxy: proxy?.route(to: endpoint), group: group,
+                                           clock: clock, tuning: tuning, logger: logger)
             return (pool, p.insert(key, pool, now: now) { _ in true }.evicted)
         }
         evicted.forEach { $0.1.retire() }

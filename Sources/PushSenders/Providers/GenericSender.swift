@@ -13,7 +13,7 @@ package final class GenericSender: Sendable {
     private let options: PushNotificationOptions
     private let http2: Bool
     private let tls: NIOSSLContext?
-    private let http1: HTTPClient
+    private let http1: ProxiedHTTPClients
     private let pools: PoolRegistry
     private let lanes: LaneRegistry
     private let delivery: Delivery
@@ -21,7 +21,7 @@ package final class GenericSender: Sendable {
     /// reason can quote the URL (a gateway's 404 body often does), and outcomes are published.
     private let secrets: [String]
 
-    package init(options: PushNotificationOptions, tls: NIOSSLContext?, http1: HTTPClient, pools: PoolRegistry,
+    package init(options: PushNotificationOptions, tls: NIOSSLContext?, http1: ProxiedHTTPClients, pools: PoolRegistry,
                  lanes: LaneRegistry, delivery: Delivery) throws(SenderConfigError) {
         do {
             template = try GenericPushTemplate(uri: options.externalPushURI, method: options.externalPushMethod)
@@ -85,7 +85,7 @@ package final class GenericSender: Sendable {
                 }
             }
         }
-        let clock = delivery.clock, http1 = http1
+        let clock = delivery.clock, (http1, proxy) = http1.client(for: url)
         return await delivery.run(provider: "generic", lane: lane, deadline: deadline) { _, attemptDeadline, _ in
             var request = HTTPClientRequest(url: url)
             request.method = HTTPMethod(rawValue: payload.method)
@@ -108,7 +108,12 @@ package final class GenericSender: Sendable {
                 return ProviderAnswers.generic(status: Int(status), retryAfter: headers.first(name: "retry-after"), body: body,
                                                location: headers.first(name: "location"))
             } catch {
-                return .transport(Self.map(error))
+                if let why = ProxiedHTTPClients.proxyFailure(error, proxy: proxy, url: url) {
+                    return .transport(TransportError(.connect, why, unprocessed: true))
+                }
+                var e = Self.map(error)
+                if let proxy { e.message += " (through proxy \(proxy))" }
+                return .transport(e)
             }
         }
     }

@@ -9,7 +9,7 @@
                               Secrets optional where the provider is, KEDA against the workers'
                               consumer, monitoring resources against their one home
   keda FILE CONF              the KEDA trigger against the workers' consumer (flexisip.conf)
-  topics FILE DOC             Strimzi KafkaTopics against the topic table of docs/operations.md
+  topics FILE DOC             Strimzi KafkaTopics against the settings table of docs/operations.md
   schemas                     print each custom kind and its schema file, one pair a line
 """
 import configparser
@@ -179,17 +179,19 @@ def check_overlays(directory) -> None:
 
 
 def check_topics(path, doc_path) -> None:
-    """The KafkaTopics carry the settings of the topic table in docs/operations.md."""
+    """The KafkaTopics carry the settings `pushfleet topics create` sets, as the table of
+    docs/operations.md ("1. Create the topics": topics, settings, why) lists them."""
     text = pathlib.Path(doc_path).read_text()
-    section = text.split("## Topics and partitions", 1)[1].split("\n## ", 1)[0]
+    section = text.split("### 1. Create the topics", 1)[1].split("\n### ", 1)[0]
     table = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 4 and cells[0].startswith("`pushfleet."):
-            settings = dict(re.findall(r"`([a-z.]+)=([^`]+)`", cells[-1]))
-            table[cells[0].strip("`")] = settings
+        if len(cells) >= 2 and cells[0].startswith("`pushfleet."):
+            settings = dict(re.findall(r"`([a-z.]+)=([^`]+)`", cells[1]))
+            for name in re.findall(r"`(pushfleet\.[a-z.-]+)`", cells[0]):
+                table[name] = settings
     if len(table) != 5:
-        problem(f"{doc_path}: expected the five topics in the table of 'Topics and partitions', found {sorted(table)}")
+        problem(f"{doc_path}: expected the five topics in the settings table of '1. Create the topics', found {sorted(table)}")
     topics = {d["spec"].get("topicName", d["metadata"]["name"]): d for d in docs(path) if d["kind"] == "KafkaTopic"}
     if set(topics) != set(table):
         problem(f"{path}: KafkaTopics {sorted(topics)} are not the topics of {doc_path} {sorted(table)}")
@@ -200,6 +202,9 @@ def check_topics(path, doc_path) -> None:
         for key, value in settings.items():
             if config.get(key) != value:
                 problem(f"{path}: {name} has {key}={config.get(key)}, {doc_path} says {value}")
+        extra = set(config) - set(settings) - {"min.insync.replicas"}
+        if extra:
+            problem(f"{path}: {name} sets {sorted(extra)}, which `topics create` does not ({doc_path})")
     partitions = {n: t["spec"].get("partitions") for n, t in topics.items()}
     if partitions.get("pushfleet.events") != partitions.get("pushfleet.state"):
         problem(f"{path}: pushfleet.state must have the events topic's partition count")

@@ -98,9 +98,19 @@ prometheusrule_generated() {
 }
 strimzi_topics() { scripts/check-k8s.py topics ops/k8s/strimzi/kafkatopics.yaml docs/operations.md; }
 
-# The workers' flexisip.conf of ops/k8s must be a config the worker accepts.
+# The workers' flexisip.conf of ops/k8s must be a config the worker accepts, with the bootstrap
+# address of pushfleet.env (the Deployment's environment) expanded into it.
 k8s_config() {
-    KAFKA_BOOTSTRAP_SERVERS=kafka:9093 KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --values-only --config ops/k8s/base/flexisip.conf
+    ( set -a; . ops/k8s/base/pushfleet.env; set +a
+      [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || { echo "ops/k8s/base/pushfleet.env sets no KAFKA_BOOTSTRAP_SERVERS"; exit 1; }
+      KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --values-only --config ops/k8s/base/flexisip.conf )
+}
+
+# The config ops/compose/sandbox.env selects for the sandbox profile.
+compose_sandbox_config() {
+    local conf; conf=$(sed -n 's/^PUSHFLEET_CONF=//p' ops/compose/sandbox.env)
+    [ -f "$conf" ] || { echo "ops/compose/sandbox.env: PUSHFLEET_CONF=$conf is not a file"; return 1; }
+    "$PUSHFLEET_BIN" config check --values-only --config "$conf"
 }
 
 # docker-compose.yml's observability profile: Prometheus's config with the rules at the paths the
@@ -257,8 +267,8 @@ if [ -n "${PUSHFLEET_BIN:-}" ]; then
     # Without --values-only: the default compose workers must start without any file that only
     # the sandbox profile creates (they would crash-loop otherwise).
     check "compose flexisip.conf loads with no sandbox file (full check)" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
-    check "compose sandbox.conf loads" "$PUSHFLEET_BIN" config check --values-only --config ops/compose/sandbox.conf
-    check "k8s flexisip.conf loads" k8s_config
+    check "compose sandbox.conf (ops/compose/sandbox.env) loads" compose_sandbox_config
+    check "k8s flexisip.conf loads with pushfleet.env's bootstrap address" k8s_config
     check "Dockerfile installs the libraries pushfleet links" dockerfile_libraries
     # The image's runtime stage for real, short of a Docker engine: see the script's header.
     if [ "$(id -u)" = 0 ]; then

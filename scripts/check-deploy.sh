@@ -252,7 +252,7 @@ fi
 check "kubernetes-validate --strict ops/k8s" k8s_core
 check "check-jsonschema ops/k8s custom resources against their CRD schemas" k8s_crds
 if [ ${#KUSTOMIZE[@]} -gt 0 ]; then
-    check "ops/k8s overlays: replicas owner, config hash, optional Secrets, KEDA vs consumer, monitoring" k8s_overlays
+    check "ops/k8s overlays: replicas owner, config hash, optional Secrets, KEDA vs consumer, one partition count, monitoring" k8s_overlays
 else
     check "KEDA trigger against the workers' consumer (source manifest)" k8s_keda_source
 fi

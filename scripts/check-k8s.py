@@ -7,7 +7,8 @@
   overlays DIR                the rendered overlays in DIR (plain.yaml, keda.yaml,
                               kube-prometheus.yaml): who owns the replica count, config hashes,
                               Secrets optional where the provider is, KEDA against the workers'
-                              consumer, monitoring resources against their one home
+                              consumer, one partition count (Job, KEDA, KafkaTopics), monitoring
+                              resources against their one home
   keda FILE CONF              the KEDA trigger against the workers' consumer (flexisip.conf)
   topics FILE DOC             Strimzi KafkaTopics against the settings table of docs/operations.md
   schemas                     print each custom kind and its schema file, one pair a line
@@ -148,6 +149,24 @@ def check_overlays(directory) -> None:
         jobs = by_kind.get("Job", [])
         if [j["metadata"]["name"] for j in jobs] != ["pushfleet-topics"]:
             problem(f"{overlay}: expected the pushfleet-topics Job")
+        # One partition count everywhere: the Job's --partitions, KEDA's maxReplicaCount (a worker
+        # beyond the events partitions owns nothing) and the Strimzi KafkaTopics.
+        for job in jobs:
+            command = " ".join(" ".join(c.get("command", []) + c.get("args", [])) for c in job["spec"]["template"]["spec"]["containers"])
+            found = re.findall(r"--partitions\s+(\d+)", command)
+            if len(found) != 1:
+                problem(f"{overlay}: the topics Job does not name --partitions once")
+                continue
+            partitions = int(found[0])
+            for so in by_kind.get("ScaledObject", []):
+                if so["spec"].get("maxReplicaCount") != partitions:
+                    problem(f"{overlay}: KEDA's maxReplicaCount {so['spec'].get('maxReplicaCount')} is not the events partition count {partitions} (topics Job)")
+            strimzi = d / "strimzi.yaml"
+            if strimzi.exists():
+                for topic in docs(strimzi):
+                    if topic["kind"] == "KafkaTopic" and topic["spec"].get("topicName", topic["metadata"]["name"]) in ("pushfleet.events", "pushfleet.state") \
+                            and topic["spec"].get("partitions") != partitions:
+                        problem(f"{overlay}: KafkaTopic {topic['metadata']['name']} has {topic['spec'].get('partitions')} partitions, the topics Job {partitions}")
         for job in jobs:
             for volume in job["spec"]["template"]["spec"]["volumes"]:
                 if "configMap" in volume and volume["configMap"]["name"] not in configmaps:

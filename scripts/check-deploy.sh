@@ -98,6 +98,17 @@ prometheusrule_generated() {
 }
 strimzi_topics() { scripts/check-k8s.py topics ops/k8s/strimzi/kafkatopics.yaml docs/operations.md; }
 
+# The settings' one home is ContractTopic.configs (Sources/PushContract/ContractTopics.swift, which
+# `topics create` applies): that file, compiled alone with a two-line driver, prints them.
+strimzi_topics_source() {
+    local dir status; dir=$(mktemp -d)
+    printf '%s\n' 'for t in ContractTopic.all { print(t.defaultName, t.configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }' >"$dir/main.swift"
+    swiftc -Onone Sources/PushContract/ContractTopics.swift "$dir/main.swift" -o "$dir/settings" \
+        || { echo "Sources/PushContract/ContractTopics.swift no longer compiles alone: adapt this check"; rm -rf "$dir"; return 1; }
+    "$dir/settings" | scripts/check-k8s.py settings ops/k8s/strimzi/kafkatopics.yaml
+    status=$?; rm -rf "$dir"; return $status
+}
+
 # The workers' flexisip.conf of ops/k8s must be a config the worker accepts, with the bootstrap
 # address of pushfleet.env (the Deployment's environment) expanded into it.
 k8s_config() {
@@ -258,6 +269,11 @@ else
 fi
 check "PrometheusRule is ops/prometheus/pushfleet-alerts.yml (scripts/gen-prometheusrule.py)" prometheusrule_generated
 check "Strimzi KafkaTopics carry docs/operations.md's topic settings" strimzi_topics
+if command -v swiftc >/dev/null 2>&1; then
+    check "Strimzi KafkaTopics carry the settings topics create sets (ContractTopic.configs)" strimzi_topics_source
+else
+    echo "skip KafkaTopics against ContractTopic.configs: no swiftc on PATH"
+fi
 check "promtool check rules" promtool check rules ops/prometheus/*.yml
 check "promtool test rules" promtool test rules ops/prometheus/tests/*.yml
 check "grafana dashboards parse" grafana

@@ -11,6 +11,9 @@
                               resources against their one home
   keda FILE CONF              the KEDA trigger against the workers' consumer (flexisip.conf)
   topics FILE DOC             Strimzi KafkaTopics against the settings table of docs/operations.md
+  settings FILE               Strimzi KafkaTopics against the settings read on stdin, one topic a
+                              line: `name key=value...` (what `topics create` sets, printed from
+                              ContractTopic.configs by scripts/check-deploy.sh)
   schemas                     print each custom kind and its schema file, one pair a line
 """
 import configparser
@@ -229,6 +232,26 @@ def check_topics(path, doc_path) -> None:
         problem(f"{path}: pushfleet.state must have the events topic's partition count")
 
 
+def check_settings(path, lines) -> None:
+    """The KafkaTopics carry exactly the settings `topics create` sets (min.insync.replicas aside)."""
+    expected = {}
+    for line in lines:
+        if line.strip():
+            name, *pairs = line.split()
+            expected[name] = dict(p.split("=", 1) for p in pairs)
+    if len(expected) != 5:
+        problem(f"expected the settings of five topics on stdin, got {sorted(expected)}")
+    topics = {d["spec"].get("topicName", d["metadata"]["name"]): d for d in docs(path) if d["kind"] == "KafkaTopic"}
+    if set(topics) != set(expected):
+        problem(f"{path}: KafkaTopics {sorted(topics)} are not the topics `topics create` makes {sorted(expected)}")
+    for name, settings in expected.items():
+        if name in topics:
+            config = {k: str(v) for k, v in topics[name]["spec"].get("config", {}).items()}
+            config.pop("min.insync.replicas", None)
+            if config != settings:
+                problem(f"{path}: {name} has {config}, `topics create` sets {settings}")
+
+
 def main(argv) -> int:
     if not argv:
         sys.exit(__doc__)
@@ -241,6 +264,8 @@ def main(argv) -> int:
         check_keda([d for d in docs(args[0]) if d["kind"] == "ScaledObject"], args[1])
     elif command == "topics":
         check_topics(args[0], args[1])
+    elif command == "settings":
+        check_settings(args[0], sys.stdin.read().splitlines())
     elif command == "schemas":
         for kind, schema in SCHEMAS.items():
             print(kind, schema)

@@ -35,8 +35,16 @@ SCHEMAS = {
     "KafkaUser": "kafkauser_v1beta2.json",
 }
 CORE_GROUPS = {"v1", "apps", "batch", "policy", "rbac.authorization.k8s.io"}
-# The worker's consumer (Sources/Kafka/KafkaConsumer.swift: autoOffsetReset default).
-CONSUMER_OFFSET_RESET = "earliest"
+
+
+def consumer_offset_reset() -> str:
+    """The workers' auto.offset.reset unless the config sets rdkafka.auto.offset.reset:
+    KafkaConsumerOptions' default, which the worker does not change."""
+    source = (ROOT / "Sources/Kafka/KafkaConsumer.swift").read_text()
+    found = re.findall(r'public var autoOffsetReset: String = "(\w+)"', source)
+    if len(found) != 1:
+        sys.exit("Sources/Kafka/KafkaConsumer.swift: cannot find autoOffsetReset's default: adapt scripts/check-k8s.py")
+    return found[0]
 
 problems: list[str] = []
 
@@ -95,9 +103,11 @@ def check_keda(scaled_objects: list[dict], conf_path, deployment=None) -> None:
                 problem(f"ScaledObject {name}: consumerGroup {m.get('consumerGroup')!r} is not the workers' group-id {group!r} ({conf_path})")
             if m.get("topic") != events:
                 problem(f"ScaledObject {name}: topic {m.get('topic')!r} is not the events topic {events!r}")
-            if m.get("offsetResetPolicy") != CONSUMER_OFFSET_RESET:
+            # A default of the consumer's, which [kafka] rdkafka.auto.offset.reset overrides.
+            reset = kafka.get("rdkafka.auto.offset.reset") or consumer_offset_reset()
+            if m.get("offsetResetPolicy") != reset:
                 problem(f"ScaledObject {name}: offsetResetPolicy {m.get('offsetResetPolicy')!r} differs from the workers' "
-                        f"auto.offset.reset={CONSUMER_OFFSET_RESET} (a partition without a committed offset would not count as lag)")
+                        f"auto.offset.reset={reset} ({conf_path} or Sources/Kafka/KafkaConsumer.swift's default)")
             if "lagThreshold" not in m:
                 problem(f"ScaledObject {name}: no lagThreshold")
             if not (("bootstrapServers" in m) ^ ("bootstrapServersFromEnv" in m)):

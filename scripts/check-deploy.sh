@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Checks the deployment artifacts (docker-compose.yml, ops/k8s, ops/prometheus, ops/grafana,
-# ops/kamailio) with the tools operators use, installing the missing ones (Debian docker-compose,
-# prometheus for promtool and kamailio, kubernetes-validate from PyPI; curl and promtool are also what
-# Tests/PushfleetTests/DeployArtifactsTests.swift runs). No Docker engine is needed.
+# Checks the deployment artifacts (docker-compose.yml and ops/compose, ops/k8s, ops/prometheus,
+# ops/grafana, ops/kamailio) with the tools operators use, installing the missing ones (Debian
+# docker-compose, prometheus for promtool and kamailio, kubernetes-validate and check-jsonschema
+# from PyPI; curl and promtool are also what Tests/PushfleetTests/DeployArtifactsTests.swift runs).
+# No Docker engine is needed. The kustomizations of ops/k8s are rendered with `kubectl kustomize`
+# (or `kustomize build`); neither comes from Debian bookworm or PyPI (bookworm's kubernetes-client
+# is kubectl 1.20, whose kustomize predates components), so on a machine without them the render
+# and the checks of rendered output are skipped with a line saying so, and the source files are
+# checked instead.
 # With PUSHFLEET_BIN pointing at a built `pushfleet`, the shipped flexisip.conf files are also
 # loaded by the real parser (`pushfleet config check`), the Dockerfile's package lists are compared
 # with what the binary links, and (as root) the binary is run as the image's runtime stage would
@@ -22,6 +27,7 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kubernetes-validate
+command -v check-jsonschema >/dev/null 2>&1 || python3 -m pip install -q check-jsonschema
 
 passed=0; failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
@@ -36,34 +42,119 @@ check() {
     fi
 }
 
-# kubernetes-validate exits 0 on resources it has no schema for (CRDs): fail on those here, so
-# only the KEDA file (validated below against the schema we ship) may be skipped.
+# ops/k8s: kustomize renders the overlays (plain, keda, kube-prometheus), the Strimzi examples
+# and the dashboard ConfigMap into $render; without a renderer the source files stand in.
+KUSTOMIZE=()
+if command -v kubectl >/dev/null 2>&1; then KUSTOMIZE=(kubectl kustomize)
+elif command -v kustomize >/dev/null 2>&1; then KUSTOMIZE=(kustomize build)
+fi
+K8S_BUILDS="overlays/plain overlays/keda overlays/kube-prometheus strimzi"
+render=$(mktemp -d); trap 'rm -f "$log"; rm -rf "$render"' EXIT
+
+k8s_render() {
+    local b
+    for b in $K8S_BUILDS; do
+        "${KUSTOMIZE[@]}" "ops/k8s/$b" >"$render/$(basename "$b").yaml" || { echo "cannot render ops/k8s/$b"; return 1; }
+    done
+    "${KUSTOMIZE[@]}" ops/grafana >"$render/grafana.yaml" || { echo "cannot render ops/grafana"; return 1; }
+}
+
+# The files to validate: what kustomize rendered, or the source manifests without a renderer.
+k8s_files() {
+    if [ ${#KUSTOMIZE[@]} -gt 0 ]; then
+        ls "$render"/*.yaml
+    else
+        ls ops/k8s/base/*.yaml ops/k8s/components/*/*.yaml ops/k8s/strimzi/*.yaml | grep -v '/kustomization\.yaml$'
+    fi
+}
+
+# Kubernetes' own kinds with kubernetes-validate, which exits 0 on kinds it has no schema for:
+# scripts/check-k8s.py split sets the custom resources apart (and fails on one without a schema).
 k8s_core() {
-    local files=() f
-    for f in ops/k8s/*.yaml; do [ "$f" = ops/k8s/keda-scaledobject.yaml ] || files+=("$f"); done
-    kubernetes-validate --strict --quiet "${files[@]}" && ! kubernetes-validate --strict "${files[@]}" | grep -q '^WARN'
+    local split=$render/split
+    rm -rf "$split"
+    # shellcheck disable=SC2046 # one file name a word
+    scripts/check-k8s.py split "$split" $(k8s_files) || return 1
+    kubernetes-validate --strict --quiet "$split/core.yaml" && ! kubernetes-validate --strict "$split/core.yaml" | grep -q '^WARN'
 }
 
-keda() {
-    python3 - ops/k8s/schemas/keda.schema.json ops/k8s/keda-scaledobject.yaml <<'EOF'
-import json, sys, yaml, jsonschema
-schema = json.load(open(sys.argv[1]))
-docs = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
-kinds = sorted(d.get("kind", "?") for d in docs)
-assert kinds == ["ScaledObject", "TriggerAuthentication"], f"expected a ScaledObject and a TriggerAuthentication, got {kinds}"
-errors = [f"{d['kind']}/{d['metadata']['name']}: {'.'.join(map(str, e.absolute_path))}: {e.message}"
-          for d in docs for e in jsonschema.Draft202012Validator(schema).iter_errors(d)]
-print("\n".join(errors))
-sys.exit(1 if errors else 0)
-EOF
+# Each custom resource against its operator's published CRD schema (ops/k8s/schemas/README.md);
+# every kind of the table must occur.
+k8s_crds() {
+    local split=$render/split kind schema status=0
+    [ -f "$split/core.yaml" ] || { echo "nothing split: the kubernetes-validate check failed first"; return 1; }
+    while read -r kind schema; do
+        if ! compgen -G "$split/$kind.*.json" >/dev/null; then echo "no $kind among the manifests"; status=1; continue; fi
+        check-jsonschema --schemafile "ops/k8s/schemas/$schema" "$split/$kind".*.json || status=1
+    done < <(scripts/check-k8s.py schemas)
+    return $status
 }
 
-# The ConfigMap's flexisip.conf must be a config the worker accepts.
+k8s_overlays() { scripts/check-k8s.py overlays "$render"; }
+k8s_keda_source() { scripts/check-k8s.py keda ops/k8s/components/keda/keda-scaledobject.yaml ops/k8s/base/flexisip.conf; }
+prometheusrule_generated() {
+    scripts/gen-prometheusrule.py | diff -u ops/k8s/components/kube-prometheus/prometheusrule.yaml - \
+        || { echo "ops/k8s/components/kube-prometheus/prometheusrule.yaml is out of date: run scripts/gen-prometheusrule.py --write"; return 1; }
+}
+strimzi_topics() { scripts/check-k8s.py topics ops/k8s/strimzi/kafkatopics.yaml docs/operations.md; }
+
+# The settings' one home is ContractTopic.configs (Sources/PushContract/ContractTopics.swift, which
+# `topics create` applies): that file, compiled alone with a two-line driver, prints them.
+strimzi_topics_source() {
+    local dir status; dir=$(mktemp -d)
+    printf '%s\n' 'for t in ContractTopic.all { print(t.defaultName, t.configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }' >"$dir/main.swift"
+    swiftc -Onone Sources/PushContract/ContractTopics.swift "$dir/main.swift" -o "$dir/settings" \
+        || { echo "Sources/PushContract/ContractTopics.swift no longer compiles alone: adapt this check"; rm -rf "$dir"; return 1; }
+    "$dir/settings" | scripts/check-k8s.py settings ops/k8s/strimzi/kafkatopics.yaml
+    status=$?; rm -rf "$dir"; return $status
+}
+
+# The workers' flexisip.conf of ops/k8s must be a config the worker accepts, with the bootstrap
+# address of pushfleet.env (the Deployment's environment) expanded into it.
 k8s_config() {
-    local conf; conf=$(mktemp --suffix=.conf)
-    python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["flexisip.conf"])' ops/k8s/configmap.yaml >"$conf" \
-        && KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --values-only --config "$conf"
-    local status=$?; rm -f "$conf"; return $status
+    ( set -a; . ops/k8s/base/pushfleet.env; set +a
+      [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || { echo "ops/k8s/base/pushfleet.env sets no KAFKA_BOOTSTRAP_SERVERS"; exit 1; }
+      KAFKA_SASL_PASSWORD=x "$PUSHFLEET_BIN" config check --values-only --config ops/k8s/base/flexisip.conf )
+}
+
+# The config ops/compose/sandbox.env selects for the sandbox profile.
+compose_sandbox_config() {
+    local conf; conf=$(sed -n 's/^PUSHFLEET_CONF=//p' ops/compose/sandbox.env)
+    [ -f "$conf" ] || { echo "ops/compose/sandbox.env: PUSHFLEET_CONF=$conf is not a file"; return 1; }
+    "$PUSHFLEET_BIN" config check --values-only --config "$conf"
+}
+
+# docker-compose.yml's observability profile: Prometheus's config with the rules at the paths the
+# container sees (the compose file's volumes, rebuilt under a temporary root), Grafana's
+# provisioning pointing at the mounted dashboard and at the profile's Prometheus.
+compose_observability() {
+    local root status; root=$(mktemp -d)
+    python3 - "$root" <<'EOF'
+import os, subprocess, sys, yaml
+root = sys.argv[1]
+config = yaml.safe_load(subprocess.run(["docker-compose", "-f", "docker-compose.yml", "--profile", "observability", "config"],
+                                       check=True, capture_output=True, text=True).stdout)
+def mounts(service):
+    out = {}
+    for v in config["services"][service]["volumes"]:
+        source, target = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+        out[target] = source
+    return out
+for target, source in mounts("prometheus").items():
+    os.makedirs(os.path.dirname(root + target), exist_ok=True)
+    os.symlink(os.path.abspath(source), root + target)
+grafana = mounts("grafana")
+provisioning = grafana["/etc/grafana/provisioning"]
+for provider in yaml.safe_load(open(os.path.join(provisioning, "dashboards/pushfleet.yml")))["providers"]:
+    path = provider["options"]["path"]
+    assert path in grafana, f"Grafana's dashboard provider reads {path}, which docker-compose.yml does not mount"
+    assert os.path.exists(os.path.join(grafana[path], "pushfleet-dashboard.json")), f"{grafana[path]} has no pushfleet-dashboard.json"
+sources = yaml.safe_load(open(os.path.join(provisioning, "datasources/prometheus.yml")))["datasources"]
+assert [s["url"] for s in sources] == ["http://prometheus:9090"], "Grafana's data source is not the profile's Prometheus"
+EOF
+    status=$?
+    [ $status = 0 ] && { promtool check config "$root/etc/prometheus/prometheus.yml"; status=$?; }
+    rm -rf "$root"; return $status
 }
 
 grafana() {
@@ -160,17 +251,40 @@ EOF
 check "Dockerfile copies every target directory, the pins and labels the release" dockerfile_sources
 check "every alert's runbook_url is a heading of docs/troubleshooting.md" runbooks
 check "docker-compose config" docker-compose -f docker-compose.yml config -q
-check "docker-compose config (profile sandbox)" docker-compose -f docker-compose.yml --profile sandbox config -q
-check "kubernetes-validate ops/k8s" k8s_core
-check "KEDA ScaledObject schema" keda
+check "docker-compose config (--env-file ops/compose/sandbox.env --profile sandbox)" \
+    docker-compose -f docker-compose.yml --env-file ops/compose/sandbox.env --profile sandbox config -q
+check "docker-compose config (profile observability)" docker-compose -f docker-compose.yml --profile observability config -q
+check "compose observability: promtool check config, Grafana provisioning" compose_observability
+if [ ${#KUSTOMIZE[@]} -gt 0 ]; then
+    check "kustomize ops/k8s ($K8S_BUILDS) and ops/grafana (${KUSTOMIZE[*]})" k8s_render
+else
+    echo "skip kustomize render of ops/k8s: neither kubectl nor kustomize is installed (no Debian bookworm or PyPI package provides a kustomize with components); the source manifests are checked instead"
+fi
+check "kubernetes-validate --strict ops/k8s" k8s_core
+check "check-jsonschema ops/k8s custom resources against their CRD schemas" k8s_crds
+if [ ${#KUSTOMIZE[@]} -gt 0 ]; then
+    check "ops/k8s overlays: replicas owner, config hash, optional Secrets, KEDA vs consumer, one partition count, monitoring" k8s_overlays
+else
+    check "KEDA trigger against the workers' consumer (source manifest)" k8s_keda_source
+fi
+check "PrometheusRule is ops/prometheus/pushfleet-alerts.yml (scripts/gen-prometheusrule.py)" prometheusrule_generated
+check "Strimzi KafkaTopics carry docs/operations.md's topic settings" strimzi_topics
+if command -v swiftc >/dev/null 2>&1; then
+    check "Strimzi KafkaTopics carry the settings topics create sets (ContractTopic.configs)" strimzi_topics_source
+else
+    echo "skip KafkaTopics against ContractTopic.configs: no swiftc on PATH"
+fi
 check "promtool check rules" promtool check rules ops/prometheus/*.yml
 check "promtool test rules" promtool test rules ops/prometheus/tests/*.yml
 check "grafana dashboards parse" grafana
 check "kamailio -c ops/kamailio/kamailio.cfg" kamailio_cfg
 check "ops/kamailio script and SIPp scenarios parse" kamailio_script
 if [ -n "${PUSHFLEET_BIN:-}" ]; then
-    check "compose flexisip.conf loads" "$PUSHFLEET_BIN" config check --values-only --config ops/compose/flexisip.conf
-    check "k8s ConfigMap flexisip.conf loads" k8s_config
+    # Without --values-only: the default compose workers must start without any file that only
+    # the sandbox profile creates (they would crash-loop otherwise).
+    check "compose flexisip.conf loads with no sandbox file (full check)" "$PUSHFLEET_BIN" config check --config ops/compose/flexisip.conf
+    check "compose sandbox.conf (ops/compose/sandbox.env) loads" compose_sandbox_config
+    check "k8s flexisip.conf loads with pushfleet.env's bootstrap address" k8s_config
     check "Dockerfile installs the libraries pushfleet links" dockerfile_libraries
     # The image's runtime stage for real, short of a Docker engine: see the script's header.
     if [ "$(id -u)" = 0 ]; then

@@ -174,6 +174,11 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Partition count of a topic as the cluster sees it (also checks reachability).
+    /// Every topic of the cluster with its partition count, in one metadata request.
+    public func topicPartitionCounts(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String: Int] {
+        try await KafkaMetadata.topics(handle: handle, timeout: timeout, context: context)
+    }
+
     public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
         try await KafkaMetadata.partitionCount(handle: handle, topic: topic, timeout: timeout, context: context)
     }

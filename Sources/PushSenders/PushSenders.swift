@@ -157,6 +157,16 @@ public final class PushSenders: PushSending {
         }
     }
 
+    /// One connection per credential and destination, and a Firebase access token per service
+    /// account, as pushes would open them (`pushfleet config check --connect`). The generic
+    /// gateway is not probed: its URL is a template filled per push.
+    package func probe(deadline: EventTime) async -> [SenderProbe] {
+        var probes: [SenderProbe] = []
+        if let apns { probes += await apns.probe(deadline: deadline) }
+        if let firebase { probes += await firebase.probe(deadline: deadline) }
+        return probes
+    }
+
     /// Re-reads `apple-certificate-dir` now (the watcher also does it every few seconds).
     public func reloadCertificates() {
         apns?.reloadCertificates()

@@ -69,3 +69,16 @@ public struct SenderConfigError: Error, Sendable, Hashable, CustomStringConverti
         return "\(key): \(problem)"
     }
 }
+
+/// What `config check --connect` found for one credential and destination.
+package struct SenderProbe: Sendable {
+    /// The credential and where it was tried, e.g. `APNs certificate org.x.prod → https://api.push.apple.com`.
+    package var what: String
+    /// Nil when it worked, else why not (the transport's or the token endpoint's reason).
+    package var failure: String?
+
+    package init(what: String, failure: String?) {
+        self.what = what
+        self.failure = failure
+    }
+}

@@ -19,7 +19,8 @@ struct ConfigCommand: AsyncParsableCommand {
             abstract: "Validate a config as a worker loads it: values, filter, Kafka properties, credentials.",
             usage: """
                 pushfleet config check (--config <file> | -b <host:port>)
-                  [--set <k=v> ...] [-X <property=value> ...] [--values-only]
+                  [--set <k=v> ...] [-X <property=value> ...]
+                  [--values-only | --connect [--timeout <s>]]
                 """,
             discussion: """
                 Loads what a worker would: every value, the filter, the librdkafka properties, \
@@ -36,6 +37,14 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
         @Flag(help: "Check the values only, without loading the credential files (on a machine that does not have them, e.g. CI of manifests).")
         var valuesOnly = false
+        @Flag(help: "Also connect: Kafka and the five topics, a Firebase access token per service account, and a TLS + HTTP/2 connection per APNs credential and Firebase project, as pushes open them.")
+        var connect = false
+        @Option(help: "Seconds --connect waits for each provider.") var timeout: Int = 15
+
+        func validate() throws {
+            if valuesOnly && connect { throw ValidationError("--connect loads the credentials: it cannot go with --values-only") }
+            guard (1...300).contains(timeout) else { throw ValidationError("--timeout \(timeout): must be 1…300 seconds") }
+        }
 
         func run() async throws {
             let config = try options.load()
@@ -62,15 +71,60 @@ struct ConfigCommand: AsyncParsableCommand {
                 throw CommandError(error)
             }
             let report = Self.credentials(config, senders: senders, now: SystemClock().now())
-            await senders.shutdown()
             report.warnings.forEach { printError("warning: \($0)") }
             if let proxy = config.pushfleet.outboundProxy {
                 print("outbound proxy: \(proxy) (from \(proxy.source); CONNECT for https:// providers"
                       + (proxy.noProxy.isEmpty ? ")" : ", not for NO_PROXY \(proxy.noProxy))"))
             }
             report.lines.forEach { print($0) }
+            var failed = 0
+            if connect {
+                let checks = await Self.kafkaChecks(config) + senders.probe(deadline: SystemClock().now().adding(seconds: timeout))
+                for check in checks {
+                    if let failure = check.failure {
+                        failed += 1
+                        print("FAIL \(check.what): \(failure)")
+                    } else {
+                        print("ok   \(check.what)")
+                    }
+                }
+            }
+            await senders.shutdown()
+            if failed > 0 {
+                throw CommandError("\(failed) connection check(s) failed (see FAIL above)", status: ExitStatus.unavailable)
+            }
             let warnings = config.warnings.count + report.warnings.count
-            print("config OK" + (warnings == 0 ? "" : " (\(warnings) warning(s) above)"))
+            print("config OK" + (connect ? ", connections OK" : "") + (warnings == 0 ? "" : " (\(warnings) warning(s) above)"))
+        }
+
+        /// The brokers answer, the five topics exist, events and state are co-partitioned (as
+        /// the worker checks at start; cleanup policies need `topics check`'s admin requests).
+        static func kafkaChecks(_ config: PushFleetConfig) async -> [SenderProbe] {
+            let servers = config.kafka.bootstrapServers ?? "?"
+            let producer: KafkaProducer
+            do {
+                producer = try KafkaProducer(configuration: config.kafkaConfiguration(clientId: "pushfleet-check"))
+            } catch {
+                return [SenderProbe(what: "Kafka \(servers)", failure: "\(error)")]
+            }
+            let found: [String: Int]
+            do {
+                found = try await producer.topicPartitionCounts()
+            } catch {
+                return [SenderProbe(what: "Kafka \(servers)", failure: "\(error)")]
+            }
+            var checks: [SenderProbe] = [], counts: [ContractTopic.Role: Int] = [:]
+            for topic in ContractTopic.all {
+                let name = config.kafka.topicNames[topic.role]!
+                counts[topic.role] = found[name]
+                checks.append(SenderProbe(what: "Kafka \(servers): \(name)" + (found[name].map { " (\($0) partitions)" } ?? ""),
+                                          failure: found[name] == nil ? "no such topic (pushfleet topics create)" : nil))
+            }
+            if let events = counts[.events], let state = counts[.state], events != state {
+                checks.append(SenderProbe(what: "Kafka: \(config.kafka.stateTopic) co-partitioned with \(config.kafka.eventsTopic)",
+                                          failure: "\(state) partitions vs \(events): they must be equal"))
+            }
+            return checks
         }
 
         /// What the senders loaded, one line per kind, and what a worker would skip or regret.

@@ -83,3 +83,34 @@ struct ConfigCheckTests {
     }
 }
 }  // extension FleetProcesses
+
+extension FleetProcesses.ConfigCheckTests {
+    @Test("--connect: Kafka and the topics, the Firebase access token, one TLS + HTTP/2 connection per APNs certificate and Firebase project")
+    func connectReachesEverything() async throws {
+        let fleet = try await FleetHarness(partitions: 2)
+        defer { Task { await fleet.stop() } }
+        let (status, out, err) = try await run("pushfleet", ["config", "check", "--config", fleet.configPath, "--connect"])
+        #expect(status == 0, "\(out)\n\(err)")
+        #expect(out.contains("ok   Kafka \(fleet.broker.bootstrapServers): pushfleet.events (2 partitions)"), "\(out)")
+        #expect(out.contains("ok   APNs certificate \(SandboxFleetFiles.appleBundle).voip.prod → \(fleet.apns.baseURL)"), "\(out)")
+        #expect(out.contains("ok   Firebase project \(SandboxFleetFiles.firebaseProject): access token from"), "\(out)")
+        #expect(out.contains("ok   Firebase project \(SandboxFleetFiles.firebaseProject) → \(fleet.fcm.baseURL)"), "\(out)")
+        #expect(out.hasSuffix("config OK, connections OK\n"), "\(out)")
+        #expect(fleet.fcm.tokenRequests.count == 1, "the token was really fetched")
+    }
+
+    @Test("--connect fails with 69, naming each check that failed: no broker, a refused token")
+    func connectFailures() async throws {
+        let fleet = try await FleetHarness(partitions: 2)
+        defer { Task { await fleet.stop() } }
+        fleet.fcm.scriptTokenEndpoint([.status(400, reason: "invalid_grant"), .status(400, reason: "invalid_grant"),
+                                       .status(400, reason: "invalid_grant"), .status(400, reason: "invalid_grant")])
+        let (status, out, err) = try await run("pushfleet", ["config", "check", "--config", fleet.configPath, "--connect",
+                                                           "-b", "127.0.0.1:1", "-X", "socket.connection.setup.timeout.ms=1000", "--timeout", "5"], timeout: .seconds(60))
+        #expect(status == 69, "\(out)\n\(err)")
+        #expect(out.contains("FAIL Kafka 127.0.0.1:1:"), "\(out)")
+        #expect(out.contains("FAIL Firebase project \(SandboxFleetFiles.firebaseProject): access token from"), "\(out)")
+        #expect(out.contains("ok   APNs certificate"), "the other checks still run: \(out)")
+        #expect(err.contains("connection check(s) failed"), "\(err)")
+    }
+}

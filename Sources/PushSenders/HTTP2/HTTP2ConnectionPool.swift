@@ -71,6 +71,14 @@ package final class HTTP2ConnectionPool: Sendable {
         case backOff(at: EventTime, after: TransportError)
     }
 
+    /// Opens (or reuses) a connection as a push would; nil when it is usable, else why not.
+    package func probe(deadline: EventTime) async -> String? {
+        switch await connection(until: deadline) {
+        case .success: nil
+        case .failure(let e): "\(e)"
+        }
+    }
+
     /// A usable connection, opening one if needed. During the reconnect backoff the caller
     /// waits for it until `deadline` (then `.reconnectWait`); without a deadline it fails at once.
     package func connection(until deadline: EventTime? = nil) async -> Result<HTTP2Connection, TransportError> {

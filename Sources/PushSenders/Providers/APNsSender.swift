@@ -42,6 +42,27 @@ package final class APNsSender: Sendable {
         self.delivery = delivery
     }
 
+    /// Opens one connection (TCP, proxy tunnel, TLS with the credential's client certificate,
+    /// HTTP/2 preface) per certificate and per token key, as a push would: `config check
+    /// --connect`. A certificate named `….dev` goes to the development endpoint, others to
+    /// production (Flexisip's file naming); a token key is tried on both.
+    package func probe(deadline: EventTime) async -> [SenderProbe] {
+        var probes: [SenderProbe] = []
+        for name in certificates?.names ?? [] {
+            guard let cert = certificates?.certificate(name) else { continue }
+            let route = name.hasSuffix(".dev") ? development : production
+            let pool = pools.pool("apns.cert:\(cert.name)|\(cert.fingerprint)|\(route.name)", endpoint: route.endpoint) { cert.tls }
+            probes.append(SenderProbe(what: "APNs certificate \(name) → \(route.name)", failure: await pool.probe(deadline: deadline)))
+        }
+        for key in signers.values.sorted(by: { $0.signer.keyId < $1.signer.keyId }) {
+            for (route, poolKey) in [(production, key.productionPool), (development, key.developmentPool)] {
+                let pool = pools.pool(poolKey, endpoint: route.endpoint) { tokenTLS }
+                probes.append(SenderProbe(what: "APNs key \(key.signer.keyId) → \(route.name)", failure: await pool.probe(deadline: deadline)))
+            }
+        }
+        return probes
+    }
+
     /// An APNs host with its text form (`https://host[:port]`), computed once: it is part of
     /// every pool key, and formatting it per attempt was measurable garbage.
     /// A class: the attempt closure then holds one reference instead of copying its strings.

@@ -34,6 +34,22 @@ package final class FirebaseSender: Sendable {
         self.delivery = delivery
     }
 
+    /// Fetches an access token for each service account and opens one connection to the FCM
+    /// endpoint per project, as a push would: `config check --connect`.
+    package func probe(deadline: EventTime) async -> [SenderProbe] {
+        var probes: [SenderProbe] = []
+        for project in Set(accounts.keys).union(legacyKeys.keys).sorted() {
+            if let tokens = accounts[project] {
+                var failure: String?
+                if case .failure(let e) = await tokens.token(deadline: deadline) { failure = "\(e)" }
+                probes.append(SenderProbe(what: "Firebase project \(project): access token from \(tokens.account.tokenURI)", failure: failure))
+            }
+            let pool = pools.pool("fcm:\(project)|\(endpoint)", endpoint: endpoint) { tls }
+            probes.append(SenderProbe(what: "Firebase project \(project) → \(endpoint)", failure: await pool.probe(deadline: deadline)))
+        }
+        return probes
+    }
+
     /// The credential a push to `r` would go out with (a service account wins: both for one
     /// project is a configuration error).
     package func credential(for r: PushRequest) -> SenderCredential? {

@@ -73,3 +73,13 @@ public struct RouterOptions: Sendable, Hashable {
 
     public init() {}
 }
+
+extension PushNotificationOptions {
+    /// A Firebase project listed both with a service account (FCM v1) and with a legacy server
+    /// key: which API would serve it is ambiguous, so the config load and the senders refuse it
+    /// (this is the one place that decides it).
+    public var firebaseProjectInBothLists: String? {
+        let legacy = Set(firebaseProjectsAPIKeys.map(\.project))
+        return firebaseServiceAccounts.first { legacy.contains($0.project) }?.project
+    }
+}

@@ -95,10 +95,9 @@ public final class PushSenders: PushSending {
                 watcher = nil
             }
             if push.firebase {
-                let legacyProjects = Set(push.firebaseProjectsAPIKeys.map(\.project))
-                if let both = push.firebaseServiceAccounts.first(where: { legacyProjects.contains($0.project) }) {
-                    throw SenderConfigError(key: "firebase-service-accounts", value: both.project,
-                                            problem: "project \(both.project) is also in firebase-projects-api-keys; list each project once")
+                if let both = push.firebaseProjectInBothLists {
+                    throw SenderConfigError(key: "firebase-service-accounts", value: both,
+                                            problem: "project \(both) is also in firebase-projects-api-keys; list each project once")
                 }
                 var accounts: [String: FirebaseAccessTokens] = [:]
                 for entry in push.firebaseServiceAccounts {

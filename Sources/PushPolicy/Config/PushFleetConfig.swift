@@ -248,14 +248,13 @@ struct ConfigLoader {
     /// Rules that involve more than one key; run once everything is applied.
     func checkConsistency() throws(ConfigError) {
         let push = config.pushNotification
-        let legacy = Set(push.firebaseProjectsAPIKeys.map(\.project))
-        if let both = push.firebaseServiceAccounts.first(where: { legacy.contains($0.project) }) {
+        if let both = push.firebaseProjectInBothLists {
             let key = "firebase-service-accounts"
             throw ConfigError(
                 location: origins["\(ConfigSchema.pushNotification)/\(key)".lowercased()],
                 section: ConfigSchema.pushNotification, key: key,
                 value: ConfigText.display(ConfigSchema.pairs(push.firebaseServiceAccounts)),
-                problem: "project \(both.project) is also in firebase-projects-api-keys; "
+                problem: "project \(both) is also in firebase-projects-api-keys; "
                     + "list each project once (FCM v1 here, or legacy there)")
         }
         if let cleartext = config.cleartextEndpoint {

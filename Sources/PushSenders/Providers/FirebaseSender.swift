@@ -21,10 +21,6 @@ package final class FirebaseSender: Sendable {
         guard let endpoint = HTTP2Endpoint(url: fleet.firebaseURI) else {
             throw SenderConfigError(key: "firebase-uri", value: fleet.firebaseURI, problem: "not an http(s) URL")
         }
-        if let both = accounts.keys.sorted().first(where: { legacyKeys[$0] != nil }) {
-            throw SenderConfigError(key: "firebase-service-accounts", value: both,
-                                    problem: "project \(both) is also in firebase-projects-api-keys; list each project once")
-        }
         self.endpoint = endpoint
         self.accounts = accounts
         self.legacyKeys = legacyKeys

@@ -53,7 +53,9 @@ public enum PushStrategy {
 
     /// Flexisip builds no APNs/FCM client when disabled, and none at all for `wp`; an
     /// `external-push-uri` replaces every sender, so then every parsed provider can be served.
-    static func senderUnavailable(_ provider: String, options: PushNotificationOptions) -> String? {
+    /// The one place that decides it: the strategy skips such a push, and the senders refuse one
+    /// that reaches them anyway (`pushfleet push`, a config changed under a schedule).
+    public static func senderUnavailable(_ provider: String, options: PushNotificationOptions) -> String? {
         if !options.externalPushURI.isEmpty { return nil }
         switch provider {
         case "apns", "apns.dev": return options.apple ? nil : "Apple pushes are disabled (apple=false)"

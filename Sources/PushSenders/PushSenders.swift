@@ -133,16 +133,16 @@ public final class PushSenders: PushSending {
     package func send(_ request: PushRequest, deadline: EventTime, trace: ExchangeTrace?) async -> SendOutcome {
         let provider = request.destination.provider
         if let generic { return await generic.send(request, deadline: deadline, trace: trace) }
-        switch provider {
-        case "apns", "apns.dev":
-            guard let apns else { return SendOutcome(result: .failed, reason: "Apple pushes are disabled (apple=false)", provider: provider) }
-            return await apns.send(request, deadline: deadline, trace: trace)
-        case "fcm":
-            guard let firebase else { return SendOutcome(result: .failed, reason: "Firebase pushes are disabled (firebase=false)", provider: provider) }
-            return await firebase.send(request, deadline: deadline, trace: trace)
-        default:
-            return SendOutcome(result: .failed, reason: "provider \(provider) has no sender", provider: provider)
+        if let refused = PushStrategy.senderUnavailable(provider, options: options) {
+            return SendOutcome(result: .failed, reason: refused, provider: provider)
         }
+        switch provider {
+        case "apns", "apns.dev": if let apns { return await apns.send(request, deadline: deadline, trace: trace) }
+        case "fcm": if let firebase { return await firebase.send(request, deadline: deadline, trace: trace) }
+        default: break
+        }
+        // Not reached while the senders are built from `options` (senderUnavailable said which exist).
+        return SendOutcome(result: .failed, reason: "no sender was built for provider \(provider)", provider: provider)
     }
 
     /// The credential `send` would use for `request` now; nil when none is configured for it

@@ -268,8 +268,12 @@ public struct PartitionCore: Sendable {
         for key in keys {
             guard var s = table[key], s.phase != .done else { continue }
             s.header.time = now
-            // Only a branch that was really rung by repeated alerts gets the final alert.
-            let rung = s.pushType == .ringing && s.ringingUntil != nil && s.attempt > 0
+            // Only a branch that was really rung by repeated alerts gets the final alert. A first
+            // alert still in flight counts: it reaches the device after the end, which must then
+            // be told (found by pushfleet-chaos, seed 16: an alert retried through an RST_STREAM
+            // window arrived 5 s after call.ended and the phone rang with no final push).
+            // `completed` makes the final push due once that alert is answered.
+            let rung = s.pushType == .ringing && s.ringingUntil != nil && (s.attempt > 0 || inFlight.contains(key))
             if rung && s.phase == .pending {
                 s.phase = .final
                 s.finalReason = c.reason

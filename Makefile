@@ -9,7 +9,7 @@ APT_PACKAGES := librdkafka-dev libnghttp2-dev kcat pkg-config python3-pip \
 BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps apt-install run test build bench bench-senders bench-quick fuzz clean
+.PHONY: deps bench-deps apt-install run test build bench bench-senders bench-quick chaos fuzz clean
 
 ## deps: install the system packages PushFleet builds and tests with (only those missing).
 deps:
@@ -60,6 +60,15 @@ bench-quick: bench-deps
 	$(SWIFT) build -c release --product pushfleet
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
+
+## chaos: the fleet under seeded faults for CHAOS_DURATION seconds (default 20 min), then its
+## invariants; writes bench/chaos.json (docs/chaos.md). CHAOS_SEED=N replays a seed.
+CHAOS_DURATION ?= 1200
+CHAOS_SEED ?=
+chaos: deps
+	$(SWIFT) build --product pushfleet
+	$(SWIFT) build --product pushfleet-chaos
+	$$($(SWIFT) build --show-bin-path)/pushfleet-chaos --duration $(CHAOS_DURATION) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --output bench/chaos.json
 
 ## fuzz: run the filter-language fuzzer for 60 s (libFuzzer).
 fuzz:

@@ -119,6 +119,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The chaos runner (docs/chaos.md): real processes under seeded faults, then invariants.
+        .executableTarget(
+            name: "pushfleet-chaos",
+            dependencies: [
+                "Kafka", "PushContract", "PushSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PushContractTests", dependencies: ["PushContract"]),
         .testTarget(name: "PushPolicyTests", dependencies: ["PushPolicy", "PushContract"]),

@@ -25,6 +25,12 @@ public struct SandboxAnswer: Sendable, Hashable {
     public var request: RecordedRequest
     public var at: Date { request.receivedAt }
 
+    public init(key: String, reply: SandboxReply, request: RecordedRequest) {
+        self.key = key
+        self.reply = reply
+        self.request = request
+    }
+
     /// True when the device got the push: an `ok`, possibly after a delay.
     public var delivered: Bool {
         var reply = reply

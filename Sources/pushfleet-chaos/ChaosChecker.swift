@@ -237,11 +237,14 @@ struct ChaosChecker {
                 let cause: String
                 if outcomes.contains(where: { ($0.record.requests ?? 1) > 1 }) {
                     cause = "ambiguous-retry (window 4)"
-                } else if !timelineHas(FaultScheduler.workerFaults, from: t - Self.faultReach, to: t) {
-                    cause = timelineHas(FaultScheduler.brokerFaults, from: t - Self.faultReach, to: t)
-                        ? "broker fault: session lost, partitions moved (windows 1-2)" : "unexplained"
-                } else {
+                } else if timelineHas(FaultScheduler.workerFaults, from: t - Self.faultReach, to: t) {
                     cause = "worker killed, frozen or stopped (windows 1-2)"
+                } else if timelineHas(FaultScheduler.brokerFaults, from: t - Self.faultReach, to: t) {
+                    cause = "broker fault: session lost, partitions moved (windows 1-2)"
+                } else if timelineHas(["rebalance"], from: t - Self.faultReach, to: t) {
+                    cause = "partitions moved with no fault injected, e.g. a worker starved past its session timeout (windows 1-2)"
+                } else {
+                    cause = "unexplained"
                 }
                 duplicatesByCause[cause, default: 0] += 1
                 if cause == "unexplained" {

@@ -100,13 +100,15 @@ final class WorkerFleet: Sendable {
     }
 
     /// What a slot is going through; only `healthy` slots are picked for new process faults.
-    enum Condition: Sendable { case healthy, frozen, stopping, down }
+    enum Condition: Sendable { case healthy, frozen, stopping, starting, down }
 
     private struct Slot {
         var process: Process?
         var generation = 0
         var condition = Condition.down
         var expectingExit = false
+        /// Set when the runner killed a worker that did not start in time (reported as such).
+        var failedStart = false
         var extraArguments: [String] = []
     }
 
@@ -139,6 +141,8 @@ final class WorkerFleet: Sendable {
             s[slot].generation += 1
             if let extra { s[slot].extraArguments = extra }
             s[slot].expectingExit = false
+            // Not `.down` any more: housekeeping must not start a second process for the slot.
+            s[slot].condition = .starting
             return (s[slot].generation, s[slot].extraArguments)
         }
         let log = logFile(slot, generation)
@@ -154,12 +158,20 @@ final class WorkerFleet: Sendable {
             try? handle.close()
             exited(slot: slot, generation: generation, status: finished.terminationStatus)
         }
-        try process.run()
+        do {
+            try process.run()
+        } catch {
+            slots.withLock { $0[slot].condition = .down }
+            throw error
+        }
         slots.withLock { $0[slot].process = process }
         let started = await waitFor(.seconds(60)) {
             (try? String(contentsOf: log, encoding: .utf8))?.contains("worker started") == true || !process.isRunning
         }
         guard started, process.isRunning else {
+            // Left to housekeeping, which restarts a slot that is down and not expected to be.
+            slots.withLock { if $0[slot].generation == generation { $0[slot].condition = .down; $0[slot].failedStart = true } }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             throw ChaosError("worker \(slot) (generation \(generation)) did not start: \(tail(log))")
         }
         slots.withLock { if $0[slot].generation == generation { $0[slot].condition = .healthy } }
@@ -176,14 +188,36 @@ final class WorkerFleet: Sendable {
         }
     }
 
-    private func exited(slot: Int, generation: Int, status: Int32) {
-        let expected = slots.withLock { s -> Bool in
-            guard s[slot].generation == generation else { return true }
-            s[slot].condition = .down
-            return s[slot].expectingExit
+    /// Every "partitions revoked" line of every worker log, as a timeline entry: the group moved
+    /// partitions, whether or not a fault was injected (a worker starved of CPU past its session
+    /// timeout is evicted too), so a duplicate after it has a cause.
+    func rebalances() -> [TimelineEntry] {
+        // The workers' text log format: "2026-12-03T13:36:55+0000 info …".
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.dateFormat = "yyyy-MM-dd'T'HH:mm:ssZ"
+        let files = (try? FileManager.default.contentsOfDirectory(at: logDirectory, includingPropertiesForKeys: nil)) ?? []
+        var found: [TimelineEntry] = []
+        for file in files where file.lastPathComponent.hasPrefix("worker-") {
+            for line in ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n") where line.contains("partitions revoked") {
+                guard let date = format.date(from: String(line.prefix { $0 != " " })) else { continue }
+                let at = timeline.seconds(date)
+                found.append(TimelineEntry(start: at - 1, end: at + 1, kind: "rebalance", detail: "\(file.lastPathComponent): partitions revoked"))
+            }
         }
+        return found
+    }
+
+    private func exited(slot: Int, generation: Int, status: Int32) {
+        let (expected, failedStart) = slots.withLock { s -> (Bool, Bool) in
+            guard s[slot].generation == generation else { return (true, false) }
+            s[slot].condition = .down
+            defer { s[slot].failedStart = false }
+            return (s[slot].expectingExit, s[slot].failedStart)
+        }
+        let why = failedStart ? "did not log 'worker started' within 60 s and was killed; " : ""
         let exit = Exit(slot: slot, generation: generation, status: status, expected: expected, at: timeline.seconds(),
-                        logTail: expected ? "" : tail(logFile(slot, generation)))
+                        logTail: expected ? "" : why + tail(logFile(slot, generation)))
         exitsSeen.withLock { $0.append(exit) }
         if !expected { timeline.instant("unexpected-exit", "worker \(slot) exited with status \(status)") }
     }

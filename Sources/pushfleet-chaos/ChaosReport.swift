@@ -9,6 +9,8 @@ struct ChaosReport: Encodable {
     var machine: String
     var events: [String: Int]
     var faults: [String: Int]
+    /// "partitions revoked" lines in the worker logs (faults cause most; the rest say the group moved partitions on its own).
+    var rebalances: Int
     var pushes: [String: Int]
     var duplicates: [String: Int]
     var duplicateRate: Double
@@ -27,7 +29,7 @@ struct ChaosReport: Encodable {
         self.wallSeconds = wallSeconds
         machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_048_576) MiB"
         events = Dictionary(grouping: o.inputs, by: \.kind.rawValue).mapValues(\.count)
-        faults = Dictionary(grouping: o.timeline.filter { $0.kind != "stopped" }, by: \.kind).mapValues(\.count)
+        faults = Dictionary(grouping: o.timeline.filter { !["stopped", "rebalance"].contains($0.kind) }, by: \.kind).mapValues(\.count)
         pushes = [
             "due": checker.counts["pushes_due"] ?? 0, "delivered": checker.counts["pushes_delivered"] ?? 0,
             "failedWithReason": checker.counts["pushes_failed_with_reason"] ?? 0, "lost": checker.counts["pushes_lost"] ?? 0,
@@ -43,6 +45,7 @@ struct ChaosReport: Encodable {
         invariants = checker.invariants
         violations = checker.violations
         timeline = o.timeline
+        rebalances = o.timeline.filter { $0.kind == "rebalance" }.count
         passed = checker.violations.isEmpty
     }
 

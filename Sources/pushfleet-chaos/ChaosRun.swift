@@ -96,6 +96,7 @@ struct ChaosRun {
         log(String(format: "%7.1f s  stopping the workers (SIGTERM)", timeline.seconds()))
         await fleet.stopAll(bound: ChaosChecker.stopBound)
 
+        for entry in fleet.rebalances() { timeline.record(entry) }
         log(String(format: "%7.1f s  reading the outcome, dead-letter and state topics", timeline.seconds()))
         let outcomes = try await readTopic(broker.bootstrap, "pushfleet.outcomes", partitions: Self.partitions)
         let letters = try await readTopic(broker.bootstrap, "pushfleet.dead-letter", partitions: Self.partitions)

@@ -51,7 +51,10 @@ final class Timeline: Sendable {
     /// A fault with no duration (a SIGKILL, a restart).
     func instant(_ kind: String, _ detail: String) { finish(begin(kind, detail)) }
 
-    var all: [TimelineEntry] { entries.withLock { $0 } }
+    var all: [TimelineEntry] { entries.withLock { $0 }.sorted { $0.start < $1.start } }
+
+    /// Adds an entry found afterwards (a rebalance read from a worker's log), without printing it.
+    func record(_ entry: TimelineEntry) { entries.withLock { $0.append(entry) } }
 
     /// Entries of `kinds` active at some point in [from, to] (seconds since the start).
     func overlapping(from: Double, to: Double, kinds: Set<String>) -> [TimelineEntry] {

@@ -254,6 +254,13 @@ public struct PartitionCore: Sendable {
             put(s)
             actions.append(.state(key: key, s))
         }
+        // Every schedule of the branch had already ended (a VoIP call answered after its last
+        // retransmission): a trace, not silence (contract §2.6; found by pushfleet-chaos).
+        if actions.isEmpty {
+            actions.append(.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "the branch's pushes had already ended")))
+        }
         return actions
     }
 
@@ -285,6 +292,13 @@ public struct PartitionCore: Sendable {
             }
             put(s)
             actions.append(.state(key: key, s))
+        }
+        // Every schedule had already ended, or its final push is already due: a trace, not
+        // silence (contract §2.6; found by pushfleet-chaos).
+        if actions.isEmpty {
+            actions.append(.outcome(PushOutcome(
+                header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
+                callId: c.callId, result: .skipped, reason: "the call's pushes had already ended or their final push is due")))
         }
         return actions
     }

@@ -119,8 +119,13 @@ struct ChaosChecker {
             case .registration:
                 true  // a registration is indexed, not answered: its trace is its wake-up, checked below
             case .response, .ended:
-                outcomesByEvent[input.eventId ?? ""] != nil || input.callId.flatMap { o.stateWrites[$0] } != nil
-                    || input.callId.map { c in o.outcomes.contains { $0.record.callId == c } } == true
+                // An outcome of its own, or a state write of its call, once it was in Kafka, of the
+                // kind it causes: a 180 makes the branch awake, a 200 or the call's end finishes it.
+                outcomesByEvent[input.eventId ?? ""] != nil
+                    || (input.callId.flatMap { o.stateWrites[$0] } ?? []).contains { write in
+                        write.at >= (input.acknowledged ?? 0) - 1
+                            && (input.detail == "180" ? write.phase == "awake" : write.phase == "done" || write.phase == "final")
+                    }
             default:
                 outcomesByEvent[input.eventId ?? ""] != nil || input.callId.flatMap { o.stateWrites[$0] } != nil
             }

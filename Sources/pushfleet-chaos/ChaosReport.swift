@@ -19,6 +19,7 @@ struct ChaosReport: Encodable {
     var figures: [String: Double]
     var invariants: [InvariantResult]
     var violations: [Violation]
+    var notes: [String]
     var timeline: [TimelineEntry]
     var passed: Bool
 
@@ -44,6 +45,7 @@ struct ChaosReport: Encodable {
         figures = checker.figures
         invariants = checker.invariants
         violations = checker.violations
+        notes = checker.notes
         timeline = o.timeline
         rebalances = o.timeline.filter { $0.kind == "rebalance" }.count
         passed = checker.violations.isEmpty
@@ -66,6 +68,7 @@ struct ChaosReport: Encodable {
             let mark = invariant.status == "passed" ? "✓" : invariant.status == "failed" ? "✗" : "–"
             lines.append("  \(mark) \(invariant.name) [\(invariant.status)]: \(invariant.detail)")
         }
+        for note in notes.prefix(10) { lines.append("  note: \(note)") }
         if let first = violations.min(by: { ($0.at ?? .infinity) < ($1.at ?? .infinity) }) {
             lines.append("FAILED with seed \(seed): \(violations.count) violation(s); first: [\(first.invariant)] \(first.detail)")
             for v in violations.prefix(15) { lines.append("  \(f1(v.at ?? -1)) s [\(v.invariant)] \(v.detail)") }

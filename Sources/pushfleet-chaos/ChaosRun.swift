@@ -10,7 +10,7 @@ struct ChaosRun {
     static let workers = 3
     static let partitions = 6
     static let wakeupIntervalMinutes = 1
-    static let registrationExpires = 180
+    static let registrationExpires = 300
     /// `register-wakeup-threshold` 10 %: a binding is due 10 % into its life.
     static let wakeupDueAfter = Double(registrationExpires) / 10
 

@@ -35,6 +35,9 @@ struct ChaosObservations: Sendable {
     var trafficEnd: Double
     var drainEnd: Double
     var startedAt: Date
+    /// Broker partitions of one worker (nil: no network namespaces), and why not if nil.
+    var partitions: [WorkerNetworks.Cut]?
+    var partitionNote: String
 }
 
 struct Violation: Sendable, Codable {
@@ -344,9 +347,25 @@ struct ChaosChecker {
         }
         result("a registration due for three wake-up ticks gets a wake-up", since: mark, detail: "\(woken) of \(due) due registrations woken")
 
-        invariants.append(InvariantResult(
-            name: "a worker cut off from the broker (network namespace) stops sending for partitions it lost within its session timeout",
-            status: "not checked", detail: "the network-namespace part (ip netns, veth, tc netem) is not implemented yet"))
+        // 9. A worker cut off the broker stops sending within its session timeout.
+        let partitionName = "a worker cut off from the broker stops sending within its session timeout (6 s) + 4 s"
+        if let cuts = o.partitions {
+            mark = violations.count
+            var latest = 0.0
+            for cut in cuts {
+                guard let after = cut.lastRequestAfter else { continue }
+                latest = max(latest, after)
+                if after > WorkerNetworks.stopBound {
+                    fail("partition", at: cut.start + after, "worker \(cut.slot), cut off the broker at \(f1(cut.start)) s, still sent a provider request \(f1(after)) s later")
+                }
+            }
+            figures["partitioned_worker_last_request_s"] = latest
+            result(partitionName, since: mark,
+                   detail: "\(cuts.count) partitions; the latest request of a cut-off worker came \(f1(latest).trimmingCharacters(in: .whitespaces)) s after its cut")
+        } else {
+            invariants.append(InvariantResult(name: partitionName, status: "not checked",
+                                              detail: "\(o.partitionNote); broker partitions were played as SIGSTOPs"))
+        }
         invariants.append(InvariantResult(
             name: "generic gateway under faults", status: "not checked",
             detail: "external-push-uri replaces every sender, so one fleet cannot push through APNs/FCM and the generic gateway at once; the generic sandbox is started but gets no traffic"))

@@ -26,17 +26,23 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(help: "Where to write the JSON report.") var output: String = "bench/chaos.json"
     @Option(help: "Path of the pushfleet binary (default: next to this one).") var pushfleet: String?
     @Option(help: "Directory for worker logs and the fleet's files (default: a temporary one).") var logs: String?
+    @Option(help: "Each worker in a network namespace, and broker partitions: on, off, or auto (on as root with iproute2, except in --short).")
+    var netns: String = "auto"
+    @Option(help: .hidden) var relay: [String] = []
 
     func validate() throws {
         if let duration, !(10...86_400).contains(duration) { throw ValidationError("--duration must be in 10...86400, got \(duration)") }
+        guard ["on", "off", "auto"].contains(netns) else { throw ValidationError("--netns must be on, off or auto, got \(netns)") }
         guard rate > 0 && rate <= 50 else { throw ValidationError("--rate must be in (0, 50], got \(rate)") }
     }
 
     func run() async throws {
+        if !relay.isEmpty { return try await WorkerNetworks.relay(relay) }
         let seed = self.seed ?? UInt64.random(in: 1...0xFFFF_FFFF)
         let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let run = ChaosRun(
             seed: seed, duration: duration ?? (short ? 90 : 1200), short: short, rate: rate,
+            netns: netns == "on" || (netns == "auto" && !short),
             pushfleet: pushfleet.map { URL(fileURLWithPath: $0) } ?? here.appendingPathComponent("pushfleet"),
             logDirectory: logs.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-chaos-\(seed)-\(UUID().uuidString.prefix(6))"))

@@ -100,7 +100,7 @@ final class WorkerFleet: Sendable {
     }
 
     /// What a slot is going through; only `healthy` slots are picked for new process faults.
-    enum Condition: Sendable { case healthy, frozen, stopping, starting, down }
+    enum Condition: Sendable { case healthy, frozen, stopping, starting, cutOff, down }
 
     private struct Slot {
         var process: Process?
@@ -122,7 +122,12 @@ final class WorkerFleet: Sendable {
     private let rss = Mutex<[RSSSample]>([])
     private let stopTimes = Mutex<[(slot: Int, seconds: Double)]>([])
 
-    init(count: Int, pushfleet: URL, config: String, logDirectory: URL, timeline: Timeline) {
+    /// Runs a slot's worker in its network namespace (`WorkerNetworks.launcher`), if set.
+    private let launcher: (@Sendable (Int) -> (URL, [String]))?
+
+    init(count: Int, pushfleet: URL, config: String, logDirectory: URL, timeline: Timeline,
+         launcher: (@Sendable (Int) -> (URL, [String]))? = nil) {
+        self.launcher = launcher
         self.count = count
         self.pushfleet = pushfleet
         self.config = config
@@ -149,8 +154,9 @@ final class WorkerFleet: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
-        process.executableURL = pushfleet
-        process.arguments = ["worker", "--config", config] + arguments
+        let (executable, prefix) = launcher?(slot) ?? (pushfleet, [])
+        process.executableURL = executable
+        process.arguments = prefix + (launcher == nil ? [] : [pushfleet.path]) + ["worker", "--config", config] + arguments
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
@@ -247,6 +253,14 @@ final class WorkerFleet: Sendable {
         guard let pid = pid(slot) else { return }
         slots.withLock { $0[slot].condition = .frozen }
         kill(pid, SIGSTOP)
+    }
+
+    /// Marks a worker cut off the broker (no other fault picks it meanwhile), or healthy again.
+    func setCutOff(_ slot: Int, _ cut: Bool) {
+        slots.withLock { s in
+            if cut, s[slot].condition == .healthy { s[slot].condition = .cutOff }
+            if !cut, s[slot].condition == .cutOff { s[slot].condition = .healthy }
+        }
     }
 
     func thaw(_ slot: Int) {

@@ -18,6 +18,8 @@ struct ChaosRun {
     var duration: Int
     var short: Bool
     var rate: Double
+    /// Run each worker in a network namespace and inject broker partitions (if available).
+    var netns: Bool
     var pushfleet: URL
     var logDirectory: URL
 
@@ -43,8 +45,25 @@ struct ChaosRun {
                                "register-wakeup-interval": String(Self.wakeupIntervalMinutes), "register-wakeup-threshold": "10"],
             router: ["call-fork-timeout": "90"],
             pushfleet: ["apple-dev-push-uri": relay.baseURL])
+        var networks: WorkerNetworks?
+        var netnsNote: String
+        if !netns {
+            netnsNote = "not asked for (--netns off, or --short without --netns on)"
+        } else if let why = WorkerNetworks.unavailable() {
+            netnsNote = "network namespaces unavailable here: \(why)"
+        } else {
+            let chaos = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            networks = try await WorkerNetworks(count: Self.workers, brokerPort: Int(broker.bootstrap.split(separator: ":").last ?? "") ?? 0,
+                                                providerPorts: [relay.port, fcm.port], chaos: chaos, timeline: timeline)
+            netnsNote = "each worker in its own network namespace"
+        }
+        log("network namespaces: \(netnsNote)")
+        var launcher: (@Sendable (Int) -> (URL, [String]))?
+        if let networks {
+            launcher = { @Sendable slot in networks.launcher(slot) }
+        }
         let fleet = WorkerFleet(count: Self.workers, pushfleet: pushfleet, config: files.configFile,
-                                logDirectory: logDirectory, timeline: timeline)
+                                logDirectory: logDirectory, timeline: timeline, launcher: launcher)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for slot in 0..<Self.workers { group.addTask { try await fleet.start(slot) } }
             try await group.waitForAll()
@@ -53,7 +72,7 @@ struct ChaosRun {
         log("\(f1(timeline.seconds())) s  broker \(broker.bootstrap), \(Self.workers) workers started and assigned partitions")
 
         let simulator = try RouterSimulator(bootstrap: broker.bootstrap, timeline: timeline, firebaseProject: SandboxFleetFiles.firebaseProject)
-        let scheduler = FaultScheduler(fleet: fleet, broker: broker, apns: apns, fcm: fcm, relay: relay, timeline: timeline,
+        let scheduler = FaultScheduler(fleet: fleet, broker: broker, apns: apns, fcm: fcm, relay: relay, networks: networks, timeline: timeline,
                                        gap: short ? 3...8 : 5...15, stopBound: ChaosChecker.stopBound)
         let housekeeping = Task {
             while !Task.isCancelled {
@@ -121,12 +140,14 @@ struct ChaosRun {
             stateWrites: stateWrites, apns: apns.answers, fcm: fcm.answers, timeline: timeline.all, exits: fleet.exits,
             stopDurations: fleet.stopDurations, rss: fleet.rssSamples,
             truncatedTopics: [("pushfleet.outcomes", outcomes.truncated), ("pushfleet.dead-letter", letters.truncated)].filter(\.1).map(\.0),
-            trafficEnd: trafficEnd, drainEnd: drainEnd, startedAt: timeline.startedAt)
+            trafficEnd: trafficEnd, drainEnd: drainEnd, startedAt: timeline.startedAt,
+            partitions: networks?.allCuts, partitionNote: netnsNote)
         try? await relay.shutdown()
         try? await apns.shutdown()
         try? await fcm.shutdown()
         try? await generic.shutdown()
         await broker.stop()
+        networks?.tearDown()
 
         var checker = ChaosChecker(observations)
         checker.check()

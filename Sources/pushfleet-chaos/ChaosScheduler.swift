@@ -11,9 +11,9 @@ struct FaultScheduler: Sendable {
         ("broker-outage", 2), ("broker-latency", 2),
         ("apns-503", 1), ("apns-429", 1), ("apns-slow", 1), ("apns-hang", 1), ("apns-rst-stream", 1), ("apns-goaway", 1),
         ("apns-black-hole", 1), ("fcm-503", 1), ("fcm-429", 1), ("fcm-slow", 1), ("fcm-hang", 1), ("fcm-goaway", 1),
-        ("oauth-503", 1),
+        ("oauth-503", 1), ("broker-partition", 2),
     ]
-    static let workerFaults: Set<String> = ["sigkill", "sigstop", "sigterm-restart", "rolling-restart", "unexpected-exit"]
+    static let workerFaults: Set<String> = ["sigkill", "sigstop", "sigterm-restart", "rolling-restart", "unexpected-exit", "broker-partition"]
     static let brokerFaults: Set<String> = ["broker-outage", "broker-latency"]
 
     let fleet: WorkerFleet
@@ -21,6 +21,8 @@ struct FaultScheduler: Sendable {
     let apns: APNsSandbox
     let fcm: FCMSandbox
     let relay: SandboxTCPRelay
+    /// Nil: no network namespaces, no broker partitions.
+    let networks: WorkerNetworks?
     let timeline: Timeline
     /// Seconds between two fault starts (drawn uniformly).
     let gap: ClosedRange<Double>
@@ -35,7 +37,9 @@ struct FaultScheduler: Sendable {
             while !Task.isCancelled {
                 let wait = Double.random(in: gap, using: &random)
                 do { try await Task.sleep(for: .seconds(wait)) } catch { break }
-                let kind = Self.draw(&random)
+                var kind = Self.draw(&random)
+                // Without namespaces, a partition is drawn but played as a SIGSTOP (same seed, same schedule).
+                if kind == "broker-partition" && networks == nil { kind = "sigstop" }
                 let length = Double.random(in: 0...1, using: &random)
                 let pick = Int.random(in: 0..<1000, using: &random)
                 if kind == "rolling-restart" { rolling += 1 }
@@ -105,6 +109,11 @@ struct FaultScheduler: Sendable {
                 try? await fleet.start(slot, extra: ["--set", option])
             }
             timeline.finish(entry)
+        case "broker-partition":
+            guard let networks, let slot = victim(pick) else { return }
+            fleet.setCutOff(slot, true)
+            await networks.cut(slot, seconds: 15 + 10 * length)
+            fleet.setCutOff(slot, false)
         case "broker-outage":
             let seconds = 5 + 15 * length
             let entry = timeline.begin(kind, String(format: "%.0f s", seconds))

@@ -70,12 +70,9 @@ struct ChaosChecker {
     /// unbounded (the last quarter's peak above twice the second quarter's, and by 150 MiB).
     static let rssCeilingMiB = 1024.0
     static let rssGrowthMiB = 150.0
-    /// Two deliveries of a repeated push closer than this fraction of its interval are duplicates.
-    static let duplicateFraction = 0.5
     /// Time attributed to a fault when classifying a duplicate: the fault was active within this
     /// many seconds before the duplicate (session timeout + restore + a send's 30 s bound).
     static let faultReach = 45.0
-    static let retransmissionInterval = 2.0
 
     var o: ChaosObservations
     var violations: [Violation] = []
@@ -245,20 +242,23 @@ struct ChaosChecker {
         var duplicates = 0
         for push in pushes {
             let got = (answers[push.token ?? ""] ?? []).filter(\.delivered).sorted { $0.at < $1.at }
-            var extra: [SandboxAnswer] = []
-            // Calls and messages are retransmitted (retransmission-count), ringing repeats: a
-            // duplicate is a delivery much closer to the previous one than their interval.
-            // A ringing call's final push is compared with its finals only.
-            let interval = push.kind == .ringing ? Double(RouterSimulator.ringInterval) : Self.retransmissionInterval
-            for series in [got.filter { !Self.isFinal($0) }, got.filter(Self.isFinal)] {
-                for (a, b) in zip(series, series.dropFirst()) where b.at.timeIntervalSince(a.at) < interval * Self.duplicateFraction {
-                    extra.append(b)
-                }
-            }
+            // A duplicate is a delivery beyond one per distinct attempt the schedule made (its
+            // `sent` outcomes: voip#1, ringing#4, final#7…). Ringing ticks and retransmissions
+            // are attempts of their own, even when a late push is followed closely by the next
+            // tick on the schedule's cadence.
             let outcomes = outcomesByEvent[push.eventId ?? ""] ?? []
-            for dup in extra {
+            let attempts = Dictionary(grouping: outcomes.filter { $0.record.result == .sent }) {
+                "\($0.record.pushType?.rawValue ?? "")#\($0.record.attempt)"
+            }
+            let extraCount = max(0, got.count - attempts.count)
+            // When they happened, for their cause: the repeated attempts' later outcomes first,
+            // then the deliveries closest to the one before them.
+            let repeated = attempts.values.flatMap { $0.sorted { $0.at < $1.at }.dropFirst().map(\.at) }.sorted()
+            let closest = zip(got.dropFirst(), got).sorted { $0.0.at.timeIntervalSince($0.1.at) < $1.0.at.timeIntervalSince($1.1.at) }
+                .map { seconds($0.0.at) }
+            let extra = Array((repeated + closest).prefix(extraCount))
+            for t in extra {
                 duplicates += 1
-                let t = seconds(dup.at)
                 let cause: String
                 if outcomes.contains(where: { ($0.record.requests ?? 1) > 1 }) {
                     cause = "ambiguous-retry (window 4)"
@@ -316,8 +316,9 @@ struct ChaosChecker {
         var worstWait = 0.0
         var byPartition: [Int32: Double] = [:]
         for push in pushes {
-            guard let acknowledged = push.acknowledged, let partition = push.partition,
-                  let first = (outcomesByEvent[push.eventId ?? ""] ?? []).map(\.at).min() else { continue }
+            guard let acknowledged = push.acknowledged, let partition = push.partition else { continue }
+            // An input never answered waited until the drain ended (and fails the trace check too).
+            let first = (outcomesByEvent[push.eventId ?? ""] ?? []).map(\.at).min() ?? o.drainEnd
             let wait = first - acknowledged
             byPartition[partition] = max(byPartition[partition] ?? 0, wait)
             worstWait = max(worstWait, wait)

@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import PushContract
 import PushSandbox
+import Synchronization
 
 /// One chaos run: the broker (`pushfleet dev-broker --control`), three workers, the sandbox
 /// providers (in this process: real TLS + HTTP/2 servers) with a TCP relay in front of APNs, the
@@ -87,8 +88,15 @@ struct ChaosRun {
         try? await Task.sleep(for: .seconds(duration))
         traffic.cancel()
         faults.cancel()
-        await traffic.value
-        await faults.value
+        log("\(f1(timeline.seconds())) s  traffic and faults told to stop; waiting for calls in progress and fault windows to end")
+        // Bounded, so a stuck part shows in the output instead of hanging the run: calls end
+        // within ~30 s of the last one begun, fault windows within ~20 s (a rolling restart more).
+        if !(await Self.waitAtMost(.seconds(90), traffic)) {
+            log("warning: calls still in progress 90 s after traffic stopped (a router send not acknowledged); going on")
+        }
+        if !(await Self.waitAtMost(.seconds(240), faults)) {
+            log("warning: a fault still running 240 s after faults stopped; going on")
+        }
         let trafficEnd = timeline.seconds()
         log(String(format: "%7.1f s  traffic and faults stopped; undoing what is left, draining", trafficEnd))
         try? await broker.control("up all")
@@ -152,6 +160,14 @@ struct ChaosRun {
         var checker = ChaosChecker(observations)
         checker.check()
         return ChaosReport(seed: seed, short: short, observations: observations, checker: checker, wallSeconds: timeline.seconds())
+    }
+
+    /// Waits for `task` at most `limit`; true if it ended. (A task group would wait for its
+    /// child awaiting `task.value` whatever the deadline: a task's value is not cancellable.)
+    static func waitAtMost(_ limit: Duration, _ task: Task<Void, Never>) async -> Bool {
+        let ended = Mutex(false)
+        Task { await task.value; ended.withLock { $0 = true } }
+        return await waitFor(limit) { ended.withLock { $0 } }
     }
 
     /// The router's traffic until cancelled: a new call, message, registration or garbage record

@@ -41,7 +41,7 @@ final class RouterSimulator: Sendable {
     init(bootstrap: String, timeline: Timeline, firebaseProject: String) throws {
         producer = try KafkaProducer(configuration: KafkaConfiguration(
             bootstrapServers: bootstrap, clientId: "chaos-router",
-            properties: [("linger.ms", "5"), ("message.timeout.ms", "300000")]))
+            properties: [("linger.ms", "5"), ("message.timeout.ms", "60000")]))
         self.timeline = timeline
         self.firebaseProject = firebaseProject
     }

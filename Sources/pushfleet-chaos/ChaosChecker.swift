@@ -193,7 +193,7 @@ struct ChaosChecker {
         // 3. Ringing calls: a final push after call.ended, no ringing long after it.
         mark = violations.count
         var longestGap = 0.0
-        var finals = 0
+        var finals = 0, neverRung = 0
         for call in pushes where call.kind == .ringing {
             let got = (answers[call.token ?? ""] ?? []).filter(\.delivered).sorted { $0.at < $1.at }
             let ringing = got.filter { !Self.isFinal($0) }.map { seconds($0.at) }
@@ -209,6 +209,10 @@ struct ChaosChecker {
             }
             if got.contains(where: Self.isFinal) {
                 finals += 1
+            } else if ringing.isEmpty && (outcomesByEvent[call.eventId ?? ""] ?? []).allSatisfy({ $0.record.result != .sent }) {
+                // Never rung (its end was read with it, or before its first alert got through):
+                // no final push is due (contract §2.3: only a branch rung gets one).
+                neverRung += 1
             } else {
                 let explained = (outcomesByEvent[call.eventId ?? ""] ?? []).contains {
                     $0.record.pushType == .final && $0.record.result != .sent && !($0.record.reason ?? "").isEmpty
@@ -220,7 +224,7 @@ struct ChaosChecker {
         }
         figures["longest_ringing_gap_s"] = longestGap
         result("a ringing call gets its final push and stops ringing within \(Int(Self.stopAfterEndBound)) s of call.ended", since: mark,
-               detail: "\(finals) final pushes; longest time without ringing \(String(format: "%.1f", longestGap)) s")
+               detail: "\(finals) final pushes, \(neverRung) calls ended before their first alert; longest time without ringing \(String(format: "%.1f", longestGap)) s")
 
         // 4. Retransmissions stop once the device answers: a message at its 180, a VoIP call at its 200.
         mark = violations.count

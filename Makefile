@@ -12,7 +12,7 @@ APT_PACKAGES := $(RUN_APT_PACKAGES) kcat python3-pip \
 BENCH_APT_PACKAGES := nghttp2-server nghttp2-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps run-deps bench-deps apt-install run test build bench bench-senders bench-quick fuzz clean
+.PHONY: deps run-deps bench-deps apt-install run test build bench bench-senders bench-quick chaos chaos-short fuzz clean
 
 ## run-deps: install the system packages the build links (only those missing).
 run-deps:
@@ -67,6 +67,21 @@ bench-quick: bench-deps
 	$(SWIFT) build -c release --product pushfleet
 	$(SWIFT) build -c release --product pushfleet-bench
 	$$($(SWIFT) build -c release --show-bin-path)/pushfleet-bench --quick --output .build/bench-quick.json
+
+## chaos-short: the chaos test (90 s short mode, seed 16 or CHAOS_SEED) on its own; not in `make test`
+## while its known record loss is open (docs/chaos.md).
+chaos-short: deps
+	$(SWIFT) build --build-tests
+	PUSHFLEET_CHAOS_TEST=1 $(if $(CHAOS_SEED),PUSHFLEET_CHAOS_SEED=$(CHAOS_SEED)) $(SWIFT) test --skip-build --filter ChaosTests
+
+## chaos: the fleet under seeded faults for CHAOS_DURATION seconds (default 20 min), then its
+## invariants; writes bench/chaos.json (docs/chaos.md). CHAOS_SEED=N replays a seed.
+CHAOS_DURATION ?= 1200
+CHAOS_SEED ?=
+chaos: deps
+	$(SWIFT) build --product pushfleet
+	$(SWIFT) build --product pushfleet-chaos
+	$$($(SWIFT) build --show-bin-path)/pushfleet-chaos --duration $(CHAOS_DURATION) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --output bench/chaos.json
 
 ## fuzz: run the filter-language fuzzer for 60 s (libFuzzer).
 fuzz:

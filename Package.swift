@@ -119,6 +119,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The chaos runner (docs/chaos.md): real processes under seeded faults, then invariants.
+        .executableTarget(
+            name: "pushfleet-chaos",
+            dependencies: [
+                "Kafka", "PushContract", "PushSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // What the test targets share: the manual clock, waiting with a deadline, log capture.
         .target(name: "PushFleetTesting", dependencies: ["PushContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "PushFleetTesting"]),

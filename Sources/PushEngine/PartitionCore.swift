@@ -254,6 +254,13 @@ public struct PartitionCore: Sendable {
             put(s)
             actions.append(.state(key: key, s))
         }
+        // Every schedule of the branch had already ended (a VoIP call answered after its last
+        // retransmission): a trace, not silence (contract §2.6; found by pushfleet-chaos).
+        if actions.isEmpty {
+            actions.append(.outcome(PushOutcome(
+                header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "the branch's pushes had already ended")))
+        }
         return actions
     }
 
@@ -268,8 +275,12 @@ public struct PartitionCore: Sendable {
         for key in keys {
             guard var s = table[key], s.phase != .done else { continue }
             s.header.time = now
-            // Only a branch that was really rung by repeated alerts gets the final alert.
-            let rung = s.pushType == .ringing && s.ringingUntil != nil && s.attempt > 0
+            // Only a branch that was really rung by repeated alerts gets the final alert. A first
+            // alert still in flight counts: it reaches the device after the end, which must then
+            // be told (found by pushfleet-chaos, seed 16: an alert retried through an RST_STREAM
+            // window arrived 5 s after call.ended and the phone rang with no final push).
+            // `completed` makes the final push due once that alert is answered.
+            let rung = s.pushType == .ringing && s.ringingUntil != nil && (s.attempt > 0 || inFlight.contains(key))
             if rung && s.phase == .pending {
                 s.phase = .final
                 s.finalReason = c.reason
@@ -281,6 +292,13 @@ public struct PartitionCore: Sendable {
             }
             put(s)
             actions.append(.state(key: key, s))
+        }
+        // Every schedule had already ended, or its final push is already due: a trace, not
+        // silence (contract §2.6; found by pushfleet-chaos).
+        if actions.isEmpty {
+            actions.append(.outcome(PushOutcome(
+                header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
+                callId: c.callId, result: .skipped, reason: "the call's pushes had already ended or their final push is due")))
         }
         return actions
     }

@@ -44,6 +44,11 @@ public final class APNsSandbox: Sendable {
     }
     /// TCP connections accepted so far: lets tests check that a sender reuses its connection.
     public var connectionCount: Int { server.connectionCount }
+    /// A fault window: while set, every valid request without a script left gets `reply`
+    /// (`.unavailable(retryAfter:)`, `.hang`, `.goAway`…); nil ends it.
+    public func setFault(_ reply: SandboxReply?) { service.recorder.setFault(reply) }
+    /// The reply given to each valid request, in order (to tell deliveries from faults).
+    public var answers: [SandboxAnswer] { service.recorder.answers }
     public func shutdown() async throws { try await server.shutdown() }
 
     /// APNs refuses a new provider token for a key more often than every 20 minutes; tests that
@@ -89,7 +94,7 @@ final class APNsService: SandboxService {
         case .failure(let rejection):
             return .respond(Self.response(rejection.status, reason: rejection.reason, apnsID: apnsID))
         case .success(let token):
-            return recorder.nextReply(for: token).action { Self.render($0, apnsID: apnsID) }
+            return recorder.nextReply(for: token, request: request).action { Self.render($0, apnsID: apnsID) }
         }
     }
 

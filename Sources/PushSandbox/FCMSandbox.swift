@@ -71,6 +71,13 @@ public final class FCMSandbox: Sendable {
     public func waitForRequests(count: Int, timeout: Duration) async throws -> [RecordedRequest] {
         try await service.messages.waitForRequests(count: count, timeout: timeout)
     }
+    /// A fault window: while set, every valid request without a script left gets `reply`
+    /// (`.unavailable(retryAfter:)`, `.hang`, `.goAway`…); nil ends it.
+    public func setFault(_ reply: SandboxReply?) { service.messages.setFault(reply) }
+    /// The reply given to each valid request, in order (to tell deliveries from faults).
+    public var answers: [SandboxAnswer] { service.messages.answers }
+    /// A fault window of the OAuth token endpoint (valid assertions only).
+    public func setTokenEndpointFault(_ reply: SandboxReply?) { service.tokens.setFault(reply) }
     public func shutdown() async throws { try await server.shutdown() }
 }
 
@@ -129,7 +136,7 @@ final class FCMService: SandboxService {
         switch validateMessage(request, project: project) {
         case .failure(let response): return .respond(response)
         case .success(let token):
-            return messages.nextReply(for: token).action { self.render($0, project: project) }
+            return messages.nextReply(for: token, request: request).action { self.render($0, project: project) }
         }
     }
 
@@ -237,7 +244,7 @@ final class FCMService: SandboxService {
         else {
             return .respond(SandboxResponse(status: 400, body: Array("JSON_PARSING_ERROR: missing \"to\"".utf8)))
         }
-        return messages.nextReply(for: to).action { self.renderLegacy($0) }
+        return messages.nextReply(for: to, request: request).action { self.renderLegacy($0) }
     }
 
     func renderLegacy(_ reply: SandboxReply) -> SandboxResponse {
@@ -273,7 +280,7 @@ final class FCMService: SandboxService {
         switch verify(jwt) {
         case .failure(let response): return .respond(response)
         case .success(let project):
-            return tokens.nextReply(for: "").action { reply in
+            return tokens.nextReply(for: "", request: request).action { reply in
                 switch reply {
                 case .status(let status, let reason): Self.oauthError(status, reason ?? "invalid_grant", "Scripted by the sandbox")
                 case .unregistered, .badDeviceToken: Self.oauthError(400, "invalid_grant", "Scripted by the sandbox")

@@ -41,6 +41,11 @@ public final class GenericPushSandbox: Sendable {
     }
     /// TCP connections accepted so far.
     public var connectionCount: Int { server.connectionCount }
+    /// A fault window: while set, every valid request without a script left gets `reply`
+    /// (`.unavailable(retryAfter:)`, `.hang`, `.goAway`…); nil ends it.
+    public func setFault(_ reply: SandboxReply?) { service.recorder.setFault(reply) }
+    /// The reply given to each valid request, in order (to tell deliveries from faults).
+    public var answers: [SandboxAnswer] { service.recorder.answers }
     public func shutdown() async throws { try await server.shutdown() }
 }
 
@@ -49,7 +54,7 @@ final class GenericService: SandboxService {
 
     func handle(_ request: RecordedRequest) -> SandboxAction {
         recorder.record(request)
-        return recorder.nextReply(for: request.path).action { reply in
+        return recorder.nextReply(for: request.path, request: request).action { reply in
             switch reply {
             case .status(let status, let reason): SandboxResponse(status: status, body: Array((reason ?? "").utf8))
             case .unregistered: SandboxResponse(status: 410, body: Array("Unregistered".utf8))

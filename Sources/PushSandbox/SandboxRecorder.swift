@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// Thrown by `waitForRequests` when the deadline passes first; says what was awaited and what came.
@@ -16,6 +16,29 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
     public var description: String { "sandbox: \(message)" }
 }
 
+/// What a sandbox decided for one valid request: its key (the device token, or the generic
+/// path) and the scripted or fault-window reply. Lets a checker tell deliveries from faults.
+public struct SandboxAnswer: Sendable, Hashable {
+    public var key: String
+    public var reply: SandboxReply
+    /// The request answered (its body shares storage with `requests`' copy).
+    public var request: RecordedRequest
+    public var at: Date { request.receivedAt }
+
+    public init(key: String, reply: SandboxReply, request: RecordedRequest) {
+        self.key = key
+        self.reply = reply
+        self.request = request
+    }
+
+    /// True when the device got the push: an `ok`, possibly after a delay.
+    public var delivered: Bool {
+        var reply = reply
+        while case .slow(_, let then) = reply { reply = then }
+        return reply == .ok
+    }
+}
+
 /// Requests received and replies scripted, shared between the event loops and the test.
 ///
 /// One lock guards everything; the critical sections are short appends and pops, so contention at
@@ -28,6 +51,8 @@ final class SandboxRecorder: Sendable {
 
     private struct State {
         var requests: [RecordedRequest] = []
+        var answers: [SandboxAnswer] = []
+        var fault: SandboxReply?
         var scripts: [String: [SandboxReply]] = [:]
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
@@ -43,12 +68,26 @@ final class SandboxRecorder: Sendable {
         state.withLock { $0.scripts[key, default: []].append(contentsOf: replies) }
     }
 
-    /// The next scripted reply for `key`, `.ok` once the script is used up.
-    func nextReply(for key: String) -> SandboxReply {
+    /// While set, the reply to every request whose key has no script left (a fault window).
+    func setFault(_ reply: SandboxReply?) {
+        state.withLock { $0.fault = reply }
+    }
+
+    /// The reply given to each request that reached the script, in order.
+    var answers: [SandboxAnswer] { state.withLock { $0.answers } }
+
+    /// The next scripted reply for `key`; once the script is used up, the fault window's reply,
+    /// else `.ok`.
+    func nextReply(for key: String, request: RecordedRequest) -> SandboxReply {
         state.withLock { state in
-            guard var replies = state.scripts[key], !replies.isEmpty else { return .ok }
-            let reply = replies.removeFirst()
-            state.scripts[key] = replies.isEmpty ? nil : replies
+            let reply: SandboxReply
+            if var replies = state.scripts[key], !replies.isEmpty {
+                reply = replies.removeFirst()
+                state.scripts[key] = replies.isEmpty ? nil : replies
+            } else {
+                reply = state.fault ?? .ok
+            }
+            state.answers.append(SandboxAnswer(key: key, reply: reply, request: request))
             return reply
         }
     }

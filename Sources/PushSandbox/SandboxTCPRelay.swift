@@ -22,12 +22,33 @@ public final class SandboxTCPRelay: Sendable {
     }
 
     private let targetHost: String
+    private let listenHost: String
+    private let listenPort: Int
     private let state: Mutex<State>
+    /// When large chunks went from clients to the target (see `largeClientWrites`).
+    private let clientWrites = ClientWriteLog()
 
-    /// Relays to `host:port` (a sandbox's port) once started.
-    public init(to host: String = "127.0.0.1", port: Int) {
+    /// Relays to `host:port` (a sandbox's port) once started, listening on `listenHost:listenPort`
+    /// (0: a free port).
+    public init(to host: String = "127.0.0.1", port: Int, listenHost: String = "127.0.0.1", listenPort: Int = 0) {
         targetHost = host
+        self.listenHost = listenHost
+        self.listenPort = listenPort
         state = Mutex(State(targetPort: port))
+    }
+
+    /// When a client sent the target a chunk of more than 150 bytes: a request, not an HTTP/2
+    /// PING or WINDOW_UPDATE (under 50 bytes with TLS). The last 100,000 are kept.
+    public var largeClientWrites: [ContinuousClock.Instant] { clientWrites.times }
+
+    /// Refuses (closes at once) every new connection until `acceptConnections()`.
+    public func refuseConnections() {
+        state.withLock { $0.drop = Int.max / 2 }
+    }
+
+    /// Ends `refuseConnections()` and any pending `dropNextConnections(_:)`.
+    public func acceptConnections() {
+        state.withLock { $0.drop = 0 }
     }
 
     /// New connections go to `port` from now on (a provider fixing its certificate, say).
@@ -45,7 +66,7 @@ public final class SandboxTCPRelay: Sendable {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] inbound in accept(inbound) }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: listenHost, port: listenPort)
             .get()
         state.withLock { s in
             s.server = channel
@@ -82,7 +103,7 @@ public final class SandboxTCPRelay: Sendable {
         if drop {
             return inbound.eventLoop.makeCompletedFuture { try inbound.pipeline.syncOperations.addHandler(EOFHandler()) }
         }
-        let pair = RelayPair(inbound: inbound)
+        let pair = RelayPair(inbound: inbound, clientWrites: clientWrites)
         // Same event loop on both sides: each handler writes to its partner without a hop.
         return ClientBootstrap(group: inbound.eventLoop)
             .channelInitializer { outbound in
@@ -104,8 +125,12 @@ final class RelayPair: Sendable {
     let inbound: any Channel
     let outbound = Mutex<(any Channel)?>(nil)
     let blackHoled = Atomic<Bool>(false)
+    let clientWrites: ClientWriteLog
 
-    init(inbound: any Channel) { self.inbound = inbound }
+    init(inbound: any Channel, clientWrites: ClientWriteLog) {
+        self.inbound = inbound
+        self.clientWrites = clientWrites
+    }
 
     func blackHole() { blackHoled.store(true, ordering: .relaxed) }
 
@@ -133,6 +158,7 @@ final class RelayHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         guard !pair.blackHoled.load(ordering: .relaxed) else { return }
+        if !toClient && bytes.readableBytes > 150 { pair.clientWrites.record() }
         partner?.writeAndFlush(bytes, promise: nil)
     }
 
@@ -141,6 +167,21 @@ final class RelayHandler: ChannelInboundHandler {
         if !pair.blackHoled.load(ordering: .relaxed) { partner?.close(promise: nil) }
         context.fireChannelInactive()
     }
+}
+
+/// Times of large client writes, bounded.
+final class ClientWriteLog: Sendable {
+    private let log = Mutex<[ContinuousClock.Instant]>([])
+
+    func record() {
+        let now = ContinuousClock.now
+        log.withLock { times in
+            if times.count >= 100_000 { times.removeFirst(times.count / 2) }
+            times.append(now)
+        }
+    }
+
+    var times: [ContinuousClock.Instant] { log.withLock { $0 } }
 }
 
 /// Ends a connection with a FIN at once and ignores what the client sends: closing with unread

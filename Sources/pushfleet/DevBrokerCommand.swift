@@ -17,6 +17,15 @@ struct DevBrokerCommand: AsyncParsableCommand {
 
             Runs until SIGINT or SIGTERM, then exits 0. No compaction, at most ~5 MiB kept per \
             partition: for development and tests only.
+
+            With --control, faults are injected at run time by lines on stdin, each answered by \
+            one line on stdout (`ok <command>` once applied, or `error <why>`); EOF on stdin ends \
+            the control, not the broker:
+
+              down [ID|all]       broker ID (1…--brokers; default all) down: connections closed, \
+            new ones refused
+              up [ID|all]         back up
+              rtt MS [ID|all]     MS milliseconds added to every response (0 removes it)
             """
     )
 
@@ -25,6 +34,9 @@ struct DevBrokerCommand: AsyncParsableCommand {
 
     @Option(help: "Number of brokers in the embedded cluster.")
     var brokers: Int = 1
+
+    @Flag(help: "Read fault commands (down, up, rtt) on stdin and answer each on stdout; see below.")
+    var control = false
 
     func validate() throws {
         guard (1...1024).contains(partitions) else {
@@ -47,9 +59,10 @@ struct DevBrokerCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("""
             pushfleet dev-broker: \(brokers) broker(s) at \(broker.bootstrapServers)
             topics (\(partitions) partitions each): \(specs.map(\.name).joined(separator: ", "))
-            Ctrl-C to stop.
+            Ctrl-C to stop.\(control ? " Control on stdin: down|up [ID|all], rtt MS [ID|all]." : "")
 
             """.utf8))
+        if control { BrokerControlCommand.serve(broker) }
         let signal = await TerminationSignal.wait()
         broker.shutdown()
         FileHandle.standardError.write(Data("pushfleet dev-broker: stopped (\(signal))\n".utf8))

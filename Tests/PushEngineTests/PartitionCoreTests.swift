@@ -80,6 +80,37 @@ struct PartitionCoreTests {
         #expect(core.fireDue(now: t0.adding(seconds: 30)).sends.isEmpty, "no ringing after the call ended")
     }
 
+    @Test("a call that ends while its first ringing alert is in flight gets its final push once that alert is answered")
+    func endedWhileFirstAlertInFlight() throws {
+        // pushfleet-chaos seed 16: the alert, retried through RST_STREAMs, reached the phone after
+        // call.ended, and with no final push the phone kept showing the call.
+        var core = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        let alert = try #require(core.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).sends.first)
+        let end = core.apply(ended("e2", reason: .declinedElsewhere, at: t0.adding(seconds: 1)), now: t0.adding(seconds: 1))
+        #expect(end.sends.isEmpty, "the final push waits for the alert in flight")
+        #expect(end.states.last?.record?.phase == .final, "a new owner restoring now sends the final push too")
+        _ = core.answer(alert, at: t0.adding(seconds: 6))
+        let final = try #require(core.fireDue(now: t0.adding(seconds: 6)).sends.first)
+        #expect(final.request.pushType == .final && final.request.payload.locKey == "Declined elsewhere")
+        let done = core.answer(final, at: t0.adding(seconds: 6))
+        #expect(done.states.last?.record?.phase == .done)
+        #expect(core.fireDue(now: t0.adding(seconds: 30)).sends.isEmpty, "no ringing after the final push")
+    }
+
+    @Test("a response or call end read after the branch's pushes ended still leaves a trace (contract §2.6)")
+    func lateAnswersAreTraced() throws {
+        var core = try makeCore { o, _ in o.retransmissionCount = 0 }
+        let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
+        #expect(core.answer(send, at: t0).states.last?.record?.phase == .done)
+        // The device answers, then the call ends, both after the only push: before, neither
+        // wrote anything (the done marker matched, then was skipped).
+        let answered = core.apply(response("r1", status: 200, at: t0.adding(seconds: 3)), now: t0.adding(seconds: 3))
+        #expect(answered.outcomes.map(\.eventId) == ["r1"] && answered.outcomes.first?.result == .skipped)
+        let end = core.apply(ended("e9", reason: .answered, at: t0.adding(seconds: 4)), now: t0.adding(seconds: 4))
+        #expect(end.outcomes.map(\.eventId) == ["e9"] && end.outcomes.first?.result == .skipped)
+        #expect(end.sends.isEmpty && end.states.isEmpty)
+    }
+
     @Test("final push strings per end reason", arguments: [
         (CallEndReason.declinedElsewhere, "Declined elsewhere"), (.cancelled, "Missing call"), (.timeout, "Missing call"),
     ])

@@ -38,6 +38,26 @@ extension SandboxSuites {
             }
         }
 
+        @Test func aFaultWindowAnswersEveryTokenWithoutAScriptUntilCleared() async throws {
+            try await withAPNs { sandbox, ca in
+                sandbox.script(token: deviceToken(3), [.internalError])
+                sandbox.setFault(.unavailable(retryAfter: 2))
+                try await withClient(ca: ca, credential: try ca.issueClientCredential(topic: topic)) { client in
+                    let storm = try await Self.send(client, sandbox, token: deviceToken(4))
+                    #expect(storm.status == 503 && storm.headers.first(name: "retry-after") == "2")
+                    #expect(try await Self.send(client, sandbox, token: deviceToken(3)).status == 500, "a script still comes first")
+                    sandbox.setFault(nil)
+                    #expect(try await Self.send(client, sandbox, token: deviceToken(4)).status == 200)
+                }
+                // The answer log says what each valid request got: a checker tells deliveries from faults.
+                let answers = sandbox.answers
+                #expect(answers.map(\.key) == [deviceToken(4), deviceToken(3), deviceToken(4)])
+                #expect(answers.map(\.delivered) == [false, false, true])
+                #expect(answers.allSatisfy { $0.request.path.hasSuffix($0.key) })
+                #expect(SandboxAnswer(key: "k", reply: .slow(milliseconds: 5, then: .ok), request: answers[0].request).delivered)
+            }
+        }
+
         @Test func unregisteredCarriesTheTimestamp() async throws {
             try await withAPNs { sandbox, ca in
                 let token = deviceToken(10)

@@ -37,6 +37,46 @@ struct DevBrokerTests {
         #expect(broker.errors.text.contains("stopped (SIGTERM)"))
     }
 
+    @Test("dev-broker --control takes brokers down and up and adds latency at run time, answering each command")
+    func controlChannel() async throws {
+        let broker = try ChildProcess("pushfleet", ["dev-broker", "--partitions", "2", "--brokers", "2", "--control"], interactive: true)
+        defer { if broker.process.isRunning { broker.process.terminate() } }
+        try await waitUntil("the bootstrap address on stdout") { broker.output.text.contains("\n") }
+        let bootstrap = String(broker.output.text.prefix { $0 != "\n" })
+        @Sendable func command(_ line: String, answer: String) async throws {
+            broker.send(line)
+            try await waitUntil("'\(answer)' on stdout", timeout: .seconds(10)) { broker.output.text.contains(answer + "\n") }
+        }
+        @Sendable func metadata(wait: Int = 3) async throws -> (status: Int32, took: Duration) {
+            let start = ContinuousClock.now
+            let (status, _, _) = try await run("/usr/bin/kcat", ["-b", bootstrap, "-L", "-m", String(wait)])
+            return (status, ContinuousClock.now - start)
+        }
+        #expect(try await metadata().status == 0)
+
+        try await command("down", answer: "ok down")
+        #expect(try await metadata().status != 0, "no broker answers while all are down")
+        try await command("up all", answer: "ok up all")
+        try await waitUntil("metadata again once the brokers are up", timeout: .seconds(20)) { try await metadata().status == 0 }
+
+        // Each request kcat makes (ApiVersion, Metadata…) waits the added round trip.
+        try await command("rtt 800", answer: "ok rtt 800")
+        let slow = try await metadata(wait: 15)
+        #expect(slow.status == 0 && slow.took >= .milliseconds(750), "\(slow)")
+        try await command("rtt 0", answer: "ok rtt 0")
+
+        // One broker only, and bad commands: answered, the broker keeps running.
+        try await command("down 2", answer: "ok down 2")
+        try await command("up 2", answer: "ok up 2")
+        try await command("down 7", answer: "error no broker 7: ids are 1...2 or all")
+        try await command("reboot", answer: "error unknown command reboot (down, up, rtt)")
+        try await command("rtt soon", answer: "error rtt needs milliseconds in 0...60000: rtt soon")
+        #expect(broker.process.isRunning)
+
+        broker.signal(SIGTERM)
+        #expect(try await broker.waitForExit(timeout: .seconds(10)) == 0)
+    }
+
     @Test("dev-broker rejects bad options with a clear message")
     func badOptions() async throws {
         let (status, _, err) = try await run("pushfleet", ["dev-broker", "--partitions", "0"])

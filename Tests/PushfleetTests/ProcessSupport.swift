@@ -73,9 +73,13 @@ final class ChildProcess: Sendable {
     let process: Process
     let output: OutputBuffer
     let errors: OutputBuffer
+    /// The child's stdin while it is kept open (`interactive`), for `send(_:)`.
+    private let input: FileHandle?
 
-    /// `environment` adds to (or overrides) the test process's environment.
-    init(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
+    /// `environment` adds to (or overrides) the test process's environment. `interactive` keeps
+    /// stdin open for `send(_:)` (`stdin`, if given, is written first either way).
+    init(_ executable: String, _ arguments: [String], stdin: String? = nil, interactive: Bool = false,
+         environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : productsDirectory.appendingPathComponent(executable)
         process.arguments = arguments
@@ -86,7 +90,7 @@ final class ChildProcess: Sendable {
         process.standardOutput = out
         process.standardError = err
         let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        process.standardInput = stdin == nil && !interactive ? FileHandle.nullDevice : input
         _ = killLiveChildrenAtExit
         process.terminationHandler = { finished in
             _ = liveChildren.withLock { $0.remove(finished.processIdentifier) }
@@ -96,10 +100,9 @@ final class ChildProcess: Sendable {
             try process.run()
             children.insert(process.processIdentifier)
         }
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-        }
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if stdin != nil && !interactive { try input.fileHandleForWriting.close() }
+        self.input = interactive ? input.fileHandleForWriting : nil
         self.process = process
         output = OutputBuffer(reading: out.fileHandleForReading)
         errors = OutputBuffer(reading: err.fileHandleForReading)
@@ -120,6 +123,9 @@ final class ChildProcess: Sendable {
     }
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Writes one line to an `interactive` child's stdin.
+    func send(_ line: String) { input?.write(Data((line + "\n").utf8)) }
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).

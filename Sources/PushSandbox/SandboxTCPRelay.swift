@@ -127,7 +127,7 @@ final class RelayPair: Sendable {
     let blackHoled = Atomic<Bool>(false)
     let clientWrites: ClientWriteLog
 
-    init(inbound: any Channel, clientWrites: ClientWriteLog) {
+    init(inbound: any Channel, clientWrites: ClientWriteLog = ClientWriteLog()) {
         self.inbound = inbound
         self.clientWrites = clientWrites
     }

@@ -8,6 +8,7 @@ struct DevBrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev-broker",
         abstract: "Run the embedded Kafka-protocol broker on loopback with the contract's topics.",
+        usage: "pushfleet dev-broker [--partitions <n>] [--brokers <n>] [--control]",
         discussion: """
             Starts librdkafka's mock cluster on 127.0.0.1, creates the five PushFleet topics and \
             prints the bootstrap address as the first line on stdout. Any Kafka client can use it:

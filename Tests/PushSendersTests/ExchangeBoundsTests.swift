@@ -36,7 +36,9 @@ import Testing
         let o = try #require(outcome, "the send outlived its deadline by more than 11 s: the body read is unbounded")
         #expect(o.result == .failed)
         #expect(o.reason?.contains("no complete answer before the deadline") == true, "\(o)")
-        #expect(SystemClock().now().millisecondsSince1970 - start.millisecondsSince1970 < 4_000 + 1_500)
+        // Ended near its deadline: 4 s of slack for a loaded machine (1.5 s was exceeded by 0.5 s
+        // during a clean-clone CI run beside two builds); an unbounded read ends only at 15 s.
+        #expect(SystemClock().now().millisecondsSince1970 - start.millisecondsSince1970 < 4_000 + 4_000)
         #expect(sandbox.requests.count == 1)  // the head was answered: only the body was missing
         await senders.shutdown()
         try await sandbox.shutdown()

@@ -12,7 +12,8 @@ struct VersionTests {
         // A build from a checkout (make test, CI) carries its HEAD; an exported tree says unknown.
         let revision = gitStatus == 0 ? head.trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
         let release = try String(contentsOfFile: root + "/CHANGELOG.md", encoding: .utf8)
-            .split(separator: "\n").first { $0.hasPrefix("## [") }.map { String($0.dropFirst(4).prefix { $0 != "]" }) }
+            .split(separator: "\n").first { $0.hasPrefix("## [") && !$0.hasPrefix("## [Unreleased]") }
+            .map { String($0.dropFirst(4).prefix { $0 != "]" }) }
         #expect(out == "pushfleet \(release ?? "?") (revision \(revision))\n", "the newest CHANGELOG.md release and HEAD")
     }
 }

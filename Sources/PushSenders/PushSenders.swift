@@ -133,16 +133,15 @@ public final class PushSenders: PushSending {
     package func send(_ request: PushRequest, deadline: EventTime, trace: ExchangeTrace?) async -> SendOutcome {
         let provider = request.destination.provider
         if let generic { return await generic.send(request, deadline: deadline, trace: trace) }
-        if let refused = PushStrategy.senderUnavailable(provider, options: options) {
-            return SendOutcome(result: .failed, reason: refused, provider: provider)
-        }
         switch provider {
         case "apns", "apns.dev": if let apns { return await apns.send(request, deadline: deadline, trace: trace) }
         case "fcm": if let firebase { return await firebase.send(request, deadline: deadline, trace: trace) }
         default: break
         }
-        // Not reached while the senders are built from `options` (senderUnavailable said which exist).
-        return SendOutcome(result: .failed, reason: "no sender was built for provider \(provider)", provider: provider)
+        // Only a push the strategy would have skipped gets here; it is refused in its words,
+        // decided in one place and off the path of every other push.
+        let reason = PushStrategy.senderUnavailable(provider, options: options) ?? "no sender was built for provider \(provider)"
+        return SendOutcome(result: .failed, reason: reason, provider: provider)
     }
 
     /// The credential `send` would use for `request` now; nil when none is configured for it

@@ -259,7 +259,7 @@ public struct PartitionCore: Sendable {
         if actions.isEmpty {
             actions.append(.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
-                callId: r.callId, branch: r.branch, result: .skipped, reason: "the branch's pushes had already ended")))
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule left for this branch: its pushes had already ended")))
         }
         return actions
     }
@@ -298,7 +298,7 @@ public struct PartitionCore: Sendable {
         if actions.isEmpty {
             actions.append(.outcome(PushOutcome(
                 header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
-                callId: c.callId, result: .skipped, reason: "the call's pushes had already ended or their final push is due")))
+                callId: c.callId, result: .skipped, reason: "no push schedule left for this call: its pushes had already ended or their final push is due")))
         }
         return actions
     }

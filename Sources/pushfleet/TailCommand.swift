@@ -94,8 +94,14 @@ struct TailCommand: AsyncParsableCommand {
                 if reported.insert(error.description).inserted { Self.stderr("kafka: \(error)") }
             case .messages(let batch):
                 for message in batch {
-                    guard let record = WatchedRecord(message, deadLetterTopic: deadLetterTopic),
-                          filter.matches(record) else { continue }
+                    guard let record = WatchedRecord(message, deadLetterTopic: deadLetterTopic) else {
+                        // Not ours to judge, but never silently dropped: another writer, or a bug.
+                        if message.value != nil {
+                            Self.stderr("unreadable record \(message.topic)[\(message.partition)]@\(message.offset): not a push.outcome or dead letter")
+                        }
+                        continue
+                    }
+                    guard filter.matches(record) else { continue }
                     say(json ? String(decoding: message.value ?? [], as: UTF8.self) : record.line)
                     printed += 1
                     if let maxRecords, printed >= maxRecords { break events }

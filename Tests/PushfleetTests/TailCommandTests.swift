@@ -86,8 +86,12 @@ struct TailCommandTests {
         }
         try await topics.write([Self.outcome("new", call: "call-new", result: .sent), Self.outcome("skip", call: "call-new", result: .failed)],
                                deadLetters: [Self.deadLetter(key: "call-x", value: "not json")])
+        _ = try await topics.producer.send(KafkaProducerRecord(topic: "pushfleet.outcomes", key: nil, value: Array("{not an outcome".utf8)))
         try await waitUntil("the new records printed", timeout: .seconds(20)) {
             tail.output.text.contains("call call-new") && tail.output.text.contains("☠ dead letter")
+        }
+        try await waitUntil("the unreadable record reported, not dropped", timeout: .seconds(20)) {
+            tail.errors.text.contains("unreadable record pushfleet.outcomes[")
         }
         #expect(!tail.output.text.contains("call-old"), "a record from before the start: \(tail.output.text)")
         #expect(!tail.output.text.contains("✗ failed"), "filtered out by --result: \(tail.output.text)")

@@ -121,8 +121,11 @@ def main():
             outcome = json.loads(message.value())
         except (TypeError, ValueError):
             continue
-        device = outcome.get("device")
-        if outcome.get("result") != "invalid-token" or not device:
+        device = outcome.get("device") if isinstance(outcome, dict) else None
+        if not isinstance(outcome, dict) or outcome.get("result") != "invalid-token":
+            continue
+        if not isinstance(device, dict) or not all(isinstance(device.get(k), str) for k in ("aor", "prid")):
+            log("invalid-token outcome %s names no device (aor, prid): nothing pruned" % outcome.get("id"))
             continue
         ident = (device["aor"], device.get("instanceId"), device["prid"])
         now = time.time()

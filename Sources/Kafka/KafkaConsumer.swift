@@ -343,8 +343,19 @@ final class ConsumerPoller: @unchecked Sendable {
                 let e = rd_kafka_assign(rk, partitions)
                 if e != RD_KAFKA_RESP_ERR_NO_ERROR { logFailure(KafkaError(e, context: "assign")) }
             }
-            // Paused before this thread polls again, so not one of their records is fetched.
+            // librdkafka keeps a partition's pause flag across unassign and assign: a partition
+            // this member paused (back-pressure, a failed restore) and lost, when assigned back,
+            // was never fetched again, with nothing to say so (chaos seed 16: pushes lost).
+            // Every partition starts this assignment unpaused unless `prepare` asked otherwise.
             let paused = held.withLock { $0 }
+            let fresh = list.filter { !paused.contains($0) }
+            if !fresh.isEmpty {
+                let resumeList = makePartitionList(fresh.map { ($0, nil) })
+                let e = rd_kafka_resume_partitions(rk, resumeList)
+                rd_kafka_topic_partition_list_destroy(resumeList)
+                if e != RD_KAFKA_RESP_ERR_NO_ERROR { logFailure(KafkaError(e, context: "resume newly assigned partitions")) }
+            }
+            // Paused before this thread polls again, so not one of their records is fetched.
             if !paused.isEmpty {
                 let pauseList = makePartitionList(paused.map { ($0, nil) })
                 let e = rd_kafka_pause_partitions(rk, pauseList)

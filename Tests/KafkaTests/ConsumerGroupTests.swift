@@ -90,6 +90,36 @@ struct ConsumerGroupTests {
         await consumer.close()
     }
 
+    @Test("a partition paused and revoked is fetched again when it is assigned back (librdkafka keeps the pause flag)")
+    func pauseDoesNotOutliveAssignment() async throws {
+        let topic = uniqueTopic("repause")
+        let group = uniqueTopic("g")
+        let all = (0..<4).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
+        try broker.createTopic(KafkaTopicSpec(name: topic, partitions: 4))
+        let producer = try KafkaProducer(configuration: testConfiguration(broker))
+
+        let a = try KafkaConsumer(configuration: consumerConfiguration(broker), options: .init(groupId: group, topics: [topic]), rebalanceHandler: HookLog())
+        let recA = ConsumerRecorder(a) { batch in for m in batch { try? a.store(m) } }
+        try await waitUntil("A owns all partitions") { recA.assigned == all }
+        // A pauses everything it owns (as back-pressure does), then B takes some of it.
+        try a.pause(all)
+        let b = try KafkaConsumer(configuration: consumerConfiguration(broker), options: .init(groupId: group, topics: [topic]), rebalanceHandler: HookLog())
+        let recB = ConsumerRecorder(b) { batch in for m in batch { try? b.store(m) } }
+        try await waitUntil("A and B split the partitions") { !recB.assigned.isEmpty && Set(recA.assigned).isDisjoint(with: recB.assigned) }
+        let moved = Set(recB.assigned)
+        await b.close()
+        await recB.task.value
+        try await waitUntil("A owns all partitions again") { recA.assigned == all }
+
+        try await producer.sendAll((0..<8).map { record(topic, partition: Int32($0 % 4), key: "k\($0)", value: "v\($0)") })
+        // The partitions that came back start unpaused; those A kept stay paused (A paused them).
+        try await waitUntil("the returned partitions' records") {
+            Set(recA.messages.map { KafkaTopicPartition(topic: topic, partition: $0.partition) }) == moved
+        }
+        #expect(recA.messages.count == moved.count * 2)
+        await a.close()
+    }
+
     @Test("two consumers split the partitions; when one leaves, the other takes them over")
     func splitAndTakeOver() async throws {
         let topic = uniqueTopic("split")

@@ -14,6 +14,16 @@ public protocol KafkaRebalanceHandler: Sendable {
     /// assignment when a rebalance fails and the group takes it back): finish in-flight work and
     /// store final offsets here. Stored offsets are committed right after it returns.
     func finish(revoked: [KafkaTopicPartition]) async
+    /// As `finish(revoked:)`, saying whether the assignment was lost: the session timed out or
+    /// the group fenced this member, so the partitions already have another owner and nothing
+    /// this member stores for them can be committed. Defaults to `finish(revoked:)`.
+    func finish(revoked: [KafkaTopicPartition], lost: Bool) async
+}
+
+extension KafkaRebalanceHandler {
+    public func finish(revoked: [KafkaTopicPartition], lost: Bool) async {
+        await finish(revoked: revoked)
+    }
 }
 
 /// What a consumer hands out, in order.
@@ -194,6 +204,11 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// Partitions currently assigned to this member.
     public var assignment: [KafkaTopicPartition] { poller.assignedPartitions }
 
+    /// librdkafka has found this member's assignment lost (its session timed out, or the group
+    /// fenced it) and has not yet handed the revoke to the rebalance hook. An atomic read: safe
+    /// on any thread, cheap enough to ask before every write.
+    public var isAssignmentLost: Bool { rd_kafka_assignment_lost(handle.pointer) != 0 }
+
     /// Stops fetching these assigned partitions (messages already handed out stay valid).
     /// librdkafka only flags the partitions: it does not block.
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
@@ -371,7 +386,8 @@ final class ConsumerPoller: @unchecked Sendable {
             revocations.add(1, ordering: .releasing)
             assigned.withLock { $0.subtract(list) }
             channel.purge(Set(list))
-            if let handler, !list.isEmpty { blockOnAsync { await handler.finish(revoked: list) } }
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            if let handler, !list.isEmpty { blockOnAsync { await handler.finish(revoked: list, lost: lost) } }
             let commitErr = rd_kafka_commit(rk, nil, 0)
             if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR && commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
                 logFailure(KafkaError(commitErr, context: "commit on revoke of \(list.map(\.description).joined(separator: ","))"))
@@ -394,7 +410,7 @@ final class ConsumerPoller: @unchecked Sendable {
                 return set.sorted()
             }
             channel.purge(Set(held))
-            if let handler, !held.isEmpty { blockOnAsync { await handler.finish(revoked: held) } }
+            if let handler, !held.isEmpty { blockOnAsync { await handler.finish(revoked: held, lost: true) } }
             _ = rd_kafka_assign(rk, nil)
             if !held.isEmpty { channel.push(.revoked(held), isStopping: { self.isStopping }) }
         }

@@ -33,6 +33,8 @@ package enum EngineMetrics {
     static let backPressure = "pushfleet_backpressure_total"      // action
     static let ready = "pushfleet_worker_ready"
     static let dropped = "pushfleet_dropped_total"               // cause
+    static let freezes = "pushfleet_process_pauses_total"
+    static let heldSteps = "pushfleet_lane_held_steps_total"
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
     /// up here; a name missing from it is exported without help, which the deploy test rejects).
@@ -57,6 +59,8 @@ package enum EngineMetrics {
         restoreFailures: "Failed attempts to restore an assigned partition (it stays paused and is retried with backoff).",
         unrestored: "Assigned partitions not processed because their state could not be restored yet.",
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
+        freezes: "Pauses of this process long enough to have cost its group session (SIGSTOP, a paused VM, starvation); lanes held their work until the group confirmed the assignment.",
+        heldSteps: "Inputs and send results a lane held because the worker may have lost its partitions (after a pause, or librdkafka found the assignment lost).",
         pausedPartitions: "Partitions paused because their pushes wait for room at a destination or too much is unacknowledged.",
         backPressure: "Back-pressure transitions of partitions, by action (pause, resume).",
         eventTimeReplaced: "Pushes whose branch.unanswered time was too far ahead of (over 5 s) or behind (over the push's TTL) the worker's clock, and so counted from when the worker read it; by direction.",

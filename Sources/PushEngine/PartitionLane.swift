@@ -67,10 +67,22 @@ actor PartitionLane<Core: LaneCore> {
     private var sleeper: (deadline: EventTime, task: Task<Void, any Error>)?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var retryTasks: [Int: Task<Void, Never>] = [:]
+    /// Says when the worker may have lost its partitions (nil: never, as in benchmarks).
+    private let ownership: OwnershipGuard?
+    /// Inputs and send results held while ownership is in doubt, applied in order once it is
+    /// confirmed, dropped when the lane closes.
+    private var held: [HeldStep] = []
+    private var release: Task<Void, Never>?
+
+    private enum HeldStep {
+        case input([KafkaMessage])
+        case completion(SendOrder, SendOutcome)
+    }
 
     init(partition: KafkaTopicPartition, statePartition: Int32, core: Core, clock: any PushClock, senders: any PushSending,
-         producer: KafkaProducer, topics: EngineTopics, logger: Logger, onPressure: @escaping @Sendable (Bool) -> Void = { _ in },
-         storeOffset: @escaping @Sendable (Int64) -> Void) {
+         producer: KafkaProducer, topics: EngineTopics, logger: Logger, ownership: OwnershipGuard? = nil,
+         onPressure: @escaping @Sendable (Bool) -> Void = { _ in }, storeOffset: @escaping @Sendable (Int64) -> Void) {
+        self.ownership = ownership
         self.partition = partition
         self.statePartition = statePartition
         self.core = core
@@ -94,8 +106,15 @@ actor PartitionLane<Core: LaneCore> {
         timerLoop = Task { await self.runTimers() }
     }
 
-    /// Applies a batch of records of this partition, in offset order.
+    /// Applies a batch of records of this partition, in offset order (held first while the
+    /// worker may have lost the partition).
     func handle(_ messages: [KafkaMessage]) {
+        guard !stopped, !messages.isEmpty else { return }
+        if mustHold() { return hold(.input(messages)) }
+        apply(messages)
+    }
+
+    private func apply(_ messages: [KafkaMessage]) {
         guard !stopped, let last = messages.last else { return }
         let now = clock.now()
         var actions: [CoreAction] = []
@@ -140,6 +159,9 @@ actor PartitionLane<Core: LaneCore> {
         sleeper?.task.cancel()
         retryTasks.values.forEach { $0.cancel() }
         retryTasks = [:]
+        held = []
+        release?.cancel()
+        release = nil
         progress.update(busy: false, progressed: false)
         wakeIdleWaiters(force: true)
         // The partition's series go with it (its new owner exports them).
@@ -147,7 +169,52 @@ actor PartitionLane<Core: LaneCore> {
         EngineMetrics.destroyGauge(Core.inFlightMetric, gaugeLabels)
     }
 
-    private var isIdle: Bool { sendsInFlight == 0 && ledger.isEmpty }
+    private var isIdle: Bool { sendsInFlight == 0 && ledger.isEmpty && held.isEmpty }
+
+    // MARK: - Ownership in doubt
+
+    /// Whether this step must wait: something is held already (order is kept), or the worker
+    /// may have lost its partitions (`OwnershipGuard`).
+    private func mustHold() -> Bool {
+        if !held.isEmpty { return true }
+        guard let until = ownership?.holdUntil() else { return false }
+        scheduleRelease(at: until)
+        return true
+    }
+
+    private func hold(_ step: HeldStep) {
+        held.append(step)
+        EngineMetrics.counter(EngineMetrics.heldSteps).increment()
+        progress.update(busy: true, progressed: false)
+    }
+
+    private func scheduleRelease(at until: ContinuousClock.Instant) {
+        guard release == nil else { return }
+        release = Task {
+            try? await Task.sleep(until: until, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            self.releaseHeld()
+        }
+    }
+
+    /// Applies what was held once ownership is no longer in doubt; holds on while it is. A lane
+    /// closed meanwhile (the partition was lost) has dropped it: the new owner does that work.
+    private func releaseHeld() {
+        release = nil
+        guard !closed, !held.isEmpty else { return }
+        if let until = ownership?.holdUntil() { return scheduleRelease(at: until) }
+        let steps = held
+        held = []
+        logger.info("ownership confirmed; applying held work", metadata: ["partition": "\(partition)", "steps": "\(steps.count)"])
+        for step in steps {
+            switch step {
+            case .input(let messages): apply(messages)
+            case .completion(let order, let outcome): apply(order, outcome)
+            }
+        }
+        rearm()
+        wakeIdleWaiters()
+    }
 
     // MARK: - Actions
 
@@ -173,7 +240,9 @@ actor PartitionLane<Core: LaneCore> {
             case .deadLetter(let letter):
                 records.append(KafkaProducerRecord(topic: topics.deadLetter, key: letter.key, value: RecordEncoder.encode(letter)))
             case .send(let order):
-                launch(order)
+                // A draining lane starts no send: the partition's next owner makes it (from the
+                // schedule), and a send started now would outlive the lane.
+                if !stopped { launch(order) }
             }
         }
         write(records, offset: offset)
@@ -320,6 +389,11 @@ actor PartitionLane<Core: LaneCore> {
             // The partition has a new owner, which repeats this push (the duplicate window).
             return
         }
+        if mustHold() { return hold(.completion(order, outcome)) }
+        apply(order, outcome)
+    }
+
+    private func apply(_ order: SendOrder, _ outcome: SendOutcome) {
         progress.update(busy: true, progressed: true)
         let now = clock.now()
         var actions = core.completed(order, outcome: outcome, now: now)
@@ -340,6 +414,12 @@ actor PartitionLane<Core: LaneCore> {
 
     private func runTimers() async {
         while !stopped && !Task.isCancelled {
+            if let until = ownership?.holdUntil() {
+                // No timer fires while the worker may have lost the partition.
+                scheduleRelease(at: until)
+                try? await Task.sleep(until: until, clock: .continuous)
+                continue
+            }
             let now = clock.now()
             let actions = core.fireDue(now: now)
             if !actions.isEmpty { perform(actions, offset: nil) }

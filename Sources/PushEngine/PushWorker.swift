@@ -36,7 +36,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     /// Partition count of the state topic (wake-up markers of registrations partition N live in
     /// state partition N modulo it).
     private let statePartitionCount = Mutex<Int32>(1)
-    private let consumer = Mutex<KafkaConsumer?>(nil)
+    private let consumer = ConsumerSlot()
     /// Partitions being restored right now (the worker is not ready while any is).
     private let restoring = Mutex<Int>(0)
     /// How long a revoke waits for sends in flight and writes (all revoked partitions drain
@@ -49,6 +49,9 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private let fatal = Mutex<WorkerFatalError?>(nil)
     /// Told once about a fatal error, as the worker starts stopping (e.g. to bound the exit).
     private let onFatal: @Sendable (WorkerFatalError) -> Void
+    /// Holds every lane's work after a pause of this process, or while librdkafka says the
+    /// assignment is lost, so a worker evicted by its group does not write next to the new owner.
+    private let ownership: OwnershipGuard
 
     public init(
         config: PushFleetConfig, senders: any PushSending, clock: any PushClock = SystemClock(),
@@ -78,6 +81,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         self.timing = timing
         self.logger = logger
         if let notice = policy.startupNotice { logger.notice("\(notice)") }
+        let consumer = self.consumer
+        ownership = OwnershipGuard(
+            sessionTimeout: .milliseconds(kafka.property("session.timeout.ms").flatMap(Int.init) ?? 45_000),
+            heartbeatInterval: .milliseconds(kafka.property("heartbeat.interval.ms").flatMap(Int.init) ?? 3_000),
+            logger: logger, assignmentLost: { consumer.withLock { $0 }?.isAssignmentLost ?? false })
         producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
         producer.onFatalError { [weak self] error in self?.fail(error) }
         // Counters that alert rules read exist from the start (0, not absent).
@@ -171,6 +179,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             rebalanceHandler: self)
         self.consumer.withLock { $0 = consumer }
         if fatal.withLock({ $0 }) != nil { await consumer.close() }
+        ownership.start()
+        defer { ownership.stop() }
         logger.info("worker started", metadata: ["group": "\(groupId)", "events": "\(topics.events)"])
         await withGracefulShutdownHandler {
             for await event in consumer {
@@ -354,7 +364,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     private func makeLane<Core: LaneCore>(_ tp: KafkaTopicPartition, statePartition: Int32, core: Core) -> PartitionLane<Core> {
         PartitionLane(
             partition: tp, statePartition: statePartition, core: core, clock: clock, senders: senders, producer: producer,
-            topics: topics, logger: logger, onPressure: { [weak self] pressed in self?.backPressure(tp, pressed) }
+            topics: topics, logger: logger, ownership: ownership, onPressure: { [weak self] pressed in self?.backPressure(tp, pressed) }
         ) { [weak self] offset in
             // Looked up at each store: the first assignment can run before `run()` has
             // published the consumer it is creating.
@@ -384,6 +394,16 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     }
 
     public func finish(revoked: [KafkaTopicPartition]) async {
+        await finish(revoked: revoked, lost: false)
+    }
+
+    /// A lost assignment's lanes close at once: their partitions already have new owners, any
+    /// write they made now could land after the new owner's, and their offsets cannot be
+    /// committed. A revoke in a rebalance drains them (bounded by `drainTimeout`).
+    public func finish(revoked: [KafkaTopicPartition], lost: Bool) async {
+        if lost {
+            logger.warning("assignment lost (session timed out or fenced): lanes closed without draining; the new owners repeat what was in flight", metadata: partitionMetadata(revoked))
+        }
         for tp in revoked { EngineMetrics.destroyGauge(EngineMetrics.lag, lagLabels(tp)) }
         let lanes = owned.withLock { o in
             revoked.compactMap { tp in
@@ -393,7 +413,11 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             }
         }
         EngineMetrics.gauge(EngineMetrics.unrestored).record(owned.withLock { $0.unrestored.count })
-        await drainAll(lanes)
+        if lost {
+            for lane in lanes { await lane.close() }
+        } else {
+            await drainAll(lanes)
+        }
     }
 
     /// Drains lanes side by side, so a revoke of many partitions during a provider or broker
@@ -450,9 +474,16 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
     }
 }
 
+/// The worker's consumer once `run` has created it, shared with the `OwnershipGuard`.
+final class ConsumerSlot: Sendable {
+    private let slot = Mutex<KafkaConsumer?>(nil)
+    func withLock<R>(_ body: (inout KafkaConsumer?) -> R) -> R { slot.withLock { body(&$0) } }
+}
+
 /// A lane of either kind, for draining.
 protocol DrainableLane: Sendable {
     func drain(timeout: Duration) async
+    func close() async
 }
 
 extension PartitionLane: DrainableLane {}

@@ -66,6 +66,57 @@ struct FailoverTests {
         #expect(duplicates <= 50, "at most one duplicate per call (a push sent but not yet recorded when the worker died)")
     }
 
+    @Test("a worker frozen past its session timeout wakes fenced: it neither rings nor reschedules calls its successor ended")
+    func frozenWorkerWakesFenced() async throws {
+        let interval = 4
+        let fleet = try await FleetHarness(partitions: 4, router: ["call-fork-timeout": "120"])
+        defer { Task { await fleet.stop() } }
+        let a = try await fleet.startWorker()
+        let b = try await fleet.startWorker()
+        try await fleet.waitForAssignment(of: [a, b])
+        let calls = 24
+        try await fleet.publish((0..<calls).map { i in Router.unanswered("frozen-\(i)", uri: Router.iosRemote(token: Self.token(100 + i), interval: interval)) })
+        try await waitUntil("every call rang", timeout: .seconds(20)) {
+            let byToken = Self.pushesByToken(fleet.apns.requests)
+            return (0..<calls).allSatisfy { (byToken[Self.token(100 + $0)]?.count ?? 0) >= 1 }
+        }
+        #expect(!FleetHarness.ownedPartitions(a).isEmpty)
+        // Quiet point: every call's schedule after its first ring is in the state topic (what
+        // a worker's producer holds when it freezes is a window of its own: docs/chaos.md).
+        try await waitUntil("every call's first ring recorded in the state topic", timeout: .seconds(20)) {
+            var rung = Set<String>()
+            for message in try await fleet.read("pushfleet.state") {
+                if let r = message.value.flatMap({ try? RecordDecoder.decodeSchedule($0) }), r.attempt >= 1 { rung.insert(r.callId) }
+            }
+            return rung.count == calls
+        }
+        // A freezes with its ringing timers armed; B takes its partitions and ends every call.
+        a.signal(SIGSTOP)
+        try await waitUntil("B owns every partition", timeout: .seconds(40)) { FleetHarness.ownedPartitions(b).count == 4 }
+        try await fleet.publish((0..<calls).map { Router.ended("frozen-\($0)", .cancelled) })
+        try await waitUntil("a 'Missing call' final push for each call", timeout: .seconds(30)) {
+            let byToken = Self.pushesByToken(fleet.apns.requests)
+            return (0..<calls).allSatisfy { byToken[Self.token(100 + $0)]?.contains { $0.bodyText.contains("Missing call") } == true }
+        }
+        let endedAt = Date()
+        // A wakes with every timer overdue. It must hold them until librdkafka finds the session
+        // lost, then close its lanes without acting.
+        a.signal(SIGCONT)
+        try await waitUntil("A says it was paused and that its assignment is lost", timeout: .seconds(30)) {
+            a.errors.text.contains("this process was paused") && a.errors.text.contains("assignment lost")
+        }
+        let late = fleet.apns.requests.filter { $0.receivedAt > endedAt && $0.path.hasPrefix("/3/device/") && !$0.bodyText.contains("Missing call") }
+        #expect(late.isEmpty, "\(late.count) ringing pushes after the calls ended")
+        // And the state says every call is over: nothing A wrote on waking revives a schedule.
+        var latest: [String: [UInt8]?] = [:]
+        for message in try await fleet.read("pushfleet.state") {
+            latest[String(decoding: message.key ?? [], as: UTF8.self)] = message.value
+        }
+        let ringing = latest.values.compactMap { $0 }.compactMap { try? RecordDecoder.decodeSchedule($0) }
+            .filter { $0.callId.hasPrefix("frozen-") && $0.phase != .done }
+        #expect(ringing.isEmpty, "schedules left ringing: \(ringing.map { "\($0.callId) \($0.phase) attempt \($0.attempt)" })")
+    }
+
     @Test("rolling restart of both workers under traffic: no push lost")
     func rollingRestart() async throws {
         let fleet = try await FleetHarness(partitions: 4)

@@ -156,8 +156,8 @@ public struct PushRequest: Sendable, Hashable {
 /// The strategy's answer for one `branch.unanswered`.
 public enum PushDecision: Sendable, Hashable {
     case push([PushRequest])
-    /// No push; the reason becomes the `skipped` outcome's reason.
-    case skipped(reason: String)
+    /// No push; the reason becomes the `skipped` outcome's reason (its code, the metrics').
+    case skipped(reason: OutcomeReason)
 }
 
 extension PushRequest {

@@ -140,7 +140,7 @@ public final class PushSenders: PushSending {
         }
         // Only a push the strategy would have skipped gets here; it is refused in its words,
         // decided in one place and off the path of every other push.
-        let reason = PushStrategy.senderUnavailable(provider, options: options) ?? "no sender was built for provider \(provider)"
+        let reason = PushStrategy.senderUnavailable(provider, options: options)?.text ?? "no sender was built for provider \(provider)"
         return SendOutcome(result: .failed, reason: reason, provider: provider)
     }
 

@@ -110,8 +110,8 @@ struct PartitionCoreTests {
         #expect(end.outcomes.map(\.eventId) == ["e9"] && end.outcomes.first?.result == .skipped)
         #expect(end.sends.isEmpty && end.states.isEmpty)
         // Counted as what they are in pushfleet_skips_total, not as needs_push.
-        #expect(EngineMetrics.skipClass(answered.outcomes.first?.reason) == "no_schedule")
-        #expect(EngineMetrics.skipClass(end.outcomes.first?.reason) == "no_schedule")
+        #expect(EngineMetrics.skipClass(answered.outcomes.first?.reasonCode) == "no_schedule")
+        #expect(EngineMetrics.skipClass(end.outcomes.first?.reasonCode) == "no_schedule")
     }
 
     @Test("final push strings per end reason", arguments: [

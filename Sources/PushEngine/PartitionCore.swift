@@ -192,7 +192,7 @@ public struct PartitionCore: Sendable {
             let first = start.adding(seconds: request.delay)
             var record = ScheduleRecord(
                 header: RecordHeader(id: e.header.id, time: now), key: key, callId: e.callId, branch: e.branch,
-                eventTime: start, requestIndex: index, provider: request.destination.provider,
+                eventTime: start, requestIndex: index, provider: request.destination.provider.rawValue,
                 pushType: request.pushType, phase: .pending, attempt: 0, nextAt: first,
                 retransmissionsLeft: ringing ? 0 : max(0, policy.options.retransmissionCount),
                 ringingUntil: ringing ? start.adding(seconds: forkTimeout) : nil,
@@ -577,10 +577,10 @@ public struct PartitionCore: Sendable {
         table.remove(key)
     }
 
-    private func skipped(_ e: BranchUnanswered, reason: OutcomeReason, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
+    private func skipped(_ e: BranchUnanswered, reason: OutcomeReason, provider: PushProvider? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
         // A provider is known only once the policy decided a push: the device is known then too.
         PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
-                    callId: e.callId, branch: e.branch, provider: provider, pushType: pushType, attempt: 1,
+                    callId: e.callId, branch: e.branch, provider: provider?.rawValue, pushType: pushType, attempt: 1,
                     result: .skipped, reason: reason.text, device: provider == nil ? nil : Self.device(of: e), reasonCode: reason.code)
     }
 

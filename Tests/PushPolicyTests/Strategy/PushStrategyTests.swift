@@ -58,7 +58,7 @@ import Testing
     func decides(_ c: Case) throws {
         let r = try #require(Fixture.request(c.event, c.options))
         #expect(r.pushType == c.pushType)
-        #expect(r.destination.provider == c.provider)
+        #expect(r.destination.provider.rawValue == c.provider)
         #expect(r.destination.token == c.token)
         #expect(r.destination.apnsTopic == c.topic)
         #expect(r.ttl == c.ttl)
@@ -175,7 +175,7 @@ import Testing
         #expect(Fixture.json(p.body) != nil)
         #expect(p.header("apns-expiration") == (forkTimeout > 0 ? String(Int64.max) : "0"))
         var fcm = r
-        fcm.destination = PushDestination(provider: "fcm", token: "t", param: "1", prid: "t")
+        fcm.destination = PushDestination(provider: .fcm, token: "t", param: "1", prid: "t")
         let v1 = try FirebasePayload.v1(fcm, now: EventTime(millisecondsSince1970: .min))
         #expect(Fixture.json(v1.body) != nil)
     }

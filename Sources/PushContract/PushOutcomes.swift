@@ -70,12 +70,17 @@ public struct PushOutcome: Sendable, Hashable {
     /// The device (contract 1.1): set whenever the outcome concerns one, i.e. for every result
     /// but a skip decided before any device was known (filter, needsPush, no push parameters).
     public var device: PushDevice?
+    /// The code of `reason` for a skip or a drop, set where the engine decided it, so metrics
+    /// count the decision, not its wording. In memory only: the codec neither writes nor reads
+    /// it (the contract's `reason` is free text), so a decoded outcome has none.
+    public var reasonCode: OutcomeReason.Code?
 
     public init(
         header: RecordHeader, eventId: String, callId: String? = nil, registration: String? = nil,
         branch: String? = nil, provider: String? = nil, pushType: PushType? = nil, attempt: Int = 1,
         result: PushResult, status: Int? = nil, reason: String? = nil,
-        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil, device: PushDevice? = nil
+        invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil, device: PushDevice? = nil,
+        reasonCode: OutcomeReason.Code? = nil
     ) {
         self.header = header
         self.eventId = eventId
@@ -92,5 +97,6 @@ public struct PushOutcome: Sendable, Hashable {
         self.latencyMs = latencyMs
         self.requests = requests
         self.device = device
+        self.reasonCode = reasonCode
     }
 }

@@ -125,28 +125,34 @@ package enum EngineMetrics {
         return key
     }
 
-    /// Skip reasons are free text (they name the rule and the value); metrics get a bounded class.
-    static func skipClass(_ reason: String?) -> String {
-        guard let reason else { return "other" }
-        if reason.hasPrefix("filter") { return "filter" }
-        if reason.hasPrefix("invalid push parameters") || reason.hasPrefix("no push destination") || reason.hasPrefix("device has only") { return "push_params" }
-        if reason.contains("already processed") || reason.contains("already scheduled") { return "duplicate" }
-        if reason.contains("disabled") || reason.contains("has no sender") { return "disabled" }
-        if reason.hasPrefix("no push schedule") || reason.contains("does not stop pushes") { return "no_schedule" }
-        if reason.contains("registrations topic") { return "misrouted" }
-        return "needs_push"
+    /// The bounded class a skip counts under: decided by the code the core set, never by the
+    /// text (which names the rule and quotes values, and may be reworded). The label values are
+    /// what dashboards key on: a new code gets its own class here, or counts as `other`.
+    static func skipClass(_ code: OutcomeReason.Code?) -> String {
+        switch code {
+        case .filter?: "filter"
+        case .pushParams?: "push_params"
+        case .duplicate?: "duplicate"
+        case .disabled?: "disabled"
+        case .noSchedule?: "no_schedule"
+        case .misrouted?: "misrouted"
+        case .needsPush?: "needs_push"
+        default: "other"
+        }
     }
 
     /// Causes of `dropped`, the label values `pushfleet_dropped_total` exports from start.
-    static let dropCauses = ["expired", "not_scheduled", "queue_full"]
+    static let dropCauses = [OutcomeReason.Code.expired, .notScheduled, .queueFull].map(dropCause)
 
-    /// The cause of a `dropped` outcome, from the reasons PartitionCore, RegistrationCore and
-    /// the senders' Delivery write (a typed code on the outcome would spare the prefix match).
-    static func dropCause(_ reason: String?) -> String {
-        guard let reason else { return "expired" }
-        if reason.hasPrefix("not scheduled") { return "not_scheduled" }
-        if reason.hasPrefix("queue full") { return "queue_full" }
-        return "expired"
+    /// The cause of a `dropped` outcome, from the code PartitionCore, RegistrationCore or the
+    /// senders' Delivery set; a drop without one (none is made today) counts as `expired`,
+    /// what every other drop is.
+    static func dropCause(_ code: OutcomeReason.Code?) -> String {
+        switch code {
+        case .notScheduled?: "not_scheduled"
+        case .queueFull?: "queue_full"
+        default: "expired"
+        }
     }
 
     /// Whether `o` is the outcome that counts a push in `pushfleet_event_time_replaced_total`:
@@ -164,10 +170,10 @@ package enum EngineMetrics {
                     counter(eventTimeReplaced, [("direction", direction.rawValue)]).increment()
                 }
                 if o.result == .skipped {
-                    counter(skips, [("reason", skipClass(o.reason))]).increment()
+                    counter(skips, [("reason", skipClass(o.reasonCode))]).increment()
                 } else {
                     counter(pushes, [("provider", o.provider ?? "none"), ("push_type", o.pushType?.rawValue ?? "none"), ("result", o.result.rawValue)]).increment()
-                    if o.result == .dropped { counter(dropped, [("cause", dropCause(o.reason))]).increment() }
+                    if o.result == .dropped { counter(dropped, [("cause", dropCause(o.reasonCode))]).increment() }
                     if let latency = o.latencyMs, o.result == .sent {
                         // `attempt`: a first push measures the path; a retransmission or a
                         // ringing repeat is late by design (its interval), which an SLO must not count.

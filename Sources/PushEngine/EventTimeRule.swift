@@ -57,13 +57,8 @@ enum EventTimeRule {
         return nil
     }
 
-    /// `reason` with the note appended, if there is one.
-    static func joined(_ reason: String, _ note: String?) -> String {
-        guard let note else { return reason }
-        return "\(reason); \(note)"
-    }
-
-    /// A provider's reason (maybe none) with the note appended, if there is one.
+    /// A provider's reason (maybe none) with the note appended, if there is one (the engine's
+    /// own reasons append it with `OutcomeReason.appending`, the same way).
     static func joined(_ reason: String?, _ note: String?) -> String? {
         guard let note else { return reason }
         guard let reason, !reason.isEmpty else { return note }

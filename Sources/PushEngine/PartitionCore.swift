@@ -159,7 +159,7 @@ public struct PartitionCore: Sendable {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
                 registration: "\(r.aor)|\(r.instanceId ?? r.contact)", result: .skipped,
-                reason: "registration.updated belongs on the registrations topic, not the events topic"))]
+                reason: "registration.updated belongs on the registrations topic, not the events topic", reasonCode: .misrouted))]
         }
     }
 
@@ -178,9 +178,9 @@ public struct PartitionCore: Sendable {
             // by a new event (the router forked to the device again after a final answer), but
             // never by a re-delivery of the event that created it.
             if let existing = table[key], existing.header.id == e.header.id || existing.phase != .done {
-                let reason = existing.header.id == e.header.id
+                let reason = OutcomeReason(.duplicate, existing.header.id == e.header.id
                     ? "event already processed (re-delivery has no second effect)"
-                    : "a push for this call and device is already scheduled (event \(existing.header.id))"
+                    : "a push for this call and device is already scheduled (event \(existing.header.id))")
                 actions.append(.outcome(skipped(e, reason: reason, provider: request.destination.provider, pushType: request.pushType, now: now)))
                 continue
             }
@@ -192,7 +192,7 @@ public struct PartitionCore: Sendable {
             let first = start.adding(seconds: request.delay)
             var record = ScheduleRecord(
                 header: RecordHeader(id: e.header.id, time: now), key: key, callId: e.callId, branch: e.branch,
-                eventTime: start, requestIndex: index, provider: request.destination.provider,
+                eventTime: start, requestIndex: index, provider: request.destination.provider.rawValue,
                 pushType: request.pushType, phase: .pending, attempt: 0, nextAt: first,
                 retransmissionsLeft: ringing ? 0 : max(0, policy.options.retransmissionCount),
                 ringingUntil: ringing ? start.adding(seconds: forkTimeout) : nil,
@@ -220,12 +220,13 @@ public struct PartitionCore: Sendable {
         guard !keys.isEmpty else {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
-                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule for this branch"))]
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule for this branch", reasonCode: .noSchedule))]
         }
         guard r.status >= 180 else {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
-                callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes"))]
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "status \(r.status) < 180 does not stop pushes",
+                reasonCode: .noSchedule))]
         }
         // A 503 is what a proxy answers itself when the device's transport is broken, which is
         // exactly when the device needs its push: it leaves pending, retransmitted and repeated
@@ -234,7 +235,8 @@ public struct PartitionCore: Sendable {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
                 callId: r.callId, branch: r.branch, result: .skipped,
-                reason: "status 503 does not stop pushes (a proxy's answer for a broken transport: the device still needs its push)"))]
+                reason: "status 503 does not stop pushes (a proxy's answer for a broken transport: the device still needs its push)",
+                reasonCode: .noSchedule))]
         }
         var actions: [CoreAction] = []
         for key in keys {
@@ -259,7 +261,8 @@ public struct PartitionCore: Sendable {
         if actions.isEmpty {
             actions.append(.outcome(PushOutcome(
                 header: outcomeHeader(eventId: r.header.id, suffix: "skip", now: now), eventId: r.header.id,
-                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule left for this branch: its pushes had already ended")))
+                callId: r.callId, branch: r.branch, result: .skipped, reason: "no push schedule left for this branch: its pushes had already ended",
+                reasonCode: .noSchedule)))
         }
         return actions
     }
@@ -269,7 +272,7 @@ public struct PartitionCore: Sendable {
         guard !keys.isEmpty else {
             return [.outcome(PushOutcome(
                 header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
-                callId: c.callId, result: .skipped, reason: "no push schedule for this call"))]
+                callId: c.callId, result: .skipped, reason: "no push schedule for this call", reasonCode: .noSchedule))]
         }
         var actions: [CoreAction] = []
         for key in keys {
@@ -298,7 +301,8 @@ public struct PartitionCore: Sendable {
         if actions.isEmpty {
             actions.append(.outcome(PushOutcome(
                 header: outcomeHeader(eventId: c.header.id, suffix: "skip", now: now), eventId: c.header.id,
-                callId: c.callId, result: .skipped, reason: "no push schedule left for this call: its pushes had already ended or their final push is due")))
+                callId: c.callId, result: .skipped, reason: "no push schedule left for this call: its pushes had already ended or their final push is due",
+                reasonCode: .noSchedule)))
         }
         return actions
     }
@@ -345,7 +349,7 @@ public struct PartitionCore: Sendable {
                             // Held past the call's end before its first alert (a worker outage):
                             // say so rather than end it silently.
                             actions.append(.outcome(outcome(s, request: request, attempt: 1, result: .dropped,
-                                                            reason: EventTimeRule.joined("call-fork-timeout passed before the first push was sent", note), now: now)))
+                                                            reason: OutcomeReason(.expired, "call-fork-timeout passed before the first push was sent").appending(note), now: now)))
                         }
                         finishAndRecord(&s, &actions, now: now)
                         continue
@@ -361,7 +365,7 @@ public struct PartitionCore: Sendable {
                 let expiry = expiry(of: s, request: request)
                 if now > expiry {
                     actions.append(.outcome(outcome(s, request: request, attempt: s.attempt + 1, result: .dropped,
-                                                    reason: EventTimeRule.joined("expired before sending (TTL \(lifetime(of: s, request: request)) s)", note), now: now)))
+                                                    reason: OutcomeReason(.expired, "expired before sending (TTL \(lifetime(of: s, request: request)) s)").appending(note), now: now)))
                     finishAndRecord(&s, &actions, now: now)
                     continue
                 }
@@ -391,7 +395,7 @@ public struct PartitionCore: Sendable {
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
             reason: EventTimeRule.joined(sent.reason, order.timeNote), invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests,
-            device: order.request.device))]
+            device: order.request.device, reasonCode: sent.reasonCode))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
@@ -530,20 +534,21 @@ public struct PartitionCore: Sendable {
     /// the push rather than clamping the delay: a Flexisip push context ends with its fork, so
     /// there such a push is never sent either, and a clamped one would reach the provider at the
     /// instant it expires (a "sent" that wakes nobody). The outcome says which delay and TTL.
-    private func unschedulable(_ s: ScheduleRecord, _ derived: Derived, first: EventTime, now: EventTime) -> String? {
+    private func unschedulable(_ s: ScheduleRecord, _ derived: Derived, first: EventTime, now: EventTime) -> OutcomeReason? {
         let request = derived.request
         let expiry = expiry(of: s, request: request)
         let lifetime = lifetime(of: s, request: request)
         if now > expiry {
             // Only where the router's time is trusted as is (replay): otherwise it was replaced.
-            return EventTimeRule.joined("expired before sending (TTL \(lifetime) s)", timeNote(s, derived))
+            return OutcomeReason(.expired, "expired before sending (TTL \(lifetime) s)").appending(timeNote(s, derived))
         }
         let lateForRinging = s.ringingUntil.map { first >= $0 } ?? false
         guard first > expiry || lateForRinging else { return nil }
         let what = s.ringingUntil != nil ? "the call's fork timeout of \(lifetime) s" : "its TTL of \(lifetime) s"
-        return EventTimeRule.joined(
-            "not scheduled: its delay (timeout/pn-timeout) of \(request.delay) s reaches past \(what), so it would expire before being sent",
-            timeNote(s, derived))
+        return OutcomeReason(
+            .notScheduled,
+            "not scheduled: its delay (timeout/pn-timeout) of \(request.delay) s reaches past \(what), so it would expire before being sent"
+        ).appending(timeNote(s, derived))
     }
 
     /// Turns a schedule into a `done` marker kept for `doneRetentionMs`, without its event.
@@ -572,17 +577,18 @@ public struct PartitionCore: Sendable {
         table.remove(key)
     }
 
-    private func skipped(_ e: BranchUnanswered, reason: String, provider: String? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
+    private func skipped(_ e: BranchUnanswered, reason: OutcomeReason, provider: PushProvider? = nil, pushType: PushType? = nil, now: EventTime) -> PushOutcome {
         // A provider is known only once the policy decided a push: the device is known then too.
         PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
-                    callId: e.callId, branch: e.branch, provider: provider, pushType: pushType, attempt: 1,
-                    result: .skipped, reason: reason, device: provider == nil ? nil : Self.device(of: e))
+                    callId: e.callId, branch: e.branch, provider: provider?.rawValue, pushType: pushType, attempt: 1,
+                    result: .skipped, reason: reason.text, device: provider == nil ? nil : Self.device(of: e), reasonCode: reason.code)
     }
 
-    private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
+    private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: OutcomeReason, now: EventTime) -> PushOutcome {
         PushOutcome(header: outcomeHeader(eventId: s.header.id, suffix: "\(s.requestIndex).\(request.pushType.rawValue).\(attempt)", now: now),
                     eventId: s.header.id, callId: s.callId, branch: s.branch, provider: s.provider,
-                    pushType: request.pushType, attempt: attempt, result: result, reason: reason, device: request.device)
+                    pushType: request.pushType, attempt: attempt, result: result, reason: reason.text, device: request.device,
+                    reasonCode: reason.code)
     }
 
     /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers

@@ -178,7 +178,7 @@ package struct RegistrationCore: Sendable {
             registration: order.key, provider: sent.provider, pushType: .wakeup, attempt: order.attempt, result: sent.result,
             status: sent.status, reason: sent.reason, invalidSince: sent.invalidSince,
             latencyMs: max(0, now.millisecondsSince1970 - order.dueAt.millisecondsSince1970), requests: sent.requests,
-            device: order.request.device)
+            device: order.request.device, reasonCode: sent.reasonCode)
         if o.registration == nil { o.registration = order.key }
         actions.append(.outcome(o))
         guard let registration, registration.updatedAt == order.eventTime else { return actions }
@@ -199,10 +199,11 @@ package struct RegistrationCore: Sendable {
 
     func currentState(key: String) -> ScheduleRecord? { markers[key] }
 
-    private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: String, now: EventTime) -> PushOutcome {
+    private func outcome(_ key: String, _ r: RegistrationUpdated, result: PushResult, reason: OutcomeReason, now: EventTime) -> PushOutcome {
         PushOutcome(header: RecordHeader(id: RecordHeader.derivedId(r.header.id, "wakeup"), time: now), eventId: r.header.id,
-                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason,
-                    device: (try? PushParameters(requestUri: r.contact))?.device(aor: r.aor, instanceId: r.instanceId))
+                    registration: key, pushType: .wakeup, attempt: 1, result: result, reason: reason.text,
+                    device: (try? PushParameters(requestUri: r.contact))?.device(aor: r.aor, instanceId: r.instanceId),
+                    reasonCode: reason.code)
     }
 }
 

@@ -27,7 +27,7 @@ public struct BranchPolicy: Sendable {
     /// Push requests for the branch, or why none: every refusal names its rule.
     public func decide(_ event: BranchUnanswered) -> PushDecision {
         if let filter, !filter.evaluate(event) {
-            return .skipped(reason: "filter is false: \(filter.source)")
+            return .skipped(reason: OutcomeReason(.filter, "filter is false: \(filter.source)"))
         }
         return PushStrategy.decide(event, options: options, router: router)
     }

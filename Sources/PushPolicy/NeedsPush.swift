@@ -17,7 +17,7 @@ public enum PushKind: String, Sendable, Hashable, CaseIterable {
 public enum NeedsPushDecision: Sendable, Hashable {
     case push(kind: PushKind)
     /// No push; the reason names the rule, and becomes the `skipped` outcome's reason.
-    case skip(reason: String)
+    case skip(reason: OutcomeReason)
 }
 
 /// Which requests get a push at all (docs/contract.md §2.1, as Flexisip's `needsPush`).
@@ -28,13 +28,13 @@ public enum NeedsPush {
     /// Applies the rules in Flexisip's order; the first rule that refuses gives the reason.
     public static func evaluate(_ e: BranchUnanswered) -> NeedsPushDecision {
         if let tag = e.to.tag, !tag.isEmpty {
-            return .skip(reason: "To has a tag (in-dialog request)")
+            return .skip(reason: OutcomeReason(.needsPush, "To has a tag (in-dialog request)"))
         }
         if let priority = e.headers["Priority"], trimmed(priority).caseInsensitiveEquals("non-urgent") {
-            return .skip(reason: "Priority: non-urgent")
+            return .skip(reason: OutcomeReason(.needsPush, "Priority: non-urgent"))
         }
         if let type = e.headers["X-fs-message-type"], trimmed(type).caseInsensitiveEquals("chat-service") {
-            return .skip(reason: "X-fs-message-type: chat-service")
+            return .skip(reason: OutcomeReason(.needsPush, "X-fs-message-type: chat-service"))
         }
         // SIP methods are case-sensitive tokens (RFC 3261 §7.1).
         switch e.method {
@@ -42,19 +42,19 @@ public enum NeedsPush {
             return .push(kind: .refer)
         case "INVITE":
             if e.headers["Replaces"] != nil {
-                return .skip(reason: "INVITE with Replaces")
+                return .skip(reason: OutcomeReason(.needsPush, "INVITE with Replaces"))
             }
             return .push(kind: e.isGroupChatInvite ? .message : .call)
         case "MESSAGE":
             if let contentType = e.headers["Content-Type"] {
                 let mediaType = mediaType(of: contentType)
                 for silent in silentMessageTypes where mediaType.caseInsensitiveEquals(silent) {
-                    return .skip(reason: "MESSAGE of type \(silent)")
+                    return .skip(reason: OutcomeReason(.needsPush, "MESSAGE of type \(silent)"))
                 }
             }
             return .push(kind: .message)
         default:
-            return .skip(reason: "method \(e.method) never gets a push")
+            return .skip(reason: OutcomeReason(.needsPush, "method \(e.method) never gets a push"))
         }
     }
 

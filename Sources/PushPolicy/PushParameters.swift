@@ -67,7 +67,7 @@ public struct PushStrings: Sendable, Hashable {
 /// The push parameters of a registered contact URI (RFC 8599, or Linphone's legacy ones).
 public struct PushParameters: Sendable, Hashable {
     /// `apns`, `apns.dev`, `fcm`, `wp`, `wp10`, or another value passed through from legacy `pn-type`.
-    public var provider: String
+    public var provider: PushProvider
     /// `pn-param` (legacy: derived from `app-id`); the Firebase project number for `fcm`.
     public var param: String
     /// `pn-prid` as written (legacy: `pn-tok`), part of the dedup key.
@@ -84,7 +84,7 @@ public struct PushParameters: Sendable, Hashable {
     public var callRemotePushInterval: Int?
     public var strings: PushStrings
 
-    public var isAPNs: Bool { provider == "apns" || provider == "apns.dev" }
+    public var isAPNs: Bool { provider.isAPNs }
 
     /// The token for `service`, if the device registered one.
     public func token(for service: PushService) -> String? {
@@ -102,7 +102,7 @@ public struct PushParameters: Sendable, Hashable {
 
     public init(uri: SIPURI) throws(PushParameterError) {
         if uri.parameter("pn-provider") != nil {
-            let provider = try Self.required("pn-provider", in: uri)
+            let provider = PushProvider(rawValue: try Self.required("pn-provider", in: uri))
             let prid = try Self.required("pn-prid", in: uri)
             let param = try Self.required("pn-param", in: uri)
             self.init(provider: provider, param: param, prid: prid, isLegacy: false)
@@ -127,11 +127,11 @@ public struct PushParameters: Sendable, Hashable {
         for (name, value) in [("pn-provider", provider), ("pn-param", param), ("pn-prid", prid)] where value.isEmpty {
             throw PushParameterError(parameter: name, reason: "missing or empty")
         }
-        self.init(provider: provider, param: param, prid: prid, isLegacy: false)
+        self.init(provider: PushProvider(rawValue: provider), param: param, prid: prid, isLegacy: false)
         try resolveTokens()
     }
 
-    private init(provider: String, param: String, prid: String, isLegacy: Bool) {
+    private init(provider: PushProvider, param: String, prid: String, isLegacy: Bool) {
         self.provider = provider
         self.param = param
         self.prid = prid
@@ -147,30 +147,30 @@ public struct PushParameters: Sendable, Hashable {
     /// `org.linphone.phone` → `ABCD1234.org.linphone`); an `app-id` without a `.` is kept whole.
     /// Matching Flexisip keeps the dedup key and the certificate a legacy device gets the same
     /// as in the proxy it moves from. `android`/`firebase`/`google` → `fcm`; anything else passes through.
-    static func legacyMapping(type: String, appId: String) -> (provider: String, param: String) {
+    static func legacyMapping(type: String, appId: String) -> (provider: PushProvider, param: String) {
         switch type {
         case "apple":
             let isDev = appId.hasSuffix(".dev")
             let bundle = appId.utf8.lastIndex(of: UInt8(ascii: ".")).map { Substring(appId.utf8[..<$0]) } ?? Substring(appId)
-            return (isDev ? "apns.dev" : "apns", "ABCD1234." + bundle)
+            return (isDev ? .apnsDev : .apns, "ABCD1234." + bundle)
         case "android", "firebase", "google":
-            return ("fcm", appId)
+            return (.fcm, appId)
         default:
-            return (type, appId)
+            return (PushProvider(rawValue: type), appId)
         }
     }
 
     /// Splits `pn-prid` into tokens per service and checks them against `pn-param`.
     private mutating func resolveTokens() throws(PushParameterError) {
-        guard isAPNs else {
-            switch provider {
-            case "fcm", "wp", "wp10":
-                tokens = [PushToken(service: .remote, token: prid)]
-                return
-            default:
-                throw PushParameterError(parameter: isLegacy ? "pn-type" : "pn-provider",
-                                         reason: "'\(provider)' provider not supported")
-            }
+        switch provider {
+        case .apns, .apnsDev:
+            break
+        case .fcm, .other("wp"), .other("wp10"):
+            tokens = [PushToken(service: .remote, token: prid)]
+            return
+        case .other(let value):
+            throw PushParameterError(parameter: isLegacy ? "pn-type" : "pn-provider",
+                                     reason: "'\(value)' provider not supported")
         }
         let (app, services) = try Self.parseAPNsParam(param)
         apnsApp = app
@@ -297,6 +297,6 @@ extension PushParameters {
     /// values `PushRequest.device` gives.
     public func device(aor: String, instanceId: String?) -> PushDevice {
         let instance = PushStrategy.unquoted(instanceId ?? "")
-        return PushDevice(provider: provider, param: param, prid: prid, aor: aor, instanceId: instance.isEmpty ? nil : instance)
+        return PushDevice(provider: provider.rawValue, param: param, prid: prid, aor: aor, instanceId: instance.isEmpty ? nil : instance)
     }
 }

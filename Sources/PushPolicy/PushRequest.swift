@@ -3,7 +3,7 @@ public import PushContract
 /// Where one push goes: the provider, the device token and what selects the credentials.
 public struct PushDestination: Sendable, Hashable {
     /// `apns`, `apns.dev`, `fcm`, `wp`, … (the contact's provider after legacy mapping).
-    public var provider: String
+    public var provider: PushProvider
     /// The device token for this push type.
     public var token: String
     /// The contact's whole `pn-param` / `pn-prid`, as the dedup key needs them.
@@ -19,7 +19,7 @@ public struct PushDestination: Sendable, Hashable {
     public var firebaseProject: String?
 
     public init(
-        provider: String, token: String, param: String, prid: String, apnsTopic: String? = nil,
+        provider: PushProvider, token: String, param: String, prid: String, apnsTopic: String? = nil,
         apnsCertificateKey: String? = nil, apnsTeamId: String? = nil, firebaseProject: String? = nil
     ) {
         self.provider = provider
@@ -32,7 +32,7 @@ public struct PushDestination: Sendable, Hashable {
         self.firebaseProject = firebaseProject
     }
 
-    public var isAPNs: Bool { provider == "apns" || provider == "apns.dev" }
+    public var isAPNs: Bool { provider.isAPNs }
 
     /// Flexisip's application id: the certificate key for APNs, `pn-param` otherwise (`$app-id`).
     public var appId: String { apnsCertificateKey ?? param }
@@ -131,7 +131,7 @@ public struct PushRequest: Sendable, Hashable {
 
     /// One pending push context per call per device, as Flexisip: `callId:provider:param:prid`.
     public var dedupKey: String {
-        "\(payload.callId):\(destination.provider):\(destination.param):\(destination.prid)"
+        "\(payload.callId):\(destination.provider.rawValue):\(destination.param):\(destination.prid)"
     }
 
     /// The alert that closes a ringing branch when the call ends (docs/contract.md §2.3); nil when
@@ -156,8 +156,8 @@ public struct PushRequest: Sendable, Hashable {
 /// The strategy's answer for one `branch.unanswered`.
 public enum PushDecision: Sendable, Hashable {
     case push([PushRequest])
-    /// No push; the reason becomes the `skipped` outcome's reason.
-    case skipped(reason: String)
+    /// No push; the reason becomes the `skipped` outcome's reason (its code, the metrics').
+    case skipped(reason: OutcomeReason)
 }
 
 extension PushRequest {
@@ -165,7 +165,7 @@ extension PushRequest {
     /// contact's whole `pn-provider`/`pn-param`/`pn-prid` (legacy parameters mapped), the AOR
     /// and the `+sip.instance`, so a router can drop exactly the binding a provider rejected.
     public var device: PushDevice {
-        PushDevice(provider: destination.provider, param: destination.param, prid: destination.prid,
+        PushDevice(provider: destination.provider.rawValue, param: destination.param, prid: destination.prid,
                    aor: payload.toURI, instanceId: payload.uuid.isEmpty ? nil : payload.uuid)
     }
 }

@@ -31,7 +31,7 @@ extension PushStrategy {
         func missing(_ what: String) -> PushParameterError {
             let services = params.tokens.map(\.service.rawValue).joined(separator: "&")
             return PushParameterError(parameter: params.isAPNs ? "pn-prid" : "pn-provider",
-                                      reason: "no \(what) destination on this device (\(params.provider), token(s) for \(services)); --type \(type.rawValue) cannot be sent to it")
+                                      reason: "no \(what) destination on this device (\(params.provider.rawValue), token(s) for \(services)); --type \(type.rawValue) cannot be sent to it")
         }
         switch type {
         case .voip:

@@ -16,7 +16,7 @@ public enum PushStrategy {
         do {
             params = try PushParameters(requestUri: e.requestUri)
         } catch {
-            return .skipped(reason: "invalid push parameters: \(error)")
+            return .skipped(reason: OutcomeReason(.pushParams, "invalid push parameters: \(error)"))
         }
         if let reason = senderUnavailable(params.provider, options: options) {
             return .skipped(reason: reason)
@@ -39,7 +39,7 @@ public enum PushStrategy {
                 return .push([PushRequest(destination: message, pushType: .ringing, ttl: 0, collapseId: e.callId,
                                           ringingInterval: interval, delay: delay, callLifetime: ttl, payload: payload)])
             }
-            return .skipped(reason: "no push destination for a call on provider \(params.provider)")
+            return .skipped(reason: OutcomeReason(.pushParams, "no push destination for a call on provider \(params.provider.rawValue)"))
         }
         let ttl = max(0, options.messageTimeToLive != 0 ? options.messageTimeToLive : router.messageDeliveryTimeout)
         if let message = destinations.message {
@@ -48,19 +48,19 @@ public enum PushStrategy {
         if let background = destinations.background {
             return .push([PushRequest(destination: background, pushType: .background, ttl: ttl, delay: delay, payload: payload)])
         }
-        return .skipped(reason: "device has only a VoIP token: no message push")
+        return .skipped(reason: OutcomeReason(.pushParams, "device has only a VoIP token: no message push"))
     }
 
     /// Flexisip builds no APNs/FCM client when disabled, and none at all for `wp`; an
     /// `external-push-uri` replaces every sender, so then every parsed provider can be served.
     /// The one place that decides it: the strategy skips such a push, and the senders refuse one
     /// that reaches them anyway (`pushfleet push`, a config changed under a schedule).
-    public static func senderUnavailable(_ provider: String, options: PushNotificationOptions) -> String? {
+    public static func senderUnavailable(_ provider: PushProvider, options: PushNotificationOptions) -> OutcomeReason? {
         if !options.externalPushURI.isEmpty { return nil }
         switch provider {
-        case "apns", "apns.dev": return options.apple ? nil : "Apple pushes are disabled (apple=false)"
-        case "fcm": return options.firebase ? nil : "Firebase pushes are disabled (firebase=false)"
-        default: return "provider \(provider) has no sender"
+        case .apns, .apnsDev: return options.apple ? nil : OutcomeReason(.disabled, "Apple pushes are disabled (apple=false)")
+        case .fcm: return options.firebase ? nil : OutcomeReason(.disabled, "Firebase pushes are disabled (firebase=false)")
+        case .other(let value): return OutcomeReason(.disabled, "provider \(value) has no sender")
         }
     }
 
@@ -71,27 +71,36 @@ public enum PushStrategy {
         var message: PushDestination?
 
         init(_ p: PushParameters) {
-            if let app = p.apnsApp {
-                let release = p.provider == "apns.dev" ? ".dev" : ".prod"
-                func destination(_ token: String, topic: String) -> PushDestination {
-                    PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid, apnsTopic: topic,
-                                    apnsCertificateKey: topic + release, apnsTeamId: app.teamId)
+            switch p.provider {
+            case .apns, .apnsDev:
+                break
+            case .fcm:
+                if let token = p.tokens.first?.token {
+                    background = PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid,
+                                                 firebaseProject: p.param)
                 }
-                if let token = p.token(for: .voip) {
-                    voip = destination(token, topic: app.bundleId + ".voip")
-                }
-                if let token = p.token(for: .remote) {
-                    background = destination(token, topic: app.bundleId)
-                    message = background
-                }
-            } else if p.provider == "fcm", let token = p.tokens.first?.token {
-                background = PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid,
-                                             firebaseProject: p.param)
-            } else if let token = p.tokens.first?.token {
+                return
+            case .other:
                 // wp/wp10 (served only by a generic sender): Message and VoIP, as Flexisip.
-                let d = PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid)
-                voip = d
-                message = d
+                if let token = p.tokens.first?.token {
+                    let d = PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid)
+                    voip = d
+                    message = d
+                }
+                return
+            }
+            // `PushParameters` resolves the app of every APNs contact (or refuses the contact).
+            guard let app = p.apnsApp, let release = p.provider.apnsRelease else { return }
+            func destination(_ token: String, topic: String) -> PushDestination {
+                PushDestination(provider: p.provider, token: token, param: p.param, prid: p.prid, apnsTopic: topic,
+                                apnsCertificateKey: topic + "." + release, apnsTeamId: app.teamId)
+            }
+            if let token = p.token(for: .voip) {
+                voip = destination(token, topic: app.bundleId + ".voip")
+            }
+            if let token = p.token(for: .remote) {
+                background = destination(token, topic: app.bundleId)
+                message = background
             }
         }
     }

@@ -20,13 +20,15 @@ public enum WakeUpPolicy {
         do {
             params = try PushParameters(requestUri: r.contact)
         } catch {
-            return .skipped(reason: "invalid push parameters: \(error)")
+            return .skipped(reason: OutcomeReason(.pushParams, "invalid push parameters: \(error)"))
         }
         if let reason = PushStrategy.senderUnavailable(params.provider, options: options) {
             return .skipped(reason: reason)
         }
         guard let background = PushStrategy.Destinations(params).background else {
-            return .skipped(reason: "no background destination (iOS device with only a VoIP token): no wake-up push, as Flexisip")
+            // `push_params` like the call path's "device has only a VoIP token" (the prefix match
+            // counted this one as `needs_push`).
+            return .skipped(reason: OutcomeReason(.pushParams, "no background destination (iOS device with only a VoIP token): no wake-up push, as Flexisip"))
         }
         var payload = PayloadInputs(callId: r.callId)
         payload.toURI = r.aor

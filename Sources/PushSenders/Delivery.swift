@@ -31,8 +31,14 @@ package struct Delivery: Sendable {
             SendOutcome(result: result, status: v?.status, reason: reason ?? v?.reason, invalidSince: since, attempts: attempts,
                         requests: requests, provider: provider, latencyMs: clock.now().millisecondsSince1970 - start.millisecondsSince1970)
         }
+        /// Never attempted: the code says why, for the engine's `pushfleet_dropped_total`.
+        func dropped(_ reason: OutcomeReason, _ v: AttemptVerdict? = nil, attempts: Int = 0) -> SendOutcome {
+            var o = outcome(.dropped, v, attempts: attempts, reason: reason.text)
+            o.reasonCode = reason.code
+            return o
+        }
         guard start < deadline else {
-            return outcome(.dropped, nil, attempts: 0, reason: "deadline passed before sending")
+            return dropped(OutcomeReason(.expired, "deadline passed before sending"))
         }
         let entry: DestinationLane.Entry
         switch lane.reserve() {
@@ -43,10 +49,10 @@ package struct Delivery: Sendable {
         switch entry {
         case .admitted: break
         case .queueFull:
-            var full = outcome(.dropped, nil, attempts: 0, reason: "queue full for \(lane.name)")
+            var full = dropped(OutcomeReason(.queueFull, "queue full for \(lane.name)"))
             full.noCapacity = true
             return full
-        case .expired: return outcome(.dropped, nil, attempts: 0, reason: "deadline passed while queued for \(lane.name)")
+        case .expired: return dropped(OutcomeReason(.expired, "deadline passed while queued for \(lane.name)"))
         }
         defer { lane.release() }
 
@@ -57,10 +63,10 @@ package struct Delivery: Sendable {
         while true {
             let now = clock.now()
             if now >= deadline {
-                guard let last else { return outcome(.dropped, nil, attempts: attempts, reason: "deadline passed before sending") }
+                guard let last else { return dropped(OutcomeReason(.expired, "deadline passed before sending"), attempts: attempts) }
                 if attempts == 0 {
                     // Only waited for a connection: nothing was sent.
-                    return outcome(.dropped, last, attempts: 0, reason: "deadline passed before sending: \(last.reason ?? "no connection")")
+                    return dropped(OutcomeReason(.expired, "deadline passed before sending: \(last.reason ?? "no connection")"), last)
                 }
                 return outcome(.failed, last, attempts: attempts, reason: "\(last.reason ?? "failed"); deadline passed")
             }

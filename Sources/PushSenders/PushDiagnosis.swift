@@ -1,4 +1,5 @@
 import PushContract
+import PushPolicy
 
 /// One line that names the usual mistake behind a refused push, for `pushfleet push`: the
 /// questions of almost every push problem report (wrong APNs environment, topic not matching
@@ -7,8 +8,8 @@ import PushContract
 package enum PushDiagnosis {
     /// What the diagnosis looks at.
     package struct Facts: Sendable {
-        /// `apns`, `apns.dev`, `fcm`, or anything else (served by `external-push-uri`).
-        package var provider: String
+        /// `apns`, `apns.dev`, `fcm`, or anything else (`generic`: served by `external-push-uri`).
+        package var provider: PushProvider
         package var status: Int?
         /// The outcome's reason (`BadDeviceToken`, `SENDER_ID_MISMATCH`, `INVALID_ARGUMENT: …`, a transport error…).
         package var reason: String?
@@ -16,7 +17,7 @@ package enum PushDiagnosis {
         package var topic: String?
         package var credential: SenderCredential?
 
-        package init(provider: String, status: Int?, reason: String?, topic: String? = nil, credential: SenderCredential? = nil) {
+        package init(provider: PushProvider, status: Int?, reason: String?, topic: String? = nil, credential: SenderCredential? = nil) {
             self.provider = provider
             self.status = status
             self.reason = reason
@@ -37,21 +38,25 @@ package enum PushDiagnosis {
     package static func diagnose(_ f: Facts) -> String? {
         if let status = f.status, (200..<300).contains(status), f.reason == nil { return nil }
         switch f.provider {
-        case "apns", "apns.dev": return apns(f)
-        case "fcm": return firebase(f)
-        default: return f.status.map { "the gateway (external-push-uri) refused the push with HTTP \($0)" }
+        case .apns, .apnsDev: return apns(f)
+        case .fcm: return firebase(f)
+        case .other: return f.status.map { "the gateway (external-push-uri) refused the push with HTTP \($0)" }
         }
     }
 
     private static func apns(_ f: Facts) -> String? {
-        let environment = f.provider == "apns.dev" ? "development (apns.dev)" : "production (apns)"
-        let other = f.provider == "apns.dev" ? "apns" : "apns.dev"
+        // The environment the push went to, and the one to try instead.
+        let environment: String, other: PushProvider
+        switch f.provider {
+        case .apnsDev: (environment, other) = ("development (apns.dev)", .apns)
+        case .apns, .fcm, .other: (environment, other) = ("production (apns)", .apnsDev)
+        }
         let topic = f.topic ?? "?"
         switch f.reason ?? "" {
         case "BadDeviceToken":
             return "wrong environment? the \(environment) APNs does not know this token: a token from a development build "
                 + "(Xcode) is only valid with pn-provider=apns.dev, a TestFlight or App Store one only with apns; "
-                + "try pn-provider=\(other) (and its .\(other == "apns.dev" ? "dev" : "prod") certificate)"
+                + "try pn-provider=\(other.rawValue) (and its .\(other.apnsRelease ?? "") certificate)"
         case "DeviceTokenNotForTopic":
             return "token for another app: this token was not issued for apns-topic \(topic); check the bundle id in "
                 + "pn-param (and .voip for a VoIP token)" + credentialTopics(f.credential)

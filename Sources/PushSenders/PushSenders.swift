@@ -134,14 +134,14 @@ public final class PushSenders: PushSending {
         let provider = request.destination.provider
         if let generic { return await generic.send(request, deadline: deadline, trace: trace) }
         switch provider {
-        case "apns", "apns.dev": if let apns { return await apns.send(request, deadline: deadline, trace: trace) }
-        case "fcm": if let firebase { return await firebase.send(request, deadline: deadline, trace: trace) }
-        default: break
+        case .apns, .apnsDev: if let apns { return await apns.send(request, deadline: deadline, trace: trace) }
+        case .fcm: if let firebase { return await firebase.send(request, deadline: deadline, trace: trace) }
+        case .other: break
         }
         // Only a push the strategy would have skipped gets here; it is refused in its words,
         // decided in one place and off the path of every other push.
-        let reason = PushStrategy.senderUnavailable(provider, options: options) ?? "no sender was built for provider \(provider)"
-        return SendOutcome(result: .failed, reason: reason, provider: provider)
+        let reason = PushStrategy.senderUnavailable(provider, options: options)?.text ?? "no sender was built for provider \(provider.rawValue)"
+        return SendOutcome(result: .failed, reason: reason, provider: provider.rawValue)
     }
 
     /// The credential `send` would use for `request` now; nil when none is configured for it
@@ -149,9 +149,9 @@ public final class PushSenders: PushSending {
     package func credential(for request: PushRequest) -> SenderCredential? {
         if generic != nil { return .generic }
         switch request.destination.provider {
-        case "apns", "apns.dev": return apns?.credential(for: request)
-        case "fcm": return firebase?.credential(for: request)
-        default: return nil
+        case .apns, .apnsDev: return apns?.credential(for: request)
+        case .fcm: return firebase?.credential(for: request)
+        case .other: return nil
         }
     }
 

@@ -10,6 +10,9 @@ public struct SendOutcome: Sendable, Hashable {
     /// The provider's reason (`BadDeviceToken`, `UNREGISTERED`, …) or ours ("queue full",
     /// "deadline passed", a TLS error text…).
     public var reason: String?
+    /// The code of `reason` when the push was `.dropped` (expired, queue full), for the
+    /// engine's outcome and metrics; nil otherwise (a provider's reason is not classified).
+    public var reasonCode: OutcomeReason.Code?
     /// APNs 410 `timestamp`: since when the token is invalid.
     public var invalidSince: EventTime?
     /// HTTP attempts made (0 when the push never left the process).

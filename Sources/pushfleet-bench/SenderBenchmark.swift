@@ -36,7 +36,7 @@ enum SenderBenchmark {
         // a bare POST: this says how much of the APNs figure's gap is the request's shape.
         let topic = EndToEndBenchmark.bundle + ".voip"
         let voip = PushRequest(
-            destination: PushDestination(provider: "apns", token: EndToEndBenchmark.token, param: "\(EndToEndBenchmark.teamId).\(topic)",
+            destination: PushDestination(provider: .apns, token: EndToEndBenchmark.token, param: "\(EndToEndBenchmark.teamId).\(topic)",
                                          prid: EndToEndBenchmark.token, apnsTopic: topic, apnsCertificateKey: topic + ".prod",
                                          apnsTeamId: EndToEndBenchmark.teamId),
             pushType: .voip, ttl: 60, payload: PayloadInputs(callId: "bench", fromURI: "sip:caller@example.org"))
@@ -74,7 +74,7 @@ enum SenderBenchmark {
         var tuning = SenderTuning()
         tuning.maxConcurrentPerDestination = streams
         let senders = try PushSenders(config: config, clock: SystemClock(), logger: .init(label: "bench"), tuning: tuning)
-        let push = PushRequest(destination: PushDestination(provider: "fcm", token: "benchtoken", param: "123", prid: "benchtoken"),
+        let push = PushRequest(destination: PushDestination(provider: .fcm, token: "benchtoken", param: "123", prid: "benchtoken"),
                                pushType: .message, ttl: 60, payload: PayloadInputs(callId: "bench", body: body))
         let senderRate = try await throughput(requests: requests, concurrency: streams) {
             await senders.send(push, deadline: SystemClock().now().adding(seconds: 30)).result == .sent

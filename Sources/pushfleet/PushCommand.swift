@@ -74,7 +74,7 @@ struct PushCommand: AsyncParsableCommand {
 
     /// The push the worker would send this device for `--type`.
     func request(_ params: PushParameters, options: PushNotificationOptions, router: RouterOptions, now: EventTime) throws -> PushRequest {
-        let contactURI = contact ?? "sip:device@pushfleet.invalid;pn-provider=\(params.provider);pn-param=\(params.param);pn-prid=\(params.prid)"
+        let contactURI = contact ?? "sip:device@pushfleet.invalid;pn-provider=\(params.provider.rawValue);pn-param=\(params.param);pn-prid=\(params.prid)"
         do {
             return try PushStrategy.forced(type.pushType, params: params, callId: callId, contact: contactURI,
                                            options: options, router: router, now: now)
@@ -134,7 +134,7 @@ struct PushCommand: AsyncParsableCommand {
         await senders.shutdown()
         for attempt in trace.attempts { report.attempt(attempt) }
         report.outcome(outcome)
-        let facts = PushDiagnosis.Facts(provider: config.pushNotification.externalPushURI.isEmpty ? request.destination.provider : "generic",
+        let facts = PushDiagnosis.Facts(provider: config.pushNotification.externalPushURI.isEmpty ? request.destination.provider : PushProvider(rawValue: "generic"),
                                         status: outcome.status, reason: outcome.result == .sent ? nil : outcome.reason,
                                         topic: request.destination.apnsTopic, credential: trace.credential ?? credential)
         if outcome.result != .sent, let line = PushDiagnosis.diagnose(facts) {

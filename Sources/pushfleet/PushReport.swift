@@ -20,7 +20,7 @@ struct PushReport {
 
     func device(_ r: PushRequest, asked: PushType, params: PushParameters) {
         let d = r.destination
-        line("device", "pn-provider=\(printable(d.provider)) pn-param=\(printable(d.param)) pn-prid=\(printable(d.prid))"
+        line("device", "pn-provider=\(printable(d.provider.rawValue)) pn-param=\(printable(d.param)) pn-prid=\(printable(d.prid))"
              + (params.isLegacy ? " (from legacy pn-type/pn-tok/app-id)" : ""))
         var type = "\(r.pushType.rawValue) to token \(printable(d.token))"
         if r.pushType != asked {
@@ -36,8 +36,8 @@ struct PushReport {
         switch credential {
         case .apnsCertificate(let c)?:
             line("credential", "certificate \(printable(c.path))")
-            more("why: its name is apns-topic \(d.apnsTopic ?? "") + .\(d.provider == "apns.dev" ? "dev" : "prod") "
-                 + "(pn-provider \(d.provider)); a certificate file wins over a .p8 key")
+            more("why: its name is apns-topic \(d.apnsTopic ?? "") + .\(d.provider.apnsRelease ?? "prod") "
+                 + "(pn-provider \(d.provider.rawValue)); a certificate file wins over a .p8 key")
             more("subject \(printable(c.subject)), valid until \(c.notAfter.rfc3339)")
         case .apnsToken(let team, let keyId)?:
             line("credential", ".p8 key \(keyId) of team \(team) (apple-token-keys)")
@@ -58,7 +58,7 @@ struct PushReport {
                 line("credential", "none: no \(printable(key)).pem in \(printable(push.appleCertificateDir)) "
                      + "and no apple-token-keys key of team \(d.apnsTeamId ?? "?")")
             } else {
-                line("credential", "none for \(printable(d.provider)) project \(printable(d.firebaseProject ?? d.param))")
+                line("credential", "none for \(printable(d.provider.rawValue)) project \(printable(d.firebaseProject ?? d.param))")
             }
         }
     }

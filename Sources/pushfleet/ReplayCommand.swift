@@ -293,7 +293,7 @@ actor ReplaySession {
     static func line(_ order: SendOrder) -> String {
         let prid = order.request.destination.prid
         let short = prid.count > 12 ? String(prid.prefix(12)) + "…" : prid
-        return "push     call=\(fieldName(order.callId)) \(order.request.pushType.rawValue) via \(fieldName(order.request.destination.provider)) prid=\(fieldName(short)) event=\(fieldName(order.eventId))"
+        return "push     call=\(fieldName(order.callId)) \(order.request.pushType.rawValue) via \(fieldName(order.request.destination.provider.rawValue)) prid=\(fieldName(short)) event=\(fieldName(order.eventId))"
     }
 
     static func line(_ note: ReplayNote, partition: Int32? = nil) -> String {

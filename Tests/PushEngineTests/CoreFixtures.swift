@@ -56,6 +56,6 @@ extension PartitionCore {
 
     /// The provider answered `result` to `order` at `now`.
     mutating func answer(_ order: SendOrder, _ result: PushResult = .sent, at now: EventTime, status: Int? = 200) -> [CoreAction] {
-        completed(order, outcome: SendOutcome(result: result, status: status, provider: order.request.destination.provider), now: now)
+        completed(order, outcome: SendOutcome(result: result, status: status, provider: order.request.destination.provider.rawValue), now: now)
     }
 }

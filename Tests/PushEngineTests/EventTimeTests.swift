@@ -109,7 +109,7 @@ struct ExpiryTests {
         let outcome = try #require(actions.outcomes.first)
         #expect(outcome.result == .dropped)
         #expect(outcome.reason == "not scheduled: its delay (timeout/pn-timeout) of 999999999 s reaches past its TTL of 90 s, so it would expire before being sent")
-        #expect(EngineMetrics.dropCause(outcome.reason) == "not_scheduled")
+        #expect(EngineMetrics.dropCause(outcome.reasonCode) == "not_scheduled")
         let record = try #require(actions.states.first?.record)
         #expect(record.phase == .done && record.event.isEmpty, "only a done marker")
         #expect(record.nextAt == t0.adding(milliseconds: EngineTiming().doneRetentionMs))
@@ -146,7 +146,7 @@ struct ExpiryTests {
         #expect(late.sends.isEmpty)
         #expect(late.outcomes.first?.result == .dropped)
         #expect(late.outcomes.first?.reason == "expired before sending (TTL 10 s)")
-        #expect(EngineMetrics.dropCause(late.outcomes.first?.reason) == "expired")
+        #expect(EngineMetrics.dropCause(late.outcomes.first?.reasonCode) == "expired")
     }
 
     @Test("a ringing branch held past its fork timeout before its first alert gets a dropped outcome, not silence")
@@ -157,7 +157,7 @@ struct ExpiryTests {
         #expect(late.sends.isEmpty)
         #expect(late.outcomes.first?.result == .dropped)
         #expect(late.outcomes.first?.reason == "call-fork-timeout passed before the first push was sent")
-        #expect(EngineMetrics.dropCause(late.outcomes.first?.reason) == "expired")
+        #expect(EngineMetrics.dropCause(late.outcomes.first?.reasonCode) == "expired")
         #expect(late.states.last?.record?.phase == .done)
     }
 }

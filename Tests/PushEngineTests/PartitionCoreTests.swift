@@ -110,8 +110,8 @@ struct PartitionCoreTests {
         #expect(end.outcomes.map(\.eventId) == ["e9"] && end.outcomes.first?.result == .skipped)
         #expect(end.sends.isEmpty && end.states.isEmpty)
         // Counted as what they are in pushfleet_skips_total, not as needs_push.
-        #expect(EngineMetrics.skipClass(answered.outcomes.first?.reason) == "no_schedule")
-        #expect(EngineMetrics.skipClass(end.outcomes.first?.reason) == "no_schedule")
+        #expect(EngineMetrics.skipClass(answered.outcomes.first?.reasonCode) == "no_schedule")
+        #expect(EngineMetrics.skipClass(end.outcomes.first?.reasonCode) == "no_schedule")
     }
 
     @Test("final push strings per end reason", arguments: [
@@ -337,7 +337,7 @@ struct PartitionCoreTests {
     func heldForCapacity() throws {
         var core = try makeCore()
         let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
-        var full = SendOutcome(result: .dropped, reason: "queue full for apns:x", provider: send.request.destination.provider)
+        var full = SendOutcome(result: .dropped, reason: "queue full for apns:x", provider: send.request.destination.provider.rawValue)
         full.noCapacity = true
         let held = core.completed(send, outcome: full, now: t0.adding(milliseconds: 10))
         #expect(held.isEmpty, "no outcome and no state write for a push not attempted")
@@ -356,7 +356,7 @@ struct PartitionCoreTests {
         var core = try makeCore()
         let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
         let actions = core.completed(send, outcome: SendOutcome(result: .sent, status: 200, attempts: 2, requests: 2,
-                                                                provider: send.request.destination.provider), now: t0)
+                                                                provider: send.request.destination.provider.rawValue), now: t0)
         #expect(actions.outcomes.first?.requests == 2)
     }
 
@@ -364,7 +364,7 @@ struct PartitionCoreTests {
     func heldUntilExpiry() throws {
         var core = try makeCore { o, _ in o.timeout = 0 }
         let send = try #require(core.apply(unanswered("e1", uri: Contacts.iosVoip), now: t0).sends.first)
-        var full = SendOutcome(result: .dropped, provider: send.request.destination.provider)
+        var full = SendOutcome(result: .dropped, provider: send.request.destination.provider.rawValue)
         full.noCapacity = true
         _ = core.completed(send, outcome: full, now: t0)
         let late = t0.adding(seconds: 3_600)

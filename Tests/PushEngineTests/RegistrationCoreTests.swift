@@ -97,6 +97,7 @@ struct RegistrationCoreTests {
         _ = core.handle(Self.registration("voip", contact: Contacts.iosVoip, updatedAt: t0, expires: 600), now: t0)
         let tick1 = core.fireDue(now: t0.adding(seconds: 300))
         #expect(tick1.sends.map(\.key) == ["a"] && tick1.outcomes.count == 1)
+        #expect(tick1.outcomes.first?.reasonCode == .pushParams, "a VoIP-only device counts as push_params, as on the call path")
         let tick2 = core.fireDue(now: t0.adding(seconds: 360))
         #expect(tick2.sends.isEmpty && tick2.outcomes.isEmpty)
     }

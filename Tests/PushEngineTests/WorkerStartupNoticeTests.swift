@@ -10,7 +10,7 @@ import Testing
 /// Never called: the worker is only built, not run.
 private struct NoSenders: PushSending {
     func send(_ request: PushRequest, deadline: EventTime) async -> SendOutcome {
-        SendOutcome(result: .failed, provider: request.destination.provider)
+        SendOutcome(result: .failed, provider: request.destination.provider.rawValue)
     }
 }
 

@@ -108,7 +108,7 @@ import Testing
         let delivery = Delivery(clock: clock, tuning: Self.tuning())
         let script = Script([])
         let outcome = await delivery.run(provider: "apns", lane: lane("a", clock: clock), deadline: t0) { _, _, _ in script.next() }
-        #expect(outcome.result == .dropped)
+        #expect(outcome.result == .dropped && outcome.reasonCode == .expired)
         #expect(outcome.attempts == 0)
         #expect(script.calls.load(ordering: .relaxed) == 0)
     }
@@ -201,7 +201,7 @@ import Testing
             if number == 1, v.requests == 0 { clock.advance(by: 20_000) }
             return v
         }
-        #expect(dropped.result == .dropped)
+        #expect(dropped.result == .dropped && dropped.reasonCode == .expired)
         #expect(dropped.attempts == 0)
         #expect(dropped.reason?.hasPrefix("deadline passed before sending: waiting to reconnect") == true)
         #expect(l.breakerState == .closed(failures: 0))
@@ -252,11 +252,13 @@ import Testing
         }
         #expect(third.result == .dropped)
         #expect(third.reason == "queue full for fcm:1")
+        #expect(third.reasonCode == .queueFull, "the engine counts its drop cause from the code, not the text")
         try await eventually("queue timer armed") { clock.sleeperCount == 1 }
         clock.advance(by: 5_000)
         let expired = await second.value
         #expect(expired.result == .dropped)
         #expect(expired.reason == "deadline passed while queued for fcm:1")
+        #expect(expired.reasonCode == .expired)
         gate.open()
         #expect(await first.value.result == .sent)
         #expect(l.queued == 0)

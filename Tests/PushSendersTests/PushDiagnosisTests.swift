@@ -1,4 +1,5 @@
 import PushContract
+import PushPolicy
 import Testing
 @testable import PushSenders
 
@@ -13,13 +14,13 @@ import Testing
 
     @Test("an accepted push has no diagnosis; nor has an answer with no usual cause")
     func accepted() {
-        #expect(PushDiagnosis.diagnose(.init(provider: "apns", status: 200, reason: nil)) == nil)
-        #expect(PushDiagnosis.diagnose(.init(provider: "fcm", status: 200, reason: nil)) == nil)
-        #expect(PushDiagnosis.diagnose(.init(provider: "apns", status: 400, reason: "BadPriority")) == nil)
+        #expect(PushDiagnosis.diagnose(.init(provider: .apns, status: 200, reason: nil)) == nil)
+        #expect(PushDiagnosis.diagnose(.init(provider: .fcm, status: 200, reason: nil)) == nil)
+        #expect(PushDiagnosis.diagnose(.init(provider: .apns, status: 400, reason: "BadPriority")) == nil)
     }
 
-    @Test("BadDeviceToken: wrong environment, naming the other provider to try", arguments: [("apns", "apns.dev"), ("apns.dev", "apns")])
-    func wrongEnvironment(provider: String, other: String) throws {
+    @Test("BadDeviceToken: wrong environment, naming the other provider to try", arguments: [(PushProvider.apns, "apns.dev"), (.apnsDev, "apns")])
+    func wrongEnvironment(provider: PushProvider, other: String) throws {
         let line = try #require(PushDiagnosis.diagnose(.init(provider: provider, status: 400, reason: "BadDeviceToken")))
         #expect(line.hasPrefix("wrong environment?"))
         #expect(line.contains("try pn-provider=\(other)"), "\(line)")
@@ -27,7 +28,7 @@ import Testing
 
     @Test("TopicDisallowed with a certificate: the topic sent and the certificate's subject and topics")
     func topicNotMatchingCertificate() throws {
-        let line = try #require(PushDiagnosis.diagnose(.init(provider: "apns", status: 400, reason: "TopicDisallowed",
+        let line = try #require(PushDiagnosis.diagnose(.init(provider: .apns, status: 400, reason: "TopicDisallowed",
                                                              topic: "org.linphone.phone", credential: Self.certificate())))
         #expect(line.hasPrefix("topic not matching the certificate: apns-topic org.linphone.phone"))
         #expect(line.contains("UID=com.example.other"))
@@ -36,7 +37,7 @@ import Testing
 
     @Test("DeviceTokenNotForTopic with a .p8 key: token for another app, naming the key's team")
     func tokenForAnotherAppAPNs() throws {
-        let line = try #require(PushDiagnosis.diagnose(.init(provider: "apns", status: 400, reason: "DeviceTokenNotForTopic",
+        let line = try #require(PushDiagnosis.diagnose(.init(provider: .apns, status: 400, reason: "DeviceTokenNotForTopic",
                                                              topic: "org.linphone.phone.voip",
                                                              credential: .apnsToken(teamId: "ABCD1234EF", keyId: "KEY1234567"))))
         #expect(line.hasPrefix("token for another app: this token was not issued for apns-topic org.linphone.phone.voip"))
@@ -57,24 +58,24 @@ import Testing
     @Test("FCM: SENDER_ID_MISMATCH is a token of another project; UNREGISTERED a dead token; INVALID_ARGUMENT not a token of this app")
     func firebase() throws {
         let account = SenderCredential.firebaseServiceAccount(project: "123456789", projectId: "pushfleet-sandbox", clientEmail: "a@b")
-        let mismatch = try #require(PushDiagnosis.diagnose(.init(provider: "fcm", status: 403, reason: "SENDER_ID_MISMATCH", credential: account)))
+        let mismatch = try #require(PushDiagnosis.diagnose(.init(provider: .fcm, status: 403, reason: "SENDER_ID_MISMATCH", credential: account)))
         #expect(mismatch.hasPrefix("token for another app: this registration token belongs to another Firebase project than project pushfleet-sandbox (pn-param 123456789)"))
-        let dead = try #require(PushDiagnosis.diagnose(.init(provider: "fcm", status: 404, reason: "UNREGISTERED")))
+        let dead = try #require(PushDiagnosis.diagnose(.init(provider: .fcm, status: 404, reason: "UNREGISTERED")))
         #expect(dead.hasPrefix("dead token"))
-        let invalid = try #require(PushDiagnosis.diagnose(.init(provider: "fcm", status: 400, reason: "INVALID_ARGUMENT: The registration token is not a valid FCM registration token")))
+        let invalid = try #require(PushDiagnosis.diagnose(.init(provider: .fcm, status: 400, reason: "INVALID_ARGUMENT: The registration token is not a valid FCM registration token")))
         #expect(invalid.hasPrefix("token for another app or not a token"))
-        let legacy = try #require(PushDiagnosis.diagnose(.init(provider: "fcm", status: 200, reason: "MismatchSenderId",
+        let legacy = try #require(PushDiagnosis.diagnose(.init(provider: .fcm, status: 200, reason: "MismatchSenderId",
                                                                credential: .firebaseServerKey(project: "42"))))
         #expect(legacy.contains("another Firebase project than project 42"))
     }
 
     @Test("APNs Unregistered, InvalidProviderToken and a generic gateway's refusal")
     func others() throws {
-        #expect(PushDiagnosis.diagnose(.init(provider: "apns", status: 410, reason: "Unregistered"))?.hasPrefix("dead token") == true)
-        let key = try #require(PushDiagnosis.diagnose(.init(provider: "apns", status: 403, reason: "InvalidProviderToken",
+        #expect(PushDiagnosis.diagnose(.init(provider: .apns, status: 410, reason: "Unregistered"))?.hasPrefix("dead token") == true)
+        let key = try #require(PushDiagnosis.diagnose(.init(provider: .apns, status: 403, reason: "InvalidProviderToken",
                                                             credential: .apnsToken(teamId: "TEAM123456", keyId: "KEY1234567"))))
         #expect(key.contains("kid KEY1234567, team TEAM123456"))
-        #expect(PushDiagnosis.diagnose(.init(provider: "generic", status: 404, reason: "HTTP 404")) == "the gateway (external-push-uri) refused the push with HTTP 404")
+        #expect(PushDiagnosis.diagnose(.init(provider: PushProvider(rawValue: "generic"), status: 404, reason: "HTTP 404")) == "the gateway (external-push-uri) refused the push with HTTP 404")
     }
 
     @Test("authorization values are redacted; a JWT keeps only its header, which names the key")

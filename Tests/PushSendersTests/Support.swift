@@ -35,18 +35,17 @@ func write(_ text: String, to path: String) throws {
 
 let apnsToken = String(repeating: "ab", count: 32)
 
-func apnsRequest(token: String = apnsToken, provider: String = "apns", bundle: String = "org.linphone.phone", voip: Bool = true,
+func apnsRequest(token: String = apnsToken, provider: PushProvider = .apns, bundle: String = "org.linphone.phone", voip: Bool = true,
                  team: String = "ABCD1234") -> PushRequest {
     let topic = voip ? bundle + ".voip" : bundle
-    let release = provider == "apns.dev" ? ".dev" : ".prod"
     let d = PushDestination(provider: provider, token: token, param: "\(team).\(bundle).voip", prid: token, apnsTopic: topic,
-                            apnsCertificateKey: topic + release, apnsTeamId: team)
+                            apnsCertificateKey: topic + "." + (provider.apnsRelease ?? "prod"), apnsTeamId: team)
     return PushRequest(destination: d, pushType: voip ? .voip : .message, ttl: 90,
                        payload: PayloadInputs(callId: "call-1", fromURI: "sip:alice@example.org", locKey: "IC_MSG", locArgs: "alice"))
 }
 
 func fcmRequest(token: String = "fcm-token-1", project: String = "1234") -> PushRequest {
-    let d = PushDestination(provider: "fcm", token: token, param: project, prid: token, firebaseProject: project)
+    let d = PushDestination(provider: .fcm, token: token, param: project, prid: token, firebaseProject: project)
     return PushRequest(destination: d, pushType: .background, ttl: 90, payload: PayloadInputs(callId: "call-2", fromURI: "sip:bob@example.org"))
 }
 

@@ -78,13 +78,13 @@ public struct GenericPushTemplate: Sendable, Hashable {
         switch v {
         case .type:
             switch d.provider {
-            case "apns", "apns.dev": return "apple"
-            case "fcm": return "firebase"
-            default: return d.provider
+            case .apns, .apnsDev: return "apple"
+            case .fcm: return "firebase"
+            case .other(let value): return value
             }
         case .token: return d.token
         case .apiKey:
-            guard d.provider == "fcm" else { return "" }
+            guard case .fcm = d.provider else { return "" }
             return options.firebaseProjectsAPIKeys.first { $0.project == d.param }?.value ?? ""
         case .appId: return d.appId
         case .fromName: return p.fromDisplayName

@@ -90,7 +90,7 @@ package final class APNsSender: Sendable {
 
     /// - Parameter trace: records the credential, each request (secrets redacted) and answer.
     package func send(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace? = nil) async -> SendOutcome {
-        let provider = r.destination.provider
+        let provider = r.destination.provider.rawValue
         let payload: PushPayload
         do {
             payload = try APNsPayload.build(r, options: options, now: delivery.clock.now())
@@ -103,7 +103,11 @@ package final class APNsSender: Sendable {
         guard credential(app: app, team: team) != nil else {
             return SendOutcome(result: .failed, reason: "no APNs certificate or token key for \(app)", provider: provider)
         }
-        let isDevelopment = provider == "apns.dev"
+        let isDevelopment: Bool
+        switch r.destination.provider {
+        case .apnsDev: isDevelopment = true
+        case .apns, .fcm, .other: isDevelopment = false  // only APNs pushes reach this sender (`PushSenders.send`)
+        }
         let route = isDevelopment ? development : production
         let path = route.endpoint.path + (payload.path ?? "")
         guard let lane = lanes.lane("apns:" + app) else { return lanes.refused("apns:" + app, provider: provider) }

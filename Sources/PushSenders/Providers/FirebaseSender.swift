@@ -58,7 +58,7 @@ package final class FirebaseSender: Sendable {
 
     /// - Parameter trace: records the credential, each request (secrets redacted) and answer.
     package func send(_ r: PushRequest, deadline: EventTime, trace: ExchangeTrace? = nil) async -> SendOutcome {
-        let provider = r.destination.provider
+        let provider = r.destination.provider.rawValue
         let project = r.destination.firebaseProject ?? r.destination.param
         let now = delivery.clock.now()
         // Credentials first: a project nobody configured gets no lane, pool or gauge series.

@@ -44,6 +44,10 @@ enum Fixture {
     }
 
     static func skipReason(_ e: BranchUnanswered, _ o: PushNotificationOptions = options()) -> String? {
+        skip(e, o)?.text
+    }
+
+    static func skip(_ e: BranchUnanswered, _ o: PushNotificationOptions = options()) -> OutcomeReason? {
         guard case .skipped(let reason) = PushStrategy.decide(e, options: o, router: RouterOptions()) else { return nil }
         return reason
     }

@@ -18,20 +18,20 @@ import Testing
         Case(method: "MESSAGE", expected: .push(kind: .message)),
         Case(method: "MESSAGE", headers: [("Content-Type", "text/plain;charset=UTF-8")], expected: .push(kind: .message)),
         Case(method: "REFER", expected: .push(kind: .refer)),
-        Case(method: "INVITE", toTag: "abc", expected: .skip(reason: "To has a tag (in-dialog request)")),
-        Case(method: "REFER", toTag: "abc", expected: .skip(reason: "To has a tag (in-dialog request)")),
+        Case(method: "INVITE", toTag: "abc", expected: .skip(reason: OutcomeReason(.needsPush, "To has a tag (in-dialog request)"))),
+        Case(method: "REFER", toTag: "abc", expected: .skip(reason: OutcomeReason(.needsPush, "To has a tag (in-dialog request)"))),
         Case(method: "INVITE", toTag: "", expected: .push(kind: .call)),
-        Case(method: "INVITE", headers: [("priority", " Non-Urgent ")], expected: .skip(reason: "Priority: non-urgent")),
+        Case(method: "INVITE", headers: [("priority", " Non-Urgent ")], expected: .skip(reason: OutcomeReason(.needsPush, "Priority: non-urgent"))),
         Case(method: "INVITE", headers: [("Priority", "urgent")], expected: .push(kind: .call)),
-        Case(method: "MESSAGE", headers: [("x-fs-message-type", "chat-service")], expected: .skip(reason: "X-fs-message-type: chat-service")),
-        Case(method: "INVITE", headers: [("Replaces", "abc;to-tag=1;from-tag=2")], expected: .skip(reason: "INVITE with Replaces")),
+        Case(method: "MESSAGE", headers: [("x-fs-message-type", "chat-service")], expected: .skip(reason: OutcomeReason(.needsPush, "X-fs-message-type: chat-service"))),
+        Case(method: "INVITE", headers: [("Replaces", "abc;to-tag=1;from-tag=2")], expected: .skip(reason: OutcomeReason(.needsPush, "INVITE with Replaces"))),
         Case(method: "MESSAGE", headers: [("Content-Type", "application/im-iscomposing+xml")],
-             expected: .skip(reason: "MESSAGE of type application/im-iscomposing+xml")),
+             expected: .skip(reason: OutcomeReason(.needsPush, "MESSAGE of type application/im-iscomposing+xml"))),
         Case(method: "MESSAGE", headers: [("content-type", " Message/IMDN+xml ; charset=utf-8")],
-             expected: .skip(reason: "MESSAGE of type message/imdn+xml")),
-        Case(method: "OPTIONS", expected: .skip(reason: "method OPTIONS never gets a push")),
-        Case(method: "SUBSCRIBE", expected: .skip(reason: "method SUBSCRIBE never gets a push")),
-        Case(method: "invite", expected: .skip(reason: "method invite never gets a push")),
+             expected: .skip(reason: OutcomeReason(.needsPush, "MESSAGE of type message/imdn+xml"))),
+        Case(method: "OPTIONS", expected: .skip(reason: OutcomeReason(.needsPush, "method OPTIONS never gets a push"))),
+        Case(method: "SUBSCRIBE", expected: .skip(reason: OutcomeReason(.needsPush, "method SUBSCRIBE never gets a push"))),
+        Case(method: "invite", expected: .skip(reason: OutcomeReason(.needsPush, "method invite never gets a push"))),
     ]
 
     @Test(arguments: cases)
@@ -42,6 +42,6 @@ import Testing
 
     @Test func skippedRequestYieldsSkippedDecisionWithTheReason() {
         let e = Fixture.event("INVITE", uri: Fixture.iosVoip, headers: [("Replaces", "x")])
-        #expect(PushStrategy.decide(e, options: Fixture.options(), router: RouterOptions()) == .skipped(reason: "INVITE with Replaces"))
+        #expect(PushStrategy.decide(e, options: Fixture.options(), router: RouterOptions()) == .skipped(reason: OutcomeReason(.needsPush, "INVITE with Replaces")))
     }
 }

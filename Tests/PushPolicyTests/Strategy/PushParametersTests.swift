@@ -62,7 +62,7 @@ import Testing
     @Test(arguments: valid)
     func parses(_ c: Valid) throws {
         let p = try PushParameters(requestUri: "sip:u@h;transport=tcp;" + c.params)
-        #expect(p.provider == c.provider)
+        #expect(p.provider.rawValue == c.provider)
         #expect(p.param == c.param)
         #expect(p.tokens == c.tokens)
         #expect(p.apnsApp?.bundleId == c.bundle)

@@ -85,6 +85,10 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
                 ("auto.offset.reset", options.autoOffsetReset),
                 ("enable.partition.eof", "false"),
                 ("partition.assignment.strategy", "cooperative-sticky"),
+                // Statistics every second tell how long the group coordinator has been silent
+                // (`coordinatorSilence`): librdkafka's own session check can lag a black-holed
+                // connection by a minute and more.
+                ("statistics.interval.ms", "1000"),
             ],
             overrides: [("group.id", options.groupId)])
         let poller = ConsumerPoller(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
@@ -92,6 +96,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         rd_kafka_conf_set_error_cb(conf, clientErrorCallback)
+        rd_kafka_conf_set_stats_cb(conf, statsCallback)
         let rk = try makeHandle(RD_KAFKA_CONSUMER, conf: conf)
         rd_kafka_poll_set_consumer(rk)
         let topics = makePartitionList(options.topics.map { (KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), nil) })
@@ -209,6 +214,17 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// on any thread, cheap enough to ask before every write.
     public var isAssignmentLost: Bool { rd_kafka_assignment_lost(handle.pointer) != 0 }
 
+    /// How long since this member last heard from its group coordinator (a heartbeat's answer),
+    /// from librdkafka's statistics (every `statistics.interval.ms`, 1 s by default). Nil when
+    /// unknown: no statistics yet, none received from the coordinator yet, a rebalance in
+    /// progress, or statistics older than 3 s (the polling thread busy in a rebalance hook). A member silent for its session
+    /// timeout has been evicted, whatever librdkafka says: its own session check waits for the
+    /// heartbeat request to time out (`socket.timeout.ms`, 60 s), and lags a black-holed
+    /// connection by a minute or more.
+    public func coordinatorSilence(now: ContinuousClock.Instant = .now) -> Duration? {
+        poller.coordinatorSilence(now: now)
+    }
+
     /// Stops fetching these assigned partitions (messages already handed out stay valid).
     /// librdkafka only flags the partitions: it does not block.
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
@@ -263,6 +279,8 @@ final class ConsumerPoller: @unchecked Sendable {
     private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     /// Bumped on every revoke so the loop knows to re-check a batch it was assembling.
     private let revocations = Atomic<Int>(0)
+    /// The group coordinator's silence at the last statistics, and when they came.
+    private let coordinator = Mutex<(at: ContinuousClock.Instant, silence: Duration)?>(nil)
 
     init(handler: (any KafkaRebalanceHandler)?, channel: EventChannel) {
         self.handler = handler
@@ -416,6 +434,30 @@ final class ConsumerPoller: @unchecked Sendable {
         }
     }
 
+    /// Reads the group coordinator's `rxidle` (µs since its last answer) from a statistics JSON,
+    /// in the steady state of the group membership (nil otherwise).
+    func noteStatistics(_ json: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
+              let brokers = root["brokers"] as? [String: Any] else { return }
+        // Only in the steady state is silence news: while joining, a JoinGroup request can wait
+        // for the other members as long as the rebalance takes, and the session holds meanwhile.
+        guard (root["cgrp"] as? [String: Any])?["join_state"] as? String == "steady" else {
+            coordinator.withLock { $0 = nil }
+            return
+        }
+        for case let broker as [String: Any] in brokers.values {
+            guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true,
+                  let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value, rxidle >= 0 else { continue }
+            coordinator.withLock { $0 = (now, .microseconds(rxidle)) }
+            return
+        }
+    }
+
+    func coordinatorSilence(now: ContinuousClock.Instant) -> Duration? {
+        guard let last = coordinator.withLock({ $0 }), now - last.at < .seconds(3) else { return nil }
+        return last.silence + (now - last.at)
+    }
+
     /// A fatal error of this consumer's client (from librdkafka's error callback, on the polling
     /// thread): handed to the reader, which must stop.
     func reportFatal(_ error: KafkaError) {
@@ -433,6 +475,14 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
     guard let rk, let opaque else { return }
     let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
     context.consumer?.rebalance(rk: rk, err: err, partitions: partitions)
+}
+
+private let statsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
+    _, json, length, opaque in
+    guard let json, let opaque else { return 0 }
+    let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    context.consumer?.noteStatistics(UnsafeRawBufferPointer(start: json, count: length))
+    return 0  // librdkafka frees the JSON
 }
 
 /// A bounded, in-order hand-off from the polling thread to one async reader.

@@ -216,8 +216,8 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
 
     /// How long since this member last heard from its group coordinator (a heartbeat's answer),
     /// from librdkafka's statistics (every `statistics.interval.ms`, 1 s by default). Nil when
-    /// unknown: no statistics yet, none received from the coordinator yet, a rebalance in
-    /// progress, or statistics older than 3 s (the polling thread busy in a rebalance hook). A member silent for its session
+    /// unknown: no statistics yet, none received from the coordinator yet, or statistics older
+    /// than 3 s (the polling thread busy in a rebalance hook). A member silent for its session
     /// timeout has been evicted, whatever librdkafka says: its own session check waits for the
     /// heartbeat request to time out (`socket.timeout.ms`, 60 s), and lags a black-holed
     /// connection by a minute or more.
@@ -434,17 +434,15 @@ final class ConsumerPoller: @unchecked Sendable {
         }
     }
 
-    /// Reads the group coordinator's `rxidle` (µs since its last answer) from a statistics JSON,
-    /// in the steady state of the group membership (nil otherwise).
+    /// Reads the group coordinator's `rxidle` (µs since its last answer) from a statistics JSON.
     func noteStatistics(_ json: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) {
         guard let root = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
               let brokers = root["brokers"] as? [String: Any] else { return }
-        // Only in the steady state is silence news: while joining, a JoinGroup request can wait
-        // for the other members as long as the rebalance takes, and the session holds meanwhile.
-        guard (root["cgrp"] as? [String: Any])?["join_state"] as? String == "steady" else {
-            coordinator.withLock { $0 = nil }
-            return
-        }
+        // Every membership state counts. A JoinGroup answered late (the group waits for a slow
+        // member) looks like silence too and costs a short hold; but a member cut off while
+        // rejoining (its JoinGroup never arrived) is expired at its session timeout like any
+        // other, and its partitions move on (chaos seed 16 with namespaces: a worker cut off as
+        // a rebalance began sent for 19.5 s).
         for case let broker as [String: Any] in brokers.values {
             guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true,
                   let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value, rxidle >= 0 else { continue }

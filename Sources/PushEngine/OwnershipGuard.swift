@@ -23,7 +23,7 @@ final class OwnershipGuard: Sendable {
     let freezeBound: Duration
     /// How long lanes hold after a pause, for librdkafka to find out whether the session is lost.
     let confirmWindow: Duration
-    /// A coordinator silent this long (in the steady state of the membership) may have evicted
+    /// A coordinator silent this long may have evicted
     /// this member by the time the next statistics say so: the session timeout, less a heartbeat
     /// interval and the statistics' second.
     let silenceBound: Duration

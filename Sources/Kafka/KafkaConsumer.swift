@@ -40,6 +40,19 @@ public enum KafkaConsumerEvent: Sendable {
     case error(KafkaError)
 }
 
+/// How long a group member has not heard from its coordinator.
+public struct CoordinatorSilence: Sendable, Hashable {
+    public var duration: Duration
+    /// The membership is (re)joining: a JoinGroup or SyncGroup request may be waiting for the
+    /// other members, so a long silence is expected up to the session timeout.
+    public var rebalancing: Bool
+
+    public init(duration: Duration, rebalancing: Bool) {
+        self.duration = duration
+        self.rebalancing = rebalancing
+    }
+}
+
 /// Options of a group consumer beyond the client configuration.
 public struct KafkaConsumerOptions: Sendable {
     public var groupId: String
@@ -221,7 +234,7 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// timeout has been evicted, whatever librdkafka says: its own session check waits for the
     /// heartbeat request to time out (`socket.timeout.ms`, 60 s), and lags a black-holed
     /// connection by a minute or more.
-    public func coordinatorSilence(now: ContinuousClock.Instant = .now) -> Duration? {
+    public func coordinatorSilence(now: ContinuousClock.Instant = .now) -> CoordinatorSilence? {
         poller.coordinatorSilence(now: now)
     }
 
@@ -280,7 +293,7 @@ final class ConsumerPoller: @unchecked Sendable {
     /// Bumped on every revoke so the loop knows to re-check a batch it was assembling.
     private let revocations = Atomic<Int>(0)
     /// The group coordinator's silence at the last statistics, and when they came.
-    private let coordinator = Mutex<(at: ContinuousClock.Instant, silence: Duration)?>(nil)
+    private let coordinator = Mutex<(at: ContinuousClock.Instant, silence: CoordinatorSilence)?>(nil)
 
     init(handler: (any KafkaRebalanceHandler)?, channel: EventChannel) {
         self.handler = handler
@@ -438,22 +451,24 @@ final class ConsumerPoller: @unchecked Sendable {
     func noteStatistics(_ json: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) {
         guard let root = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
               let brokers = root["brokers"] as? [String: Any] else { return }
-        // Every membership state counts. A JoinGroup answered late (the group waits for a slow
-        // member) looks like silence too and costs a short hold; but a member cut off while
+        // Every membership state counts, but a caller must know which: a JoinGroup can wait for
+        // the other members (the embedded broker waits the session timeout less a second), so
+        // silence then is no news until past the session timeout; a member cut off while
         // rejoining (its JoinGroup never arrived) is expired at its session timeout like any
-        // other, and its partitions move on (chaos seed 16 with namespaces: a worker cut off as
-        // a rebalance began sent for 19.5 s).
+        // other (chaos seed 16 with namespaces: a worker cut off as a rebalance began sent for
+        // 19.5 s).
+        let joinState = (root["cgrp"] as? [String: Any])?["join_state"] as? String
         for case let broker as [String: Any] in brokers.values {
             guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true,
                   let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value, rxidle >= 0 else { continue }
-            coordinator.withLock { $0 = (now, .microseconds(rxidle)) }
+            coordinator.withLock { $0 = (now, CoordinatorSilence(duration: .microseconds(rxidle), rebalancing: joinState != "steady")) }
             return
         }
     }
 
-    func coordinatorSilence(now: ContinuousClock.Instant) -> Duration? {
+    func coordinatorSilence(now: ContinuousClock.Instant) -> CoordinatorSilence? {
         guard let last = coordinator.withLock({ $0 }), now - last.at < .seconds(3) else { return nil }
-        return last.silence + (now - last.at)
+        return CoordinatorSilence(duration: last.silence.duration + (now - last.at), rebalancing: last.silence.rebalancing)
     }
 
     /// A fatal error of this consumer's client (from librdkafka's error callback, on the polling

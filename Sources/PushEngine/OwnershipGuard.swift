@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Logging
 import Synchronization
 
@@ -27,8 +28,13 @@ final class OwnershipGuard: Sendable {
     /// this member by the time the next statistics say so: the session timeout, less a heartbeat
     /// interval and the statistics' second.
     let silenceBound: Duration
+    /// The same while the membership rejoins: a JoinGroup waiting for the other members is
+    /// answered within the session timeout when it arrived, so only past it (plus a heartbeat
+    /// interval) is the silence news. A member cut off as a rebalance began may so act up to
+    /// about two seconds past its eviction.
+    let rebalancingSilenceBound: Duration
     private let assignmentLost: @Sendable () -> Bool
-    private let coordinatorSilence: @Sendable () -> Duration?
+    private let coordinatorSilence: @Sendable () -> CoordinatorSilence?
     private let logger: Logger
     private struct State {
         var lastTick: ContinuousClock.Instant
@@ -43,11 +49,12 @@ final class OwnershipGuard: Sendable {
     /// heartbeat intervals and a second is time for a heartbeat's answer and librdkafka's own
     /// session check.
     init(sessionTimeout: Duration, heartbeatInterval: Duration, logger: Logger,
-         assignmentLost: @escaping @Sendable () -> Bool, coordinatorSilence: @escaping @Sendable () -> Duration? = { nil },
+         assignmentLost: @escaping @Sendable () -> Bool, coordinatorSilence: @escaping @Sendable () -> CoordinatorSilence? = { nil },
          now: ContinuousClock.Instant = .now) {
         freezeBound = max(.seconds(1), sessionTimeout / 2)
         confirmWindow = max(.seconds(2), heartbeatInterval * 2 + .seconds(1))
         silenceBound = max(.seconds(1), sessionTimeout - heartbeatInterval - .seconds(1))
+        rebalancingSilenceBound = sessionTimeout + heartbeatInterval
         self.assignmentLost = assignmentLost
         self.coordinatorSilence = coordinatorSilence
         self.logger = logger
@@ -68,10 +75,11 @@ final class OwnershipGuard: Sendable {
     }
 
     /// Notes a tick: a gap longer than `freezeBound` since the last one starts a hold, and a
-    /// coordinator silent past `silenceBound` holds until `confirmWindow` after it answers again.
+    /// coordinator silent past `silenceBound` (`rebalancingSilenceBound` while rejoining) holds
+    /// until `confirmWindow` after it answers again.
     func tick(now: ContinuousClock.Instant = .now) {
         let silence = coordinatorSilence()
-        let silent = silence.map { $0 > silenceBound } ?? false
+        let silent = silence.map { $0.duration > ($0.rebalancing ? rebalancingSilenceBound : silenceBound) } ?? false
         let (gap, change): (Duration?, Bool?) = state.withLock { s in
             defer { s.lastTick = now }
             if silent { s.holdUntil = max(s.holdUntil, now + confirmWindow) }
@@ -84,7 +92,8 @@ final class OwnershipGuard: Sendable {
         if change == true {
             EngineMetrics.counter(EngineMetrics.coordinatorSilences).increment()
             logger.warning("the group coordinator has not answered for longer than the session allows; lanes hold their work until it answers and confirms the assignment", metadata: [
-                "silent": "\(silence ?? .zero)", "bound": "\(silenceBound)"])
+                "silent": "\(silence?.duration ?? .zero)", "rebalancing": "\(silence?.rebalancing ?? false)",
+                "bound": "\(silence?.rebalancing == true ? rebalancingSilenceBound : silenceBound)"])
         } else if change == false {
             logger.info("the group coordinator answers again; lanes resume once the assignment is confirmed", metadata: ["hold": "\(confirmWindow)"])
         }

@@ -131,16 +131,16 @@ struct ConsumerGroupTests {
         try await waitUntil("assigned") { !recorder.assigned.isEmpty }
         // Heartbeats every 200 ms are answered (the first join can take the mock's 3 s).
         _ = try await waitForValue("heartbeats answered", timeout: .seconds(10)) {
-            consumer.coordinatorSilence().flatMap { $0 < .seconds(1) ? $0 : nil }
+            consumer.coordinatorSilence().flatMap { $0.duration < .seconds(1) ? $0 : nil }
         }
         // Answers now take 8 s: the coordinator falls silent (as behind a black-holed connection).
         try broker.setRoundTripTime(.seconds(8))
         _ = try await waitForValue("the silence to pass 3 s", timeout: .seconds(15)) {
-            consumer.coordinatorSilence().flatMap { $0 > .seconds(3) ? $0 : nil }
+            consumer.coordinatorSilence().flatMap { $0.duration > .seconds(3) ? $0 : nil }
         }
         try broker.setRoundTripTime(.zero)
         _ = try await waitForValue("answers again", timeout: .seconds(20)) {
-            consumer.coordinatorSilence().flatMap { $0 < .seconds(2) ? $0 : nil }
+            consumer.coordinatorSilence().flatMap { $0.duration < .seconds(2) ? $0 : nil }
         }
         await consumer.close()
     }

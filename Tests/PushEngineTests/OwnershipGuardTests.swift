@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import Kafka
 import Testing
 @testable import PushEngine
 
@@ -15,8 +16,12 @@ struct OwnershipGuardTests {
     /// The coordinator's silence as the consumer's statistics would say (milliseconds; -1: unknown).
     final class Silence: Sendable {
         let ms = Atomic<Int>(-1)
+        let rebalancing = Atomic<Bool>(false)
         func set(_ v: Duration?) { ms.store(v.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1, ordering: .relaxed) }
-        var value: Duration? { let v = ms.load(ordering: .relaxed); return v < 0 ? nil : .milliseconds(v) }
+        var value: CoordinatorSilence? {
+            let v = ms.load(ordering: .relaxed)
+            return v < 0 ? nil : CoordinatorSilence(duration: .milliseconds(v), rebalancing: rebalancing.load(ordering: .relaxed))
+        }
     }
 
     func makeGuard(lost: Flag = Flag(), silence: Silence = Silence()) -> OwnershipGuard {
@@ -30,6 +35,7 @@ struct OwnershipGuardTests {
         #expect(g.freezeBound == .seconds(3))
         #expect(g.confirmWindow == .seconds(2))
         #expect(g.silenceBound == .milliseconds(4_800))
+        #expect(g.rebalancingSilenceBound == .milliseconds(6_200))
         let slow = OwnershipGuard(sessionTimeout: .seconds(45), heartbeatInterval: .seconds(3), logger: Logger(label: "test"), assignmentLost: { false })
         #expect(slow.freezeBound == .milliseconds(22_500))
         #expect(slow.confirmWindow == .seconds(7))
@@ -94,9 +100,20 @@ struct OwnershipGuardTests {
         #expect(g.holdUntil(now: t0 + .milliseconds(3_900)) == t0 + .milliseconds(4_000))
         g.tick(now: t0 + .milliseconds(4_001))
         #expect(g.holdUntil(now: t0 + .milliseconds(4_050)) == nil)
-        // Unknown (a rebalance in progress, no statistics yet) holds nothing.
+        // While rejoining, a JoinGroup may wait for the others up to the session timeout.
+        silence.rebalancing.store(true, ordering: .relaxed)
+        silence.set(.milliseconds(5_900))
+        g.tick(now: t0 + .milliseconds(4_050))
+        #expect(g.holdUntil(now: t0 + .milliseconds(4_060)) == nil)
+        silence.set(.milliseconds(6_300))
+        g.tick(now: t0 + .milliseconds(4_070))
+        #expect(g.holdUntil(now: t0 + .milliseconds(4_080)) == t0 + .milliseconds(6_070))
+        silence.rebalancing.store(false, ordering: .relaxed)
+        silence.set(.milliseconds(100))
+        g.tick(now: t0 + .milliseconds(6_080))
+        // Unknown (no statistics yet, or stale) holds nothing.
         silence.set(nil)
-        g.tick(now: t0 + .milliseconds(4_100))
-        #expect(g.holdUntil(now: t0 + .milliseconds(4_150)) == nil)
+        g.tick(now: t0 + .milliseconds(6_100))
+        #expect(g.holdUntil(now: t0 + .milliseconds(6_150)) == nil)
     }
 }

@@ -98,12 +98,12 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
                 ("auto.offset.reset", options.autoOffsetReset),
                 ("enable.partition.eof", "false"),
                 ("partition.assignment.strategy", "cooperative-sticky"),
-                // Statistics every second tell how long the group coordinator has been silent
-                // (`coordinatorSilence`): librdkafka's own session check can lag a black-holed
-                // connection by a minute and more.
-                ("statistics.interval.ms", "1000"),
             ],
-            overrides: [("group.id", options.groupId)])
+            // Statistics every second tell how long the group coordinator has been silent
+            // (`coordinatorSilence`): librdkafka's own session check can lag a black-holed
+            // connection by a minute and more. Not a default: another interval would weaken
+            // that fencing, and the statistics go to this consumer's callback only.
+            overrides: [("group.id", options.groupId), ("statistics.interval.ms", "1000")])
         let poller = ConsumerPoller(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
         let context = ClientContext(consumer: poller)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
@@ -253,13 +253,15 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
         guard !partitions.isEmpty else { return }
         let list = makePartitionList(partitions.map { ($0, nil) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
+        // Noted first: a revoke running meanwhile on the polling thread must see it to clear it.
+        if pause { poller.notePaused(partitions, true) }
         let err = pause ? rd_kafka_pause_partitions(handle.pointer, list) : rd_kafka_resume_partitions(handle.pointer, list)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: pause ? "pause" : "resume") }
         for i in 0..<Int(list.pointee.cnt) where list.pointee.elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR {
             let e = list.pointee.elems[i]
             throw KafkaError(e.err, context: "\(pause ? "pause" : "resume") \(String(cString: e.topic))[\(e.partition)]")
         }
-        poller.notePaused(partitions, pause)
+        if !pause { poller.notePaused(partitions, false) }
     }
 
     /// The fatal error librdkafka raised for this consumer, if any.
@@ -293,8 +295,9 @@ final class ConsumerPoller: @unchecked Sendable {
     private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     /// Bumped on every revoke so the loop knows to re-check a batch it was assembling.
     private let revocations = Atomic<Int>(0)
-    /// The group coordinator's silence at the last statistics, and when they came.
-    private let coordinator = Mutex<(at: ContinuousClock.Instant, silence: CoordinatorSilence)?>(nil)
+    /// When the last statistics came, when the group coordinator last answered (as they said),
+    /// and whether the membership was rejoining.
+    private let coordinator = Mutex<(at: ContinuousClock.Instant, lastAnswer: ContinuousClock.Instant?, rebalancing: Bool)?>(nil)
 
     init(handler: (any KafkaRebalanceHandler)?, channel: EventChannel) {
         self.handler = handler
@@ -384,6 +387,9 @@ final class ConsumerPoller: @unchecked Sendable {
                     held.withLock { $0 = paused }
                 }
             }
+            // A partition assigned again without a revoke this member saw may still carry a pause
+            // of its own: cleared before the assign (after it, librdkafka #2190).
+            unpause(rk, list)
             if cooperative {
                 if let e = rd_kafka_incremental_assign(rk, partitions) { logFailure(KafkaError(consuming: e, context: "incremental assign")) }
             } else {
@@ -481,16 +487,21 @@ final class ConsumerPoller: @unchecked Sendable {
         // 19.5 s).
         let joinState = (root["cgrp"] as? [String: Any])?["join_state"] as? String
         for case let broker as [String: Any] in brokers.values {
-            guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true,
-                  let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value, rxidle >= 0 else { continue }
-            coordinator.withLock { $0 = (now, CoordinatorSilence(duration: .microseconds(rxidle), rebalancing: joinState != "steady")) }
+            guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true else { continue }
+            // `rxidle` is -1 while the connection is down (a refused or reset one, not only a
+            // black-holed one): the last answer seen stays the last answer.
+            let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value ?? -1
+            coordinator.withLock { c in
+                let answered = rxidle >= 0 ? now - .microseconds(rxidle) : c?.lastAnswer
+                c = (now, answered, joinState != "steady")
+            }
             return
         }
     }
 
     func coordinatorSilence(now: ContinuousClock.Instant) -> CoordinatorSilence? {
-        guard let last = coordinator.withLock({ $0 }), now - last.at < .seconds(3) else { return nil }
-        return CoordinatorSilence(duration: last.silence.duration + (now - last.at), rebalancing: last.silence.rebalancing)
+        guard let last = coordinator.withLock({ $0 }), now - last.at < .seconds(3), let answered = last.lastAnswer else { return nil }
+        return CoordinatorSilence(duration: now - answered, rebalancing: last.rebalancing)
     }
 
     /// A fatal error of this consumer's client (from librdkafka's error callback, on the polling

@@ -30,8 +30,8 @@ final class OwnershipGuard: Sendable {
     let silenceBound: Duration
     /// The same while the membership rejoins: a JoinGroup waiting for the other members is
     /// answered within the session timeout when it arrived, so only past it (plus a heartbeat
-    /// interval) is the silence news. A member cut off as a rebalance began may so act up to
-    /// about two seconds past its eviction.
+    /// interval) is the silence news. A member cut off as a rebalance began may so act up to a
+    /// heartbeat interval and the statistics' second past its eviction.
     let rebalancingSilenceBound: Duration
     private let assignmentLost: @Sendable () -> Bool
     private let coordinatorSilence: @Sendable () -> CoordinatorSilence?
@@ -107,6 +107,11 @@ final class OwnershipGuard: Sendable {
     /// Ticks every 100 ms on a thread of its own until `stop()` (a thread, not a task: a
     /// starved cooperative pool must not look like a pause, nor hide one).
     func start() {
+        // The time from construction to here (topics checked, consumer created) is no pause.
+        state.withLock { s in
+            s.lastTick = .now
+            s.holdUntil = .now
+        }
         let thread = Thread { [self] in
             while !stopped.load(ordering: .relaxed) {
                 tick()

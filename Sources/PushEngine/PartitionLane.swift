@@ -114,14 +114,17 @@ actor PartitionLane<Core: LaneCore> {
         apply(messages)
     }
 
-    private func apply(_ messages: [KafkaMessage]) {
+    /// `fireDue: false` while applying held steps: timers that came due during the hold fire
+    /// once after all of them, or a ring due at the hold's start would go out before a held
+    /// `call.ended` that came after it.
+    private func apply(_ messages: [KafkaMessage], fireDue: Bool = true) {
         guard !stopped, let last = messages.last else { return }
         let now = clock.now()
         var actions: [CoreAction] = []
         for message in messages {
             actions.append(contentsOf: core.handle(message, now: now))
         }
-        actions.append(contentsOf: core.fireDue(now: now))
+        if fireDue { actions.append(contentsOf: core.fireDue(now: now)) }
         perform(actions, offset: last.offset)
         rearm()
     }
@@ -208,9 +211,13 @@ actor PartitionLane<Core: LaneCore> {
         logger.info("ownership confirmed; applying held work", metadata: ["partition": "\(partition)", "steps": "\(steps.count)"])
         for step in steps {
             switch step {
-            case .input(let messages): apply(messages)
-            case .completion(let order, let outcome): apply(order, outcome)
+            case .input(let messages): apply(messages, fireDue: false)
+            case .completion(let order, let outcome): apply(order, outcome, fireDue: false)
             }
+        }
+        if !stopped {
+            let due = core.fireDue(now: clock.now())
+            if !due.isEmpty { perform(due, offset: nil) }
         }
         rearm()
         wakeIdleWaiters()
@@ -347,6 +354,16 @@ actor PartitionLane<Core: LaneCore> {
 
     private func retryWrite(_ records: [KafkaProducerRecord], sequence: Int, attempt: Int) {
         guard !closed else { return }
+        if let until = ownership?.holdUntil() {
+            // A retry due while the worker was paused re-sends this lane's view of the keys:
+            // not before the group has confirmed the partition is still this lane's.
+            retryTasks[sequence] = Task {
+                try? await Task.sleep(until: until, clock: .continuous)
+                guard !Task.isCancelled else { return }
+                self.retryWrite(records, sequence: sequence, attempt: attempt)
+            }
+            return
+        }
         enqueue(records, sequence: sequence, attempt: attempt)
     }
 
@@ -393,11 +410,11 @@ actor PartitionLane<Core: LaneCore> {
         apply(order, outcome)
     }
 
-    private func apply(_ order: SendOrder, _ outcome: SendOutcome) {
+    private func apply(_ order: SendOrder, _ outcome: SendOutcome, fireDue: Bool = true) {
         progress.update(busy: true, progressed: true)
         let now = clock.now()
         var actions = core.completed(order, outcome: outcome, now: now)
-        if !stopped { actions.append(contentsOf: core.fireDue(now: now)) }
+        if fireDue && !stopped { actions.append(contentsOf: core.fireDue(now: now)) }
         perform(actions, offset: nil)
         rearm()
     }
@@ -418,6 +435,13 @@ actor PartitionLane<Core: LaneCore> {
                 // No timer fires while the worker may have lost the partition.
                 scheduleRelease(at: until)
                 try? await Task.sleep(until: until, clock: .continuous)
+                continue
+            }
+            if !held.isEmpty {
+                // The hold ended but its release has not run yet: held steps go first.
+                release?.cancel()
+                release = nil
+                releaseHeld()
                 continue
             }
             let now = clock.now()

@@ -40,19 +40,6 @@ public enum KafkaConsumerEvent: Sendable {
     case error(KafkaError)
 }
 
-/// How long a group member has not heard from its coordinator.
-public struct CoordinatorSilence: Sendable, Hashable {
-    public var duration: Duration
-    /// The membership is (re)joining: a JoinGroup or SyncGroup request may be waiting for the
-    /// other members, so a long silence is expected up to the session timeout.
-    public var rebalancing: Bool
-
-    public init(duration: Duration, rebalancing: Bool) {
-        self.duration = duration
-        self.rebalancing = rebalancing
-    }
-}
-
 /// Options of a group consumer beyond the client configuration.
 public struct KafkaConsumerOptions: Sendable {
     public var groupId: String
@@ -99,17 +86,12 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
                 ("enable.partition.eof", "false"),
                 ("partition.assignment.strategy", "cooperative-sticky"),
             ],
-            // Statistics every second tell how long the group coordinator has been silent
-            // (`coordinatorSilence`): librdkafka's own session check can lag a black-holed
-            // connection by a minute and more. Not a default: another interval would weaken
-            // that fencing, and the statistics go to this consumer's callback only.
-            overrides: [("group.id", options.groupId), ("statistics.interval.ms", "1000")])
+            overrides: [("group.id", options.groupId)])
         let poller = ConsumerPoller(handler: rebalanceHandler, channel: EventChannel(capacity: Swift.max(1, options.bufferedBatches)))
         let context = ClientContext(consumer: poller)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         rd_kafka_conf_set_error_cb(conf, clientErrorCallback)
-        rd_kafka_conf_set_stats_cb(conf, statsCallback)
         let rk = try makeHandle(RD_KAFKA_CONSUMER, conf: conf)
         rd_kafka_poll_set_consumer(rk)
         let topics = makePartitionList(options.topics.map { (KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), nil) })
@@ -227,17 +209,6 @@ public final class KafkaConsumer: Sendable, AsyncSequence {
     /// on any thread, cheap enough to ask before every write.
     public var isAssignmentLost: Bool { rd_kafka_assignment_lost(handle.pointer) != 0 }
 
-    /// How long since this member last heard from its group coordinator (a heartbeat's answer),
-    /// from librdkafka's statistics (every `statistics.interval.ms`, 1 s by default). Nil when
-    /// unknown: no statistics yet, none received from the coordinator yet, or statistics older
-    /// than 3 s (the polling thread busy in a rebalance hook). A member silent for its session
-    /// timeout has been evicted, whatever librdkafka says: its own session check waits for the
-    /// heartbeat request to time out (`socket.timeout.ms`, 60 s), and lags a black-holed
-    /// connection by a minute or more.
-    public func coordinatorSilence(now: ContinuousClock.Instant = .now) -> CoordinatorSilence? {
-        poller.coordinatorSilence(now: now)
-    }
-
     /// Stops fetching these assigned partitions (messages already handed out stay valid).
     /// librdkafka only flags the partitions: it does not block.
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
@@ -295,9 +266,6 @@ final class ConsumerPoller: @unchecked Sendable {
     private let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     /// Bumped on every revoke so the loop knows to re-check a batch it was assembling.
     private let revocations = Atomic<Int>(0)
-    /// When the last statistics came, when the group coordinator last answered (as they said),
-    /// and whether the membership was rejoining.
-    private let coordinator = Mutex<(at: ContinuousClock.Instant, lastAnswer: ContinuousClock.Instant?, rebalancing: Bool)?>(nil)
 
     init(handler: (any KafkaRebalanceHandler)?, channel: EventChannel) {
         self.handler = handler
@@ -475,35 +443,6 @@ final class ConsumerPoller: @unchecked Sendable {
         if e != RD_KAFKA_RESP_ERR_NO_ERROR { logFailure(KafkaError(e, context: "clear the pause of revoked partitions")) }
     }
 
-    /// Reads the group coordinator's `rxidle` (µs since its last answer) from a statistics JSON.
-    func noteStatistics(_ json: UnsafeRawBufferPointer, now: ContinuousClock.Instant = .now) {
-        guard let root = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-              let brokers = root["brokers"] as? [String: Any] else { return }
-        // Every membership state counts, but a caller must know which: a JoinGroup can wait for
-        // the other members (the embedded broker waits the session timeout less a second), so
-        // silence then is no news until past the session timeout; a member cut off while
-        // rejoining (its JoinGroup never arrived) is expired at its session timeout like any
-        // other (chaos seed 16 with namespaces: a worker cut off as a rebalance began sent for
-        // 19.5 s).
-        let joinState = (root["cgrp"] as? [String: Any])?["join_state"] as? String
-        for case let broker as [String: Any] in brokers.values {
-            guard (broker["name"] as? String)?.hasPrefix("GroupCoordinator") == true else { continue }
-            // `rxidle` is -1 while the connection is down (a refused or reset one, not only a
-            // black-holed one): the last answer seen stays the last answer.
-            let rxidle = (broker["rxidle"] as? NSNumber)?.int64Value ?? -1
-            coordinator.withLock { c in
-                let answered = rxidle >= 0 ? now - .microseconds(rxidle) : c?.lastAnswer
-                c = (now, answered, joinState != "steady")
-            }
-            return
-        }
-    }
-
-    func coordinatorSilence(now: ContinuousClock.Instant) -> CoordinatorSilence? {
-        guard let last = coordinator.withLock({ $0 }), now - last.at < .seconds(3), let answered = last.lastAnswer else { return nil }
-        return CoordinatorSilence(duration: now - answered, rebalancing: last.rebalancing)
-    }
-
     /// A fatal error of this consumer's client (from librdkafka's error callback, on the polling
     /// thread): handed to the reader, which must stop.
     func reportFatal(_ error: KafkaError) {
@@ -521,14 +460,6 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
     guard let rk, let opaque else { return }
     let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
     context.consumer?.rebalance(rk: rk, err: err, partitions: partitions)
-}
-
-private let statsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
-    _, json, length, opaque in
-    guard let json, let opaque else { return 0 }
-    let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
-    context.consumer?.noteStatistics(UnsafeRawBufferPointer(start: json, count: length))
-    return 0  // librdkafka frees the JSON
 }
 
 /// A bounded, in-order hand-off from the polling thread to one async reader.

@@ -35,7 +35,6 @@ package enum EngineMetrics {
     static let dropped = "pushfleet_dropped_total"               // cause
     static let freezes = "pushfleet_process_pauses_total"
     static let heldSteps = "pushfleet_lane_held_steps_total"
-    static let coordinatorSilences = "pushfleet_coordinator_silences_total"
 
     /// `# HELP` text per metric name (the Prometheus factory of `pushfleet worker` looks names
     /// up here; a name missing from it is exported without help, which the deploy test rejects).
@@ -61,7 +60,6 @@ package enum EngineMetrics {
         unrestored: "Assigned partitions not processed because their state could not be restored yet.",
         recordsWithoutLane: "Records read for a partition this worker has no lane for (dropped unstored: the owner reads them again).",
         freezes: "Pauses of this process long enough to have cost its group session (SIGSTOP, a paused VM, starvation); lanes held their work until the group confirmed the assignment.",
-        coordinatorSilences: "Times the group coordinator stayed silent past the session timeout (less a heartbeat and a second; while rejoining, plus a heartbeat): the worker may have been evicted (cut off from the broker); lanes held their work until it answered.",
         heldSteps: "Inputs and send results a lane held because the worker may have lost its partitions (after a pause, or librdkafka found the assignment lost).",
         pausedPartitions: "Partitions paused because their pushes wait for room at a destination or too much is unacknowledged.",
         backPressure: "Back-pressure transitions of partitions, by action (pause, resume).",

@@ -1,5 +1,4 @@
 import Foundation
-import Kafka
 import Logging
 import Synchronization
 
@@ -10,12 +9,8 @@ import Synchronization
 /// evicted and its partitions have new owners. When it wakes, its lanes hold results that would
 /// write schedules over what the new owner wrote (a call that rings again after its end), and
 /// librdkafka learns of the loss only at its next heartbeat or session check; the revoke reaches
-/// the lanes later still. A worker cut off from the broker (a network partition, a black-holed
-/// connection) is evicted after its session timeout too, but librdkafka only notices when its
-/// heartbeat request times out (`socket.timeout.ms`, 60 s): until then it sends pushes the new
-/// owner sends as well. So after a gap in this process's time longer than `freezeBound`, while
-/// the group coordinator has been silent longer than `silenceBound`, and while librdkafka says
-/// the assignment is lost, lanes hold their work; they go on once `confirmWindow` has passed
+/// the lanes later still. So after a gap in this process's time longer than `freezeBound`, and
+/// while librdkafka says the assignment is lost, lanes hold their work; they go on once `confirmWindow` has passed
 /// without a loss (a heartbeat round trip and a session check had time to run), and the revoke
 /// closes them, dropping what they held, if it was lost. Chaos seeds
 /// 16 and 2026 found the rings; `docs/chaos.md` says what is still not fenced.
@@ -24,22 +19,11 @@ final class OwnershipGuard: Sendable {
     let freezeBound: Duration
     /// How long lanes hold after a pause, for librdkafka to find out whether the session is lost.
     let confirmWindow: Duration
-    /// A coordinator silent this long may have evicted
-    /// this member by the time the next statistics say so: the session timeout, less a heartbeat
-    /// interval and the statistics' second.
-    let silenceBound: Duration
-    /// The same while the membership rejoins: a JoinGroup waiting for the other members is
-    /// answered within the session timeout when it arrived, so only past it (plus a heartbeat
-    /// interval) is the silence news. A member cut off as a rebalance began may so act up to a
-    /// heartbeat interval and the statistics' second past its eviction.
-    let rebalancingSilenceBound: Duration
     private let assignmentLost: @Sendable () -> Bool
-    private let coordinatorSilence: @Sendable () -> CoordinatorSilence?
     private let logger: Logger
     private struct State {
         var lastTick: ContinuousClock.Instant
         var holdUntil: ContinuousClock.Instant
-        var silent = false
     }
     private let state: Mutex<State>
     private let stopped = Atomic<Bool>(false)
@@ -49,14 +33,10 @@ final class OwnershipGuard: Sendable {
     /// heartbeat intervals and a second is time for a heartbeat's answer and librdkafka's own
     /// session check.
     init(sessionTimeout: Duration, heartbeatInterval: Duration, logger: Logger,
-         assignmentLost: @escaping @Sendable () -> Bool, coordinatorSilence: @escaping @Sendable () -> CoordinatorSilence? = { nil },
-         now: ContinuousClock.Instant = .now) {
+         assignmentLost: @escaping @Sendable () -> Bool, now: ContinuousClock.Instant = .now) {
         freezeBound = max(.seconds(1), sessionTimeout / 2)
         confirmWindow = max(.seconds(2), heartbeatInterval * 2 + .seconds(1))
-        silenceBound = max(.seconds(1), sessionTimeout - heartbeatInterval - .seconds(1))
-        rebalancingSilenceBound = sessionTimeout + heartbeatInterval
         self.assignmentLost = assignmentLost
-        self.coordinatorSilence = coordinatorSilence
         self.logger = logger
         state = Mutex(State(lastTick: now, holdUntil: now))
     }
@@ -74,28 +54,13 @@ final class OwnershipGuard: Sendable {
         return assignmentLost() ? now + .milliseconds(200) : nil
     }
 
-    /// Notes a tick: a gap longer than `freezeBound` since the last one starts a hold, and a
-    /// coordinator silent past `silenceBound` (`rebalancingSilenceBound` while rejoining) holds
-    /// until `confirmWindow` after it answers again.
+    /// Notes a tick; a gap longer than `freezeBound` since the last one starts a hold.
     func tick(now: ContinuousClock.Instant = .now) {
-        let silence = coordinatorSilence()
-        let silent = silence.map { $0.duration > ($0.rebalancing ? rebalancingSilenceBound : silenceBound) } ?? false
-        let (gap, change): (Duration?, Bool?) = state.withLock { s in
+        let gap: Duration? = state.withLock { s in
             defer { s.lastTick = now }
-            if silent { s.holdUntil = max(s.holdUntil, now + confirmWindow) }
-            let change: Bool? = silent != s.silent ? silent : nil
-            s.silent = silent
-            guard now - s.lastTick > freezeBound else { return (nil, change) }
+            guard now - s.lastTick > freezeBound else { return nil }
             s.holdUntil = max(s.holdUntil, now + confirmWindow)
-            return (now - s.lastTick, change)
-        }
-        if change == true {
-            EngineMetrics.counter(EngineMetrics.coordinatorSilences).increment()
-            logger.warning("the group coordinator has not answered for longer than the session allows; lanes hold their work until it answers and confirms the assignment", metadata: [
-                "silent": "\(silence?.duration ?? .zero)", "rebalancing": "\(silence?.rebalancing ?? false)",
-                "bound": "\(silence?.rebalancing == true ? rebalancingSilenceBound : silenceBound)"])
-        } else if change == false {
-            logger.info("the group coordinator answers again; lanes resume once the assignment is confirmed", metadata: ["hold": "\(confirmWindow)"])
+            return now - s.lastTick
         }
         if let gap {
             EngineMetrics.counter(EngineMetrics.freezes).increment()

@@ -67,6 +67,8 @@ actor PartitionLane<Core: LaneCore> {
     private var sleeper: (deadline: EventTime, task: Task<Void, any Error>)?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var retryTasks: [Int: Task<Void, Never>] = [:]
+    /// The `OwnerEpoch` header on every state record this lane writes (none in benchmarks).
+    private let ownerHeaders: [KafkaHeader]
     /// Says when the worker may have lost its partitions (nil: never, as in benchmarks).
     private let ownership: OwnershipGuard?
     /// Inputs and send results held while ownership is in doubt, applied in order once it is
@@ -80,9 +82,10 @@ actor PartitionLane<Core: LaneCore> {
     }
 
     init(partition: KafkaTopicPartition, statePartition: Int32, core: Core, clock: any PushClock, senders: any PushSending,
-         producer: KafkaProducer, topics: EngineTopics, logger: Logger, ownership: OwnershipGuard? = nil,
+         producer: KafkaProducer, ownerEpoch: Int64? = nil, topics: EngineTopics, logger: Logger, ownership: OwnershipGuard? = nil,
          onPressure: @escaping @Sendable (Bool) -> Void = { _ in }, storeOffset: @escaping @Sendable (Int64) -> Void) {
         self.ownership = ownership
+        ownerHeaders = ownerEpoch.map { [OwnerEpoch.header($0)] } ?? []
         self.partition = partition
         self.statePartition = statePartition
         self.core = core
@@ -257,7 +260,7 @@ actor PartitionLane<Core: LaneCore> {
 
     private func stateRecord(key: String, _ record: ScheduleRecord?) -> KafkaProducerRecord {
         KafkaProducerRecord(topic: topics.state, partition: statePartition, key: Array(key.utf8),
-                            value: record.map { RecordEncoder.encode($0) })
+                            value: record.map { RecordEncoder.encode($0) }, headers: ownerHeaders)
     }
 
     private func write(_ records: [KafkaProducerRecord], offset: Int64?) {

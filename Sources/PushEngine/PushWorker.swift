@@ -315,15 +315,15 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         let count: Int
         let installed: Bool
         if tp.topic == topics.events {
-            let core = try await restore(partition: tp.partition)
+            let (core, epoch) = try await restore(partition: tp.partition)
             count = core.pendingCount
-            let lane = makeLane(tp, statePartition: tp.partition, core: core)
+            let lane = makeLane(tp, statePartition: tp.partition, core: core, epoch: epoch)
             installed = owned.withLock { $0.install(events: lane, for: tp, onlyIfUnrestored: onlyIfUnrestored) }
             if installed { await lane.start() }
         } else {
-            let core = try await restoreRegistrations(partition: tp.partition)
+            let (core, epoch) = try await restoreRegistrations(partition: tp.partition)
             count = core.pendingCount
-            let lane = makeLane(tp, statePartition: tp.partition % statePartitionCount.withLock { $0 }, core: core)
+            let lane = makeLane(tp, statePartition: tp.partition % statePartitionCount.withLock { $0 }, core: core, epoch: epoch)
             installed = owned.withLock { $0.install(registrations: lane, for: tp, onlyIfUnrestored: onlyIfUnrestored) }
             if installed { await lane.start() }
         }
@@ -361,9 +361,9 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         }
     }
 
-    private func makeLane<Core: LaneCore>(_ tp: KafkaTopicPartition, statePartition: Int32, core: Core) -> PartitionLane<Core> {
+    private func makeLane<Core: LaneCore>(_ tp: KafkaTopicPartition, statePartition: Int32, core: Core, epoch: Int64) -> PartitionLane<Core> {
         PartitionLane(
-            partition: tp, statePartition: statePartition, core: core, clock: clock, senders: senders, producer: producer,
+            partition: tp, statePartition: statePartition, core: core, clock: clock, senders: senders, producer: producer, ownerEpoch: epoch,
             topics: topics, logger: logger, ownership: ownership, onPressure: { [weak self] pressed in self?.backPressure(tp, pressed) }
         ) { [weak self] offset in
             // Looked up at each store: the first assignment can run before `run()` has
@@ -433,7 +433,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
 
     /// Rebuilds a registrations partition: the whole table (latest binding per key), then the
     /// wake-ups already sent, from the state partition that holds its markers.
-    private func restoreRegistrations(partition: Int32) async throws -> RegistrationCore {
+    private func restoreRegistrations(partition: Int32) async throws -> (RegistrationCore, epoch: Int64) {
         let reader = KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
         let table = LatestValues()
         try await reader.read(KafkaTopicPartition(topic: topics.registrations, partition: partition)) { table.apply($0) }
@@ -449,7 +449,8 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         let statePartition = partition % statePartitionCount.withLock { $0 }
         try await reader.read(KafkaTopicPartition(topic: topics.state, partition: statePartition)) { state.apply($0) }
         reportUnusable(core.restoreMarkers(latest: state.values).mapValues(\.description), topic: topics.state, partition: statePartition)
-        return core
+        reportStale(state, partition: statePartition)
+        return (core, OwnerEpoch.next(after: state.highestEpoch, now: clock.now()))
     }
 
     /// Restores skip records they cannot decode. They are not dead-lettered again (each restore
@@ -463,14 +464,25 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
             "topic": "\(topic)", "partition": "\(partition)", "count": "\(unusable.count)", "first": "\(sample.joined(separator: "; "))"])
     }
 
-    /// Rebuilds a partition's schedules from its state partition.
-    private func restore(partition: Int32) async throws -> PartitionCore {
+    /// Rebuilds a partition's schedules from its state partition; returns them with the owner
+    /// epoch the new lane writes under (`OwnerEpoch`).
+    private func restore(partition: Int32) async throws -> (PartitionCore, epoch: Int64) {
         let latest = LatestValues()
         try await KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
             .read(KafkaTopicPartition(topic: topics.state, partition: partition)) { batch in latest.apply(batch) }
         var core = PartitionCore(partition: partition, policy: policy, timing: timing)
         reportUnusable(core.restore(latest: latest.values).mapValues(\.description), topic: topics.state, partition: partition)
-        return core
+        reportStale(latest, partition: partition)
+        return (core, OwnerEpoch.next(after: latest.highestEpoch, now: clock.now()))
+    }
+
+    /// A former owner's writes that landed after a later owner's are news: a worker froze or
+    /// was cut off with writes in its producer (they were ignored, as they must be).
+    private func reportStale(_ latest: LatestValues, partition: Int32) {
+        guard latest.staleIgnored > 0 else { return }
+        EngineMetrics.counter(EngineMetrics.restoreStale).increment(by: latest.staleIgnored)
+        logger.notice("state records of a former owner ignored at restore: a later owner had written their keys", metadata: [
+            "partition": "\(partition)", "count": "\(latest.staleIgnored)"])
     }
 }
 
@@ -519,20 +531,6 @@ struct Ownership {
     private mutating func claim(_ tp: KafkaTopicPartition, onlyIfUnrestored: Bool) -> Bool {
         if onlyIfUnrestored { return unrestored.removeValue(forKey: tp) != nil }
         return true
-    }
-}
-
-/// Latest value per key of a compacted partition being read (tombstones delete).
-private final class LatestValues: @unchecked Sendable {
-    // @unchecked: `apply` runs on the partition reader's single thread; `values` is read after
-    // the read has returned.
-    private(set) var values: [String: [UInt8]] = [:]
-
-    func apply(_ batch: [KafkaMessage]) {
-        for message in batch {
-            let key = String(decoding: message.key ?? [], as: UTF8.self)
-            values[key] = message.value
-        }
     }
 }
 

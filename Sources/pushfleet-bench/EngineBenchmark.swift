@@ -53,7 +53,7 @@ enum EngineBenchmark {
             for result in await producer.sendBatch(records) { _ = try result.get() }
         }
         let started = ContinuousClock.now
-        let latest = Latest()
+        let latest = LatestValues()
         try await KafkaPartitionReader(configuration: config).read(KafkaTopicPartition(topic: topic, partition: 0)) { latest.apply($0) }
         var core = PartitionCore(partition: 0, policy: policy)
         for (key, value) in latest.values { try core.restore(key: key, value: value) }
@@ -152,14 +152,5 @@ enum EngineBenchmark {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
-    }
-}
-
-/// Latest value per key, filled on the partition reader's thread.
-private final class Latest: @unchecked Sendable {
-    // @unchecked: `apply` runs on the reader's single thread; `values` is read after it returned.
-    var values: [String: [UInt8]?] = [:]
-    func apply(_ batch: [KafkaMessage]) {
-        for m in batch { values[String(decoding: m.key ?? [], as: UTF8.self)] = m.value }
     }
 }

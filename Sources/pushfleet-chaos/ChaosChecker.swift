@@ -318,17 +318,19 @@ struct ChaosChecker {
         // 7. Every events partition makes progress.
         mark = violations.count
         var worstWait = 0.0
-        var byPartition: [Int32: Double] = [:]
+        var byPartition: [Int32: (wait: Double, push: SimulatedInput, acknowledged: Double)] = [:]
         for push in pushes {
             guard let acknowledged = push.acknowledged, let partition = push.partition else { continue }
             // An input never answered waited until the drain ended (and fails the trace check too).
             let first = (outcomesByEvent[push.eventId ?? ""] ?? []).map(\.at).min() ?? o.drainEnd
             let wait = first - acknowledged
-            byPartition[partition] = max(byPartition[partition] ?? 0, wait)
+            if wait > byPartition[partition]?.wait ?? -1 { byPartition[partition] = (wait, push, acknowledged) }
             worstWait = max(worstWait, wait)
         }
-        for (partition, wait) in byPartition.sorted(by: { $0.key < $1.key }) where wait > Self.progressBound {
-            fail("progress", at: nil, String(format: "events partition %d: an input waited %.1f s for its first outcome", partition, wait))
+        for (partition, worst) in byPartition.sorted(by: { $0.key < $1.key }) where worst.wait > Self.progressBound {
+            fail("progress", at: worst.acknowledged, String(
+                format: "events partition %d: an input waited %.1f s for its first outcome (%@ acknowledged at %.1f s, offset %lld); %@",
+                partition, worst.wait, worst.push.eventId ?? "?", worst.acknowledged, worst.push.offset ?? -1, history(worst.push)))
         }
         figures["longest_wait_for_first_outcome_s"] = worstWait
         result("every events partition has an owner making progress within \(Int(Self.progressBound)) s", since: mark,
@@ -392,7 +394,7 @@ struct ChaosChecker {
         let got = (o.apns + o.fcm).filter { $0.key == push.token }.sorted { $0.at < $1.at }
             .map { "\(f1(seconds($0.at)).trimmingCharacters(in: .whitespaces))\($0.delivered ? "" : "(\($0.reply))")" }
         let outcomes = o.outcomes.filter { $0.record.callId == push.callId }.sorted { $0.at < $1.at }
-            .map { "\(f1($0.at).trimmingCharacters(in: .whitespaces)) \($0.record.pushType?.rawValue ?? "-")#\($0.record.attempt) \($0.record.result.rawValue)\($0.record.requests.map { " requests=\($0)" } ?? "")" }
+            .map { "\(f1($0.at).trimmingCharacters(in: .whitespaces)) \($0.record.pushType?.rawValue ?? "-")#\($0.record.attempt) \($0.record.result.rawValue)\($0.record.requests.map { " requests=\($0)" } ?? "")\($0.record.result == .sent ? "" : " (\(($0.record.reason ?? "").prefix(80)))")" }
         let writes = (push.callId.flatMap { o.stateWrites[$0] } ?? [])
             .map { "\(f1($0.at).trimmingCharacters(in: .whitespaces)) \($0.phase ?? "tombstone")#\($0.attempt)" }
         return "event at \(f1(push.eventTime).trimmingCharacters(in: .whitespaces)) s; provider requests at \(got); outcomes \(outcomes); state \(writes)"

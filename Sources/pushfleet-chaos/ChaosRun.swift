@@ -45,6 +45,9 @@ struct ChaosRun {
             pushNotification: ["retransmission-count": "3", "retransmission-interval": "2",
                                "register-wakeup-interval": String(Self.wakeupIntervalMinutes), "register-wakeup-threshold": "10"],
             router: ["call-fork-timeout": "90"],
+            // For diagnosing a run: librdkafka's debug contexts in every worker's log (with
+            // PUSHFLEET_KAFKA_LOG_LEVEL=debug in the environment, which the workers inherit).
+            kafka: ProcessInfo.processInfo.environment["PUSHFLEET_CHAOS_KAFKA_DEBUG"].map { ["rdkafka.debug": $0] } ?? [:],
             pushfleet: ["apple-dev-push-uri": relay.baseURL])
         var networks: WorkerNetworks?
         var netnsNote: String

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kafka
 import PushContract
+import PushEngine
 
 /// `pushfleet inspect`: the pending schedule of a call, read from the state topic.
 struct InspectCommand: AsyncParsableCommand {
@@ -44,14 +45,15 @@ struct InspectCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: [String: ScheduleRecord?].self) { group in
             for partition in partition.map({ [$0] }) ?? Array(0..<Int32(partitions)) {
                 group.addTask {
-                    let messages = try await reader.readAll(KafkaTopicPartition(topic: stateTopic, partition: partition))
-                    var latest: [String: ScheduleRecord?] = [:]
-                    for m in messages {
-                        let key = String(decoding: m.key ?? [], as: UTF8.self)
-                        guard key.hasPrefix(callId + ":") else { continue }
-                        latest[key] = m.value.flatMap { try? RecordDecoder.decodeSchedule($0) }
+                    // The restore's own rule (owner epochs included), so this shows what a
+                    // worker taking the partition over would restore.
+                    let latest = LatestValues()
+                    try await reader.read(KafkaTopicPartition(topic: stateTopic, partition: partition)) { latest.apply($0) }
+                    var schedules: [String: ScheduleRecord?] = [:]
+                    for (key, value) in latest.values where key.hasPrefix(callId + ":") {
+                        schedules[key] = try? RecordDecoder.decodeSchedule(value)
                     }
-                    return latest
+                    return schedules
                 }
             }
             for try await partial in group {

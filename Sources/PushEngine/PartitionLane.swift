@@ -32,9 +32,10 @@ public struct EngineTopics: Sendable, Hashable {
 /// - Important: every schedule change is produced to the state partition (same number) before
 ///   the offset of the input that caused it is stored; offsets advance only over inputs whose
 ///   writes (state, outcomes, dead letters) were all acknowledged, in input order (`WriteLedger`).
-/// - Important: once `drain` returns the lane is closed: it writes nothing more, stores no
-///   offset and fires no timer, whatever is still in flight, so that it never writes state next
-///   to the partition's new owner.
+/// - Important: once `drain` returns the lane is closed: it writes no state, stores no offset
+///   and fires no timer, whatever is still in flight, so that it never writes state next to the
+///   partition's new owner. The one thing it still writes is the `push.outcome` of an attempt
+///   that ends later (the outcomes topic is a log, and every attempt gets one).
 actor PartitionLane<Core: LaneCore> {
     let partition: KafkaTopicPartition
     /// Where this lane's state records go: the events partition's number for schedules, the
@@ -165,6 +166,9 @@ actor PartitionLane<Core: LaneCore> {
         sleeper?.task.cancel()
         retryTasks.values.forEach { $0.cancel() }
         retryTasks = [:]
+        // Held inputs are the next owner's to read again; held attempts were made, and keep
+        // their outcome.
+        for case .completion(let order, let outcome) in held { recordOutcomeOnly(order, outcome) }
         held = []
         release?.cancel()
         release = nil
@@ -244,9 +248,7 @@ actor PartitionLane<Core: LaneCore> {
             case .state(let key, let record):
                 records.append(stateRecord(key: key, record))
             case .outcome(let outcome):
-                records.append(KafkaProducerRecord(
-                    topic: topics.outcomes, key: Array((outcome.callId ?? outcome.registration ?? "").utf8),
-                    value: RecordEncoder.encode(outcome)))
+                records.append(outcomeRecord(outcome))
             case .deadLetter(let letter):
                 records.append(KafkaProducerRecord(topic: topics.deadLetter, key: letter.key, value: RecordEncoder.encode(letter)))
             case .send(let order):
@@ -256,6 +258,11 @@ actor PartitionLane<Core: LaneCore> {
             }
         }
         write(records, offset: offset)
+    }
+
+    private func outcomeRecord(_ outcome: PushOutcome) -> KafkaProducerRecord {
+        KafkaProducerRecord(topic: topics.outcomes, key: Array((outcome.callId ?? outcome.registration ?? "").utf8),
+                            value: RecordEncoder.encode(outcome))
     }
 
     private func stateRecord(key: String, _ record: ScheduleRecord?) -> KafkaProducerRecord {
@@ -406,8 +413,10 @@ actor PartitionLane<Core: LaneCore> {
     private func completed(_ order: SendOrder, _ outcome: SendOutcome) {
         sendsInFlight -= 1
         guard !closed else {
-            // The partition has a new owner, which repeats this push (the duplicate window).
-            return
+            // The partition has a new owner, which repeats this push if its schedule still
+            // wants it (the duplicate window). The attempt was made all the same: its outcome
+            // is recorded, as every attempt's is.
+            return recordOutcomeOnly(order, outcome)
         }
         if mustHold() { return hold(.completion(order, outcome)) }
         apply(order, outcome)
@@ -420,6 +429,20 @@ actor PartitionLane<Core: LaneCore> {
         if fireDue && !stopped { actions.append(contentsOf: core.fireDue(now: now)) }
         perform(actions, offset: nil)
         rearm()
+    }
+
+    /// The `push.outcome` of an attempt that ended after the lane closed (a send that outlived
+    /// the drain timeout, or held while the partition was being lost), and nothing else: no
+    /// state, no offset, no timer. The outcomes topic is a log, not state, so a former owner's
+    /// record there misleads nobody; without it that attempt would have no outcome at all when
+    /// the next owner has no reason to repeat it (the device answered meanwhile).
+    private func recordOutcomeOnly(_ order: SendOrder, _ outcome: SendOutcome) {
+        let outcomes = core.completed(order, outcome: outcome, now: clock.now()).filter {
+            if case .outcome = $0 { true } else { false }
+        }
+        guard !outcomes.isEmpty else { return }
+        EngineMetrics.record(outcomes)
+        producer.enqueue(outcomes.compactMap { if case .outcome(let o) = $0 { outcomeRecord(o) } else { nil } }) { _ in }
     }
 
     /// Resumes `drain` when the lane is idle, or at once with `force` (its timeout, or close).

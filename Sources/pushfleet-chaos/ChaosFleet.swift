@@ -24,29 +24,38 @@ final class BrokerProcess: Sendable {
     let process: Process
     private let input: FileHandle
     private let output: PipeText
-    let errors: PipeText
+    /// Its standard error (librdkafka's own assertions end up here), kept as `broker.log` in
+    /// the run's log directory.
+    let logFile: URL
     let bootstrap: String
     private let commands = Mutex(0)
 
-    init(pushfleet: URL, partitions: Int) async throws {
+    init(pushfleet: URL, partitions: Int, logFile: URL) async throws {
         let process = Process()
         process.executableURL = pushfleet
         process.arguments = ["dev-broker", "--partitions", String(partitions), "--control"]
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe(), stdout = Pipe()
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.standardInput = stdin
         process.standardOutput = stdout
-        process.standardError = stderr
+        process.standardError = try FileHandle(forWritingTo: logFile)
         try process.run()
         self.process = process
+        self.logFile = logFile
         input = stdin.fileHandleForWriting
         output = PipeText(stdout.fileHandleForReading)
-        errors = PipeText(stderr.fileHandleForReading)
         let out = output
         guard await waitFor(.seconds(30), { out.text.contains("\n") }) else {
             process.terminate()
-            throw ChaosError("pushfleet dev-broker printed no bootstrap address: \(errors.text)")
+            throw ChaosError("pushfleet dev-broker printed no bootstrap address: \(tail(logFile))")
         }
         bootstrap = String(output.text.prefix { $0 != "\n" })
+    }
+
+    /// Why the broker is gone, if it is (it is never told to exit before the run's end).
+    var exitNote: String? {
+        guard !process.isRunning else { return nil }
+        return "the embedded broker exited (\(process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.terminationStatus)): \(tail(logFile))"
     }
 
     /// Sends one control command and waits for its answer (`ok …`).
@@ -55,7 +64,12 @@ final class BrokerProcess: Sendable {
             n += 1
             return n
         }
-        input.write(Data((command + "\n").utf8))
+        if let exitNote { throw ChaosError(exitNote) }
+        do {
+            try input.write(contentsOf: Data((command + "\n").utf8))
+        } catch {
+            throw ChaosError(exitNote ?? "dev-broker control '\(command)': \(error)")
+        }
         let out = output
         let answered = await waitFor(.seconds(15)) {
             out.text.split(separator: "\n").dropFirst().count >= expected
@@ -228,10 +242,6 @@ final class WorkerFleet: Sendable {
         if !expected { timeline.instant("unexpected-exit", "worker \(slot) exited with status \(status)") }
     }
 
-    private func tail(_ file: URL) -> String {
-        String(((try? String(contentsOf: file, encoding: .utf8)) ?? "").suffix(1500))
-    }
-
     var exits: [Exit] { exitsSeen.withLock { $0 } }
     var rssSamples: [RSSSample] { rss.withLock { $0 } }
     var stopDurations: [(slot: Int, seconds: Double)] { stopTimes.withLock { $0 } }
@@ -309,4 +319,9 @@ final class WorkerFleet: Sendable {
             for slot in 0..<count { group.addTask { await self.terminate(slot, bound: bound) } }
         }
     }
+}
+
+/// The last lines of a process's log, for a report.
+func tail(_ file: URL) -> String {
+    String(((try? String(contentsOf: file, encoding: .utf8)) ?? "").suffix(1500))
 }

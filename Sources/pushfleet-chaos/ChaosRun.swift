@@ -29,7 +29,8 @@ struct ChaosRun {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         log("pushfleet-chaos: seed \(seed), \(duration) s of traffic and faults\(short ? " (short mode)" : ""), logs in \(logDirectory.path)")
 
-        let broker = try await BrokerProcess(pushfleet: pushfleet, partitions: Self.partitions)
+        let broker = try await BrokerProcess(pushfleet: pushfleet, partitions: Self.partitions,
+                                             logFile: logDirectory.appendingPathComponent("broker.log"))
         let ca = try SandboxCertificateAuthority.generate()
         let apns = try APNsSandbox(ca: ca)
         try await apns.start()
@@ -127,6 +128,11 @@ struct ChaosRun {
         await fleet.stopAll(bound: ChaosChecker.stopBound)
 
         for entry in fleet.rebalances() { timeline.record(entry) }
+        // The broker is the test's own part, never faulted by exiting: a run whose broker died
+        // checked nothing after that, and says so instead of reading topics that are gone.
+        if let note = broker.exitNote {
+            throw ChaosError("\(note) (its log: \(broker.logFile.path)); the run is void, reproduce with --seed \(seed)")
+        }
         log(String(format: "%7.1f s  reading the outcome, dead-letter and state topics", timeline.seconds()))
         let outcomes = try await readTopic(broker.bootstrap, "pushfleet.outcomes", partitions: Self.partitions)
         let letters = try await readTopic(broker.bootstrap, "pushfleet.dead-letter", partitions: Self.partitions)

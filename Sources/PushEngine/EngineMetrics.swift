@@ -29,6 +29,7 @@ package enum EngineMetrics {
     static let eventTimeReplaced = "pushfleet_event_time_replaced_total"  // direction
     static let restoreUnusable = "pushfleet_restore_unusable_records_total"  // topic
     static let restoreStale = "pushfleet_restore_stale_records_total"
+    static let writeStalls = "pushfleet_lane_write_stalls_total"
     static let live = "pushfleet_worker_live"
     static let pausedPartitions = "pushfleet_backpressure_paused_partitions"
     static let backPressure = "pushfleet_backpressure_total"      // action
@@ -66,6 +67,7 @@ package enum EngineMetrics {
         backPressure: "Back-pressure transitions of partitions, by action (pause, resume).",
         eventTimeReplaced: "Pushes whose branch.unanswered time was too far ahead of (over 5 s) or behind (over the push's TTL) the worker's clock, and so counted from when the worker read it; by direction.",
         restoreUnusable: "Records that could not be decoded when restoring a partition, by topic (skipped; the live read dead-lettered them).",
+        writeStalls: "Times a lane held its work because one of its writes waited past half the session timeout for the broker's acknowledgement (a broker outage, or this worker cut off from it).",
         restoreStale: "State records a restore ignored because a later owner of the partition had already written their key (writes of a worker that froze or was cut off, landed late).",
         live: "1 while /health answers ok: no fatal Kafka error, the poll thread and every lane make progress.",
         ready: "1 while /ready answers ok: consuming, and every assigned partition restored and processed.",

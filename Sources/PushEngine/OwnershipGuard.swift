@@ -19,6 +19,12 @@ final class OwnershipGuard: Sendable {
     let freezeBound: Duration
     /// How long lanes hold after a pause, for librdkafka to find out whether the session is lost.
     let confirmWindow: Duration
+    /// A lane whose oldest write has waited longer than this for the broker's acknowledgement
+    /// holds its work until it comes: the broker is out of reach (an outage, or this worker cut
+    /// off from it), and past the session timeout the partition may be someone else's. librdkafka
+    /// finds a lost session only when its heartbeat request times out (`socket.timeout.ms`, 60 s);
+    /// a cut-off worker went on sending for 17–22 s (chaos seeds 16 and 2026).
+    let writeStallBound: Duration
     private let assignmentLost: @Sendable () -> Bool
     private let logger: Logger
     private struct State {
@@ -36,6 +42,7 @@ final class OwnershipGuard: Sendable {
          assignmentLost: @escaping @Sendable () -> Bool, now: ContinuousClock.Instant = .now) {
         freezeBound = max(.seconds(1), sessionTimeout / 2)
         confirmWindow = max(.seconds(2), heartbeatInterval * 2 + .seconds(1))
+        writeStallBound = max(.seconds(1), sessionTimeout / 2)
         self.assignmentLost = assignmentLost
         self.logger = logger
         state = Mutex(State(lastTick: now, holdUntil: now))

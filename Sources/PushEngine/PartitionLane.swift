@@ -76,6 +76,8 @@ actor PartitionLane<Core: LaneCore> {
     /// confirmed, dropped when the lane closes.
     private var held: [HeldStep] = []
     private var release: Task<Void, Never>?
+    /// A write stall was logged and not yet its end.
+    private var stallNoted = false
 
     private enum HeldStep {
         case input([KafkaMessage])
@@ -187,8 +189,32 @@ actor PartitionLane<Core: LaneCore> {
     /// may have lost its partitions (`OwnershipGuard`).
     private func mustHold() -> Bool {
         if !held.isEmpty { return true }
-        guard let until = ownership?.holdUntil() else { return false }
-        scheduleRelease(at: until)
+        if let until = ownership?.holdUntil() {
+            scheduleRelease(at: until)
+            return true
+        }
+        // Released by the acknowledgement that ends the stall (`written`).
+        return writesStalled()
+    }
+
+    /// Whether the broker has left a write of this lane unacknowledged past the bound
+    /// (`OwnershipGuard.writeStallBound`): an outage, or this worker cut off from it. Nothing
+    /// more is done for the partition (no send, no timer, no input) until it answers; past the
+    /// session timeout the partition may have a new owner. Logged once per stall.
+    private func writesStalled(now: ContinuousClock.Instant = .now) -> Bool {
+        guard let bound = ownership?.writeStallBound, let since = ledger.oldestUnacknowledged, now - since > bound else {
+            if stallNoted {
+                stallNoted = false
+                logger.info("broker acknowledged the lane's writes again; applying held work", metadata: ["partition": "\(partition)"])
+            }
+            return false
+        }
+        if !stallNoted {
+            stallNoted = true
+            EngineMetrics.counter(EngineMetrics.writeStalls).increment()
+            logger.warning("a write has waited past the bound for the broker's acknowledgement; the lane holds its work until it comes", metadata: [
+                "partition": "\(partition)", "waited": "\(now - since)", "bound": "\(bound)"])
+        }
         return true
     }
 
@@ -213,6 +239,7 @@ actor PartitionLane<Core: LaneCore> {
         release = nil
         guard !closed, !held.isEmpty else { return }
         if let until = ownership?.holdUntil() { return scheduleRelease(at: until) }
+        if writesStalled() { return }  // the acknowledgement that ends it releases them
         let steps = held
         held = []
         logger.info("ownership confirmed; applying held work", metadata: ["partition": "\(partition)", "steps": "\(steps.count)"])
@@ -339,6 +366,7 @@ actor PartitionLane<Core: LaneCore> {
             logger.info("write succeeded after retries", metadata: ["partition": "\(partition)", "retries": "\(attempt)"])
         }
         if let store = ledger.complete(sequence) { storeOffset(store) }
+        if !held.isEmpty && release == nil { releaseHeld() }
         // Busy only if work remains: a lane left "busy" after its last write looked stalled
         // to /health once it had been idle for the bound.
         progress.update(busy: !isIdle, progressed: true)
@@ -461,6 +489,12 @@ actor PartitionLane<Core: LaneCore> {
                 // No timer fires while the worker may have lost the partition.
                 scheduleRelease(at: until)
                 try? await Task.sleep(until: until, clock: .continuous)
+                continue
+            }
+            if writesStalled() {
+                // No timer fires while the broker leaves this lane's writes unacknowledged;
+                // checked again shortly (its acknowledgement may come at any moment).
+                try? await Task.sleep(for: .milliseconds(100))
                 continue
             }
             if !held.isEmpty {

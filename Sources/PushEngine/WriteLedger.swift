@@ -12,6 +12,7 @@ struct WriteLedger {
         var sequence: Int
         var offset: Int64?
         var done: Bool
+        var began: ContinuousClock.Instant
     }
 
     private var entries = Deque<Entry>()
@@ -26,12 +27,18 @@ struct WriteLedger {
     /// Begins the writes of one step. `offset` is the input offset the step completes (nil for a
     /// timer or a send result); `empty` steps (nothing to write) are done at once. Returns the
     /// entry's sequence and the offset to store now, if any (the next offset to read).
-    mutating func begin(offset: Int64?, empty: Bool) -> (sequence: Int, store: Int64?) {
+    mutating func begin(offset: Int64?, empty: Bool, at now: ContinuousClock.Instant = .now) -> (sequence: Int, store: Int64?) {
         let sequence = nextSequence
         nextSequence += 1
         if let offset { lastInputOffset = offset }
-        entries.append(Entry(sequence: sequence, offset: offset, done: empty))
+        entries.append(Entry(sequence: sequence, offset: offset, done: empty, began: now))
         return (sequence, empty ? advance() : nil)
+    }
+
+    /// When the oldest entry still waiting for its acknowledgement began (nil: none waits).
+    /// Entries before it that are done wait only for it, so the scan stops at the first.
+    var oldestUnacknowledged: ContinuousClock.Instant? {
+        entries.first { !$0.done }?.began
     }
 
     /// Marks an entry acknowledged; returns the offset to store, if one advanced. Unknown or

@@ -16,7 +16,7 @@ final class InProcessFleet: Sendable {
     let config: PushFleetConfig
     let senders: PushSenders
 
-    init(partitions: Int32 = 2) async throws {
+    init(partitions: Int32 = 2, kafka: [String: String] = [:]) async throws {
         broker = try EmbeddedKafkaBroker(brokers: 1)
         for topic in ["pushfleet.events", "pushfleet.registrations", "pushfleet.state", "pushfleet.outcomes", "pushfleet.dead-letter"] {
             try broker.createTopic(KafkaTopicSpec(name: topic, partitions: partitions))
@@ -28,7 +28,7 @@ final class InProcessFleet: Sendable {
         try await fcm.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-inproc-\(UUID().uuidString.prefix(8))")
         let files = try SandboxFleetFiles(directory: directory, ca: ca, fcm: fcm)
-        try files.writeConfig(bootstrap: broker.bootstrapServers, apns: apns, fcm: fcm, pushfleet: ["metrics-listen": ""])
+        try files.writeConfig(bootstrap: broker.bootstrapServers, apns: apns, fcm: fcm, kafka: kafka, pushfleet: ["metrics-listen": ""])
         config = try PushFleetConfig.load(path: files.configFile)
         senders = try PushSenders(config: config, logger: Logger(label: "test.senders"))
     }

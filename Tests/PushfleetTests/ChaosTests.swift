@@ -9,15 +9,6 @@ extension FleetProcesses {
 /// (`make chaos-short` runs it alone; PUSHFLEET_CHAOS_SEED picks another seed).
 @Suite("Chaos: the fleet under seeded faults (pushfleet-chaos --short)", .serialized, .timeLimit(.minutes(7)))
 struct ChaosTests {
-    /// Violations of the one failure this version does not fix (docs/chaos.md, "Known"): state
-    /// writes already in a worker's producer when it froze or was cut off land after the new
-    /// owner's `done`, so a later restore rings a finished call again or retransmits a message.
-    /// Recorded as a known issue, never as a pass; any other violation fails the test.
-    static func isStaleOwnerWrite(_ violation: [String: Any]) -> Bool {
-        let invariant = violation["invariant"] as? String, detail = violation["detail"] as? String ?? ""
-        return invariant == "retransmission" || (invariant == "ringing" && detail.contains("still rang"))
-    }
-
     @Test("pushfleet-chaos --short: no input without a trace, no push lost, every invariant holds under overlapping faults")
     func shortRun() async throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("pushfleet-chaos-\(UUID().uuidString.prefix(8)).json")
@@ -40,14 +31,8 @@ struct ChaosTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: Any],
                                   "no report; pushfleet-chaos exited \(status):\n\(printed.suffix(4000))\n\(chaos.errors.text.suffix(2000))")
         let violations = report["violations"] as? [[String: Any]] ?? []
-        let known = violations.filter(Self.isStaleOwnerWrite)
-        let others = violations.filter { !Self.isStaleOwnerWrite($0) }
-        #expect(others.isEmpty, "\(others.prefix(5))")
-        withKnownIssue("state writes in a frozen or cut-off worker's producer land after the new owner's done (docs/chaos.md, Known)",
-                       isIntermittent: true) {
-            #expect(known.isEmpty, "\(known.count) violation(s), first: \(known.first?["detail"] ?? "")")
-        }
-        #expect(status == 0 || (others.isEmpty && !known.isEmpty), "exit status \(status)")
+        #expect(violations.isEmpty, "\(violations.count) violation(s): \(violations.prefix(5))")
+        #expect(status == 0, "exit status \(status)")
 
         let pushes = try #require(report["pushes"] as? [String: Int])
         #expect(pushes["lost"] == 0)

@@ -8,6 +8,8 @@ public struct OutcomeReason: Sendable, Hashable, CustomStringConvertible {
     public var code: Code
     /// What the outcome record's `reason` says (unchanged on the wire).
     public var text: String
+    /// Set when the text carries an event-time note (`appending`).
+    public var timeReplaced: EventTimeNote.Direction?
 
     public init(_ code: Code, _ text: String) {
         self.code = code
@@ -17,9 +19,11 @@ public struct OutcomeReason: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 
     /// The text with `note` appended after "; ", if there is one (the code stays).
-    public func appending(_ note: String?) -> OutcomeReason {
+    public func appending(_ note: EventTimeNote?) -> OutcomeReason {
         guard let note else { return self }
-        return OutcomeReason(code, "\(text); \(note)")
+        var r = OutcomeReason(code, "\(text); \(note.text)")
+        r.timeReplaced = note.direction
+        return r
     }
 
     /// A growable set of reason codes (as swift-kafka-client's `KafkaError.ErrorCode`): a struct of
@@ -58,5 +62,23 @@ public struct OutcomeReason: Sendable, Hashable, CustomStringConvertible {
         public static let notScheduled = Code("not_scheduled")
         /// The destination had no room for it (a register wake-up: best effort, not held).
         public static let queueFull = Code("queue_full")
+    }
+}
+
+/// Why a push counts from when its `branch.unanswered` was read rather than from its `time`
+/// (contract §2 `time`, 1.1): which way the router's time was off, and the note every outcome
+/// of the push appends to its `reason`. The direction travels next to the text, so metrics
+/// count it without reading the text back.
+public struct EventTimeNote: Sendable, Hashable {
+    public enum Direction: String, Sendable, Hashable, CaseIterable {
+        case ahead, behind
+    }
+
+    public var direction: Direction
+    public var text: String
+
+    public init(_ direction: Direction, _ text: String) {
+        self.direction = direction
+        self.text = text
     }
 }

@@ -74,13 +74,16 @@ public struct PushOutcome: Sendable, Hashable {
     /// count the decision, not its wording. In memory only: the codec neither writes nor reads
     /// it (the contract's `reason` is free text), so a decoded outcome has none.
     public var reasonCode: OutcomeReason.Code?
+    /// Set when `reason` carries an event-time note (contract §2 `time`): which way the router's
+    /// time was replaced. In memory only, as `reasonCode`.
+    public var timeReplaced: EventTimeNote.Direction?
 
     public init(
         header: RecordHeader, eventId: String, callId: String? = nil, registration: String? = nil,
         branch: String? = nil, provider: String? = nil, pushType: PushType? = nil, attempt: Int = 1,
         result: PushResult, status: Int? = nil, reason: String? = nil,
         invalidSince: EventTime? = nil, latencyMs: Int64? = nil, requests: Int? = nil, device: PushDevice? = nil,
-        reasonCode: OutcomeReason.Code? = nil
+        reasonCode: OutcomeReason.Code? = nil, timeReplaced: EventTimeNote.Direction? = nil
     ) {
         self.header = header
         self.eventId = eventId
@@ -98,5 +101,6 @@ public struct PushOutcome: Sendable, Hashable {
         self.requests = requests
         self.device = device
         self.reasonCode = reasonCode
+        self.timeReplaced = timeReplaced
     }
 }

@@ -162,7 +162,7 @@ package enum EngineMetrics {
     /// Whether `o` is the outcome that counts a push in `pushfleet_event_time_replaced_total`:
     /// every outcome of such a push carries the note, so only its first one (attempt 1) counts.
     static func replacedTime(_ o: PushOutcome) -> EventTimeRule.Direction? {
-        o.attempt == 1 ? EventTimeRule.direction(inReason: o.reason) : nil
+        o.attempt == 1 ? o.timeReplaced : nil
     }
 
     /// Records what one batch of core actions says (outcomes, dead letters).

@@ -18,9 +18,7 @@ enum EventTimeRule {
     /// A router clock this far ahead is tolerated (NTP-synchronised clocks differ by far less).
     static let aheadToleranceMs: Int64 = 5_000
 
-    enum Direction: String, Sendable, CaseIterable {
-        case ahead, behind
-    }
+    typealias Direction = EventTimeNote.Direction
 
     /// The instant delays and TTLs count from: the router's `time`, or `now` when it is out of
     /// bounds. `lifetimeSeconds` is the push's TTL as the engine applies it (`PartitionCore.lifetime`).
@@ -37,36 +35,23 @@ enum EventTimeRule {
 
     /// What an outcome's `reason` says when the schedule counts from `counted` rather than from
     /// the router's time; nil when they are the same (nothing was replaced).
-    static func note(routerTime: EventTime, counted: EventTime, lifetimeSeconds: Int) -> String? {
+    static func note(routerTime: EventTime, counted: EventTime, lifetimeSeconds: Int) -> EventTimeNote? {
         let offset = routerTime.millisecondsSince1970 - counted.millisecondsSince1970
         if offset == 0 { return nil }
         let amount = seconds(abs(offset))
         if offset > 0 {
-            return "event time \(routerTime.rfc3339) was \(amount) s \(aheadMarker); counted from when it was read"
+            return EventTimeNote(.ahead, "event time \(routerTime.rfc3339) was \(amount) s ahead of the worker's clock; counted from when it was read")
         }
-        return "event time \(routerTime.rfc3339) was \(amount) s \(behindMarker), more than the push's TTL of \(lifetimeSeconds) s; counted from when it was read"
-    }
-
-    /// Which way the note in `reason` (if any) says the time was replaced. The metrics read it
-    /// back from outcomes (the core returns actions only); the markers are defined here, next to
-    /// the text that holds them, so the two cannot drift apart.
-    static func direction(inReason reason: String?) -> Direction? {
-        guard let reason, reason.contains("event time ") else { return nil }
-        if reason.contains(aheadMarker) { return .ahead }
-        if reason.contains(behindMarker) { return .behind }
-        return nil
+        return EventTimeNote(.behind, "event time \(routerTime.rfc3339) was \(amount) s behind the worker's clock, more than the push's TTL of \(lifetimeSeconds) s; counted from when it was read")
     }
 
     /// A provider's reason (maybe none) with the note appended, if there is one (the engine's
     /// own reasons append it with `OutcomeReason.appending`, the same way).
-    static func joined(_ reason: String?, _ note: String?) -> String? {
+    static func joined(_ reason: String?, _ note: EventTimeNote?) -> String? {
         guard let note else { return reason }
-        guard let reason, !reason.isEmpty else { return note }
-        return "\(reason); \(note)"
+        guard let reason, !reason.isEmpty else { return note.text }
+        return "\(reason); \(note.text)"
     }
-
-    private static let aheadMarker = "ahead of the worker's clock"
-    private static let behindMarker = "behind the worker's clock"
 
     /// Whole seconds as `3600`, others as `5.25` (no Foundation formatter in the core).
     private static func seconds(_ ms: Int64) -> String {

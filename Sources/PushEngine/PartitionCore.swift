@@ -34,7 +34,7 @@ public struct SendOrder: Sendable, Hashable {
     public var requestIndex: Int
     /// Appended to the reason of this push's outcome: why its time counts from when the event
     /// was read (`EventTimeRule.note`), nil when it counts from the router's time.
-    public var timeNote: String? = nil
+    public var timeNote: EventTimeNote? = nil
 }
 
 /// What the shell must do after a core step, in order.
@@ -395,7 +395,7 @@ public struct PartitionCore: Sendable {
             eventId: order.eventId, callId: order.callId, branch: order.branch, provider: sent.provider,
             pushType: order.request.pushType, attempt: order.attempt, result: sent.result, status: sent.status,
             reason: EventTimeRule.joined(sent.reason, order.timeNote), invalidSince: sent.invalidSince, latencyMs: latency, requests: sent.requests,
-            device: order.request.device, reasonCode: sent.reasonCode))]
+            device: order.request.device, reasonCode: sent.reasonCode, timeReplaced: order.timeNote?.direction))]
         guard var s = table[order.key] else { return actions }
         s.header.time = now
         if order.request.pushType == .final {
@@ -493,14 +493,14 @@ public struct PartitionCore: Sendable {
         (try? PushParameters(requestUri: e.requestUri))?.device(aor: e.to.uri, instanceId: e.instanceId)
     }
 
-    private func order(_ s: ScheduleRecord, request: PushRequest, note: String?, dueAt: EventTime, deadline: EventTime) -> SendOrder {
+    private func order(_ s: ScheduleRecord, request: PushRequest, note: EventTimeNote?, dueAt: EventTime, deadline: EventTime) -> SendOrder {
         SendOrder(key: s.key, attempt: s.attempt + 1, request: request, deadline: deadline, dueAt: dueAt,
                   eventId: s.header.id, callId: s.callId, branch: s.branch, eventTime: s.eventTime, requestIndex: s.requestIndex,
                   timeNote: note)
     }
 
     /// What the push's outcomes say about its time, if it counts from its read time.
-    private func timeNote(_ s: ScheduleRecord, _ derived: Derived) -> String? {
+    private func timeNote(_ s: ScheduleRecord, _ derived: Derived) -> EventTimeNote? {
         EventTimeRule.note(routerTime: derived.routerTime, counted: s.eventTime,
                            lifetimeSeconds: lifetime(of: s, request: derived.request))
     }
@@ -581,14 +581,15 @@ public struct PartitionCore: Sendable {
         // A provider is known only once the policy decided a push: the device is known then too.
         PushOutcome(header: outcomeHeader(eventId: e.header.id, suffix: "skip", now: now), eventId: e.header.id,
                     callId: e.callId, branch: e.branch, provider: provider?.rawValue, pushType: pushType, attempt: 1,
-                    result: .skipped, reason: reason.text, device: provider == nil ? nil : Self.device(of: e), reasonCode: reason.code)
+                    result: .skipped, reason: reason.text, device: provider == nil ? nil : Self.device(of: e), reasonCode: reason.code,
+                    timeReplaced: reason.timeReplaced)
     }
 
     private func outcome(_ s: ScheduleRecord, request: PushRequest, attempt: Int, result: PushResult, reason: OutcomeReason, now: EventTime) -> PushOutcome {
         PushOutcome(header: outcomeHeader(eventId: s.header.id, suffix: "\(s.requestIndex).\(request.pushType.rawValue).\(attempt)", now: now),
                     eventId: s.header.id, callId: s.callId, branch: s.branch, provider: s.provider,
                     pushType: request.pushType, attempt: attempt, result: result, reason: reason.text, device: request.device,
-                    reasonCode: reason.code)
+                    reasonCode: reason.code, timeReplaced: reason.timeReplaced)
     }
 
     /// Outcome ids are derived from the event id, so a re-sent outcome keeps its id (consumers

@@ -19,7 +19,7 @@ public struct ReplayTally: Sendable, Hashable {
     public var undecodable = 0
     /// Pushes of the range still scheduled in the future at the end (left to the live workers).
     public var notDue = 0
-    /// Decisions not to push, by reason (filter, needsPush, parameters, re-delivery…).
+    /// Decisions not to push, by reason code (`filter`, `needs_push`, `push_params`, `duplicate`…).
     public var skipped: [String: Int] = [:]
 
     public init() {}
@@ -155,7 +155,9 @@ public struct ReplayCore: Sendable {
                     tally.expired += 1
                     step.notes.append(ReplayNote(kind: .expired, offset: offset, callId: o.callId, reason: reason))
                 case .skipped:
-                    tally.skipped[Self.reasonClass(reason), default: 0] += 1
+                    // Grouped by rule (the code), not by the text: reasons quote values of the
+                    // event (a parameter, another event id), which would make one line per record.
+                    tally.skipped[o.reasonCode?.rawValue ?? "other", default: 0] += 1
                     step.notes.append(ReplayNote(kind: .skipped, offset: offset, callId: o.callId, reason: reason))
                 default:
                     tally.failedSends += 1
@@ -163,14 +165,5 @@ public struct ReplayCore: Sendable {
                 }
             }
         }
-    }
-
-    /// The summary groups skips by rule, not by the exact text: reasons may quote values of the
-    /// event (a parameter, another event id), which would make one line per record.
-    static func reasonClass(_ reason: String) -> String {
-        let cut = reason.firstIndex { $0 == ":" || $0 == "(" } ?? reason.endIndex
-        var text = String(reason[..<cut].prefix(60))
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

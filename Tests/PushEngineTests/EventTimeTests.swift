@@ -17,7 +17,7 @@ struct EventTimeTests {
         let outcome = try #require(core.answer(send, at: t0.adding(milliseconds: 20)).outcomes.first)
         #expect(outcome.result == .sent)
         #expect(outcome.reason == "event time \(t0.adding(seconds: 3600).rfc3339) was 3600 s ahead of the worker's clock; counted from when it was read")
-        #expect(EventTimeRule.direction(inReason: outcome.reason) == .ahead, "what the counter counts")
+        #expect(outcome.timeReplaced == .ahead, "what the counter counts")
         #expect(outcome.latencyMs == 20)
     }
 
@@ -43,7 +43,7 @@ struct EventTimeTests {
         #expect(send.deadline == now.adding(seconds: 10), "its TTL runs from the read time")
         let outcome = try #require(core.answer(send, at: now).outcomes.first)
         #expect(outcome.reason == "event time \(t0.rfc3339) was 3600 s behind the worker's clock, more than the push's TTL of 10 s; counted from when it was read")
-        #expect(EventTimeRule.direction(inReason: outcome.reason) == .behind)
+        #expect(outcome.timeReplaced == .behind)
         // Within its TTL it counts from the router's time: 9.5 s late, due at once, no note.
         var onTime = try makeCore { o, _ in o.messageTimeToLive = 10; o.retransmissionCount = 0 }
         let inTime = try #require(onTime.apply(unanswered("e2", method: "MESSAGE", uri: Contacts.android, body: "x"), now: t0.adding(milliseconds: 9_500)).sends.first)
@@ -62,7 +62,7 @@ struct EventTimeTests {
         let outcome = try #require(core.answer(second, at: now.adding(seconds: 10)).outcomes.first)
         #expect(outcome.attempt == 2)
         #expect(outcome.reason?.contains("more than the push's TTL of 30 s; counted from when it was read") == true)
-        #expect(EventTimeRule.direction(inReason: outcome.reason) == .behind)
+        #expect(outcome.timeReplaced == .behind)
     }
 
     @Test("the counter counts a replaced time once per push, however many outcomes the push has")
@@ -79,7 +79,7 @@ struct EventTimeTests {
             (send, at) = (s, next)
         }
         #expect(outcomes.count == 4)
-        #expect(outcomes.allSatisfy { EventTimeRule.direction(inReason: $0.reason) == .behind }, "every outcome says so")
+        #expect(outcomes.allSatisfy { $0.timeReplaced == .behind }, "every outcome says so")
         #expect(outcomes.compactMap(EngineMetrics.replacedTime) == [.behind], "counted once")
     }
 

@@ -123,6 +123,10 @@ final class WorkerFleet: Sendable {
         var expectingExit = false
         /// Set when the runner killed a worker that did not start in time (reported as such).
         var failedStart = false
+        /// The broker is out of this slot's reach now (the slot cut off, or a broker outage).
+        var unreachable = false
+        /// The broker was out of reach at some point since this generation started.
+        var sawUnreachable = false
         var extraArguments: [String] = []
     }
 
@@ -160,6 +164,7 @@ final class WorkerFleet: Sendable {
             s[slot].generation += 1
             if let extra { s[slot].extraArguments = extra }
             s[slot].expectingExit = false
+            s[slot].sawUnreachable = s[slot].unreachable
             // Not `.down` any more: housekeeping must not start a second process for the slot.
             s[slot].condition = .starting
             return (s[slot].generation, s[slot].extraArguments)
@@ -229,12 +234,18 @@ final class WorkerFleet: Sendable {
     }
 
     private func exited(slot: Int, generation: Int, status: Int32) {
-        let (expected, failedStart) = slots.withLock { s -> (Bool, Bool) in
-            guard s[slot].generation == generation else { return (true, false) }
+        let (told, failedStart, startRefused) = slots.withLock { s -> (Bool, Bool, Bool) in
+            guard s[slot].generation == generation else { return (true, false, false) }
             s[slot].condition = .down
             defer { s[slot].failedStart = false }
-            return (s[slot].expectingExit, s[slot].failedStart)
+            // Kafka unreachable at start: the worker exits 69 after 10 s, as documented
+            // (docs/operations.md, Failure modes), and its orchestrator (here: housekeeping)
+            // starts it again. Not a violation when the broker really was out of its reach.
+            let refused = status == 69 && s[slot].sawUnreachable && !s[slot].expectingExit
+            return (s[slot].expectingExit, s[slot].failedStart, refused)
         }
+        if startRefused { timeline.instant("start-refused", "worker \(slot) could not reach Kafka at start and exited 69; restarted") }
+        let expected = told || startRefused
         let why = failedStart ? "did not log 'worker started' within 60 s and was killed; " : ""
         let exit = Exit(slot: slot, generation: generation, status: status, expected: expected, at: timeline.seconds(),
                         logTail: expected ? "" : why + tail(logFile(slot, generation)))
@@ -270,6 +281,18 @@ final class WorkerFleet: Sendable {
         slots.withLock { s in
             if cut, s[slot].condition == .healthy { s[slot].condition = .cutOff }
             if !cut, s[slot].condition == .cutOff { s[slot].condition = .healthy }
+            s[slot].unreachable = cut
+            if cut { s[slot].sawUnreachable = true }
+        }
+    }
+
+    /// A broker outage began or ended: every slot is out of its reach meanwhile.
+    func setBrokerOutage(_ down: Bool) {
+        slots.withLock { s in
+            for i in s.indices {
+                s[i].unreachable = down
+                if down { s[i].sawUnreachable = true }
+            }
         }
     }
 

@@ -117,9 +117,11 @@ struct FaultScheduler: Sendable {
         case "broker-outage":
             let seconds = 5 + 15 * length
             let entry = timeline.begin(kind, String(format: "%.0f s", seconds))
+            fleet.setBrokerOutage(true)
             try? await broker.control("down all")
             await sleep(seconds)
             try? await broker.control("up all")
+            fleet.setBrokerOutage(false)
             timeline.finish(entry)
         case "broker-latency":
             let ms = 200 + Int(1300 * length)

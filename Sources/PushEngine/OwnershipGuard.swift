@@ -25,6 +25,12 @@ final class OwnershipGuard: Sendable {
     /// finds a lost session only when its heartbeat request times out (`socket.timeout.ms`, 60 s);
     /// a cut-off worker went on sending for 17–22 s (chaos seeds 16 and 2026).
     let writeStallBound: Duration
+    /// A write stall longer than the session timeout may have cost the session without
+    /// librdkafka knowing yet: through a connection that went silent rather than refused, it
+    /// learns only when a request to the coordinator times out (`socket.timeout.ms`). After such
+    /// a stall, lanes hold until this long after it began, or until the revoke closes them.
+    let sessionTimeout: Duration
+    let lossDetectionBound: Duration
     private let assignmentLost: @Sendable () -> Bool
     private let logger: Logger
     private struct State {
@@ -38,11 +44,13 @@ final class OwnershipGuard: Sendable {
     /// it (the last heartbeat can be up to an interval older than the pause); holding two
     /// heartbeat intervals and a second is time for a heartbeat's answer and librdkafka's own
     /// session check.
-    init(sessionTimeout: Duration, heartbeatInterval: Duration, logger: Logger,
+    init(sessionTimeout: Duration, heartbeatInterval: Duration, socketTimeout: Duration = .seconds(60), logger: Logger,
          assignmentLost: @escaping @Sendable () -> Bool, now: ContinuousClock.Instant = .now) {
         freezeBound = max(.seconds(1), sessionTimeout / 2)
         confirmWindow = max(.seconds(2), heartbeatInterval * 2 + .seconds(1))
         writeStallBound = max(.seconds(1), sessionTimeout / 2)
+        self.sessionTimeout = sessionTimeout
+        lossDetectionBound = socketTimeout + sessionTimeout
         self.assignmentLost = assignmentLost
         self.logger = logger
         state = Mutex(State(lastTick: now, holdUntil: now))

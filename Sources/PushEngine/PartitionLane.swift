@@ -76,8 +76,11 @@ actor PartitionLane<Core: LaneCore> {
     /// confirmed, dropped when the lane closes.
     private var held: [HeldStep] = []
     private var release: Task<Void, Never>?
-    /// A write stall was logged and not yet its end.
+    /// A write stall was logged and not yet its end; when it began.
     private var stallNoted = false
+    private var stallBegan: ContinuousClock.Instant?
+    /// After a stall longer than the session timeout: hold until then (or the revoke).
+    private var suspectUntil: ContinuousClock.Instant?
 
     private enum HeldStep {
         case input([KafkaMessage])
@@ -189,12 +192,27 @@ actor PartitionLane<Core: LaneCore> {
     /// may have lost its partitions (`OwnershipGuard`).
     private func mustHold() -> Bool {
         if !held.isEmpty { return true }
-        if let until = ownership?.holdUntil() {
+        // Released by the acknowledgement that ends the stall (`written`). Asked first: the
+        // end of a stall longer than the session timeout starts a suspicion.
+        if writesStalled() { return true }
+        if let until = ownership?.holdUntil() ?? suspicion() {
             scheduleRelease(at: until)
             return true
         }
-        // Released by the acknowledgement that ends the stall (`written`).
-        return writesStalled()
+        return false
+    }
+
+    /// Until when the lane holds after a write stall longer than the session timeout (nil: it
+    /// need not). The worker was cut off or the broker down long enough for the group to have
+    /// moved the partition; if librdkafka still says nothing, its coordinator connection may be
+    /// silent rather than refused, and it learns the truth only at `socket.timeout.ms`
+    /// (chaos seed 2026: a cut-off worker whose writes were acknowledged again rang a call its
+    /// successor had ended, for 34 s). The revoke, if it comes, closes the lane first.
+    private func suspicion(now: ContinuousClock.Instant = .now) -> ContinuousClock.Instant? {
+        guard let until = suspectUntil else { return nil }
+        if now < until { return until }
+        suspectUntil = nil
+        return nil
     }
 
     /// Whether the broker has left a write of this lane unacknowledged past the bound
@@ -203,14 +221,23 @@ actor PartitionLane<Core: LaneCore> {
     /// session timeout the partition may have a new owner. Logged once per stall.
     private func writesStalled(now: ContinuousClock.Instant = .now) -> Bool {
         guard let bound = ownership?.writeStallBound, let since = ledger.oldestUnacknowledged, now - since > bound else {
-            if stallNoted {
+            if stallNoted, let ownership, let began = stallBegan {
                 stallNoted = false
-                logger.info("broker acknowledged the lane's writes again; applying held work", metadata: ["partition": "\(partition)"])
+                stallBegan = nil
+                if now - began > ownership.sessionTimeout {
+                    let until = began + ownership.lossDetectionBound
+                    suspectUntil = until
+                    logger.warning("broker acknowledged the lane's writes again after longer than the session timeout; the lane holds until the group confirms the partition or revokes it", metadata: [
+                        "partition": "\(partition)", "stalled": "\(now - began)", "holdsFor": "\(until - now)"])
+                } else {
+                    logger.info("broker acknowledged the lane's writes again; applying held work", metadata: ["partition": "\(partition)"])
+                }
             }
             return false
         }
         if !stallNoted {
             stallNoted = true
+            stallBegan = since
             EngineMetrics.counter(EngineMetrics.writeStalls).increment()
             logger.warning("a write has waited past the bound for the broker's acknowledgement; the lane holds its work until it comes", metadata: [
                 "partition": "\(partition)", "waited": "\(now - since)", "bound": "\(bound)"])
@@ -238,8 +265,9 @@ actor PartitionLane<Core: LaneCore> {
     private func releaseHeld() {
         release = nil
         guard !closed, !held.isEmpty else { return }
-        if let until = ownership?.holdUntil() { return scheduleRelease(at: until) }
+        if let until = ownership?.holdUntil() ?? suspicion() { return scheduleRelease(at: until) }
         if writesStalled() { return }  // the acknowledgement that ends it releases them
+        if let until = suspicion() { return scheduleRelease(at: until) }  // the stall just ended, too long
         let steps = held
         held = []
         logger.info("ownership confirmed; applying held work", metadata: ["partition": "\(partition)", "steps": "\(steps.count)"])
@@ -495,6 +523,10 @@ actor PartitionLane<Core: LaneCore> {
                 // No timer fires while the broker leaves this lane's writes unacknowledged;
                 // checked again shortly (its acknowledgement may come at any moment).
                 try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            if let until = suspicion() {
+                try? await Task.sleep(until: until, clock: .continuous)
                 continue
             }
             if !held.isEmpty {

@@ -85,6 +85,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         ownership = OwnershipGuard(
             sessionTimeout: .milliseconds(kafka.property("session.timeout.ms").flatMap(Int.init) ?? 45_000),
             heartbeatInterval: .milliseconds(kafka.property("heartbeat.interval.ms").flatMap(Int.init) ?? 3_000),
+            socketTimeout: .milliseconds(kafka.property("socket.timeout.ms").flatMap(Int.init) ?? 60_000),
             logger: logger, assignmentLost: { consumer.withLock { $0 }?.isAssignmentLost ?? false })
         producer = try KafkaProducer(configuration: kafka.filtered(for: .producer))
         producer.onFatalError { [weak self] error in self?.fail(error) }

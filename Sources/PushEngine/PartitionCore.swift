@@ -65,6 +65,13 @@ public struct PartitionCore: Sendable {
     private var table = ScheduleTable()
     /// Keys with a send under way: their timers wait for the outcome.
     private var inFlight: Set<String> = []
+    /// Ringing schedules restored before their first alert was recorded although it was due:
+    /// the former owner may have sent it and lost the partition before writing so (a send in
+    /// flight when it froze). They count as rung when the call ends, so the device that may
+    /// have rung is told (chaos seed 16: a worker frozen mid-send delivered the alert on waking,
+    /// and its successor, which knew of no alert, sent no final push). A "Missing call" for a
+    /// call that was indeed missed is the cheaper mistake.
+    private var inheritedDue: Set<String> = []
     /// Schedules whose last send found its destination full (`SendOutcome.noCapacity`): held
     /// for another try instead of dropped. While any is held, the lane pauses its partition.
     private var heldForCapacity: Set<String> = []
@@ -116,7 +123,7 @@ public struct PartitionCore: Sendable {
 
     /// Applies one record of the state partition (latest value per key wins; nil deletes).
     /// Register wake-up markers share the state topic and are left to `RegistrationCore`.
-    public mutating func restore(key: String, value: [UInt8]?) throws(ContractError) {
+    public mutating func restore(key: String, value: [UInt8]?, now: EventTime? = nil) throws(ContractError) {
         guard let value else {
             remove(key)
             return
@@ -130,15 +137,20 @@ public struct PartitionCore: Sendable {
         // failover.
         guard record.pushType != .wakeup else { return }
         put(record)
+        if let now, record.phase == .pending, record.attempt == 0, record.ringingUntil != nil, let next = record.nextAt, next <= now {
+            inheritedDue.insert(key)
+        } else {
+            inheritedDue.remove(key)
+        }
     }
 
     /// Applies the latest value of every key of the state partition; returns the records that
     /// could not be used, by key, for the shell to log and count.
-    public mutating func restore(latest: [String: [UInt8]]) -> [String: ContractError] {
+    public mutating func restore(latest: [String: [UInt8]], now: EventTime? = nil) -> [String: ContractError] {
         var unusable: [String: ContractError] = [:]
         for (key, value) in latest {
             do throws(ContractError) {
-                try restore(key: key, value: value)
+                try restore(key: key, value: value, now: now)
             } catch {
                 unusable[key] = error
             }
@@ -283,7 +295,8 @@ public struct PartitionCore: Sendable {
             // be told (found by pushfleet-chaos, seed 16: an alert retried through an RST_STREAM
             // window arrived 5 s after call.ended and the phone rang with no final push).
             // `completed` makes the final push due once that alert is answered.
-            let rung = s.pushType == .ringing && s.ringingUntil != nil && (s.attempt > 0 || inFlight.contains(key))
+            let rung = s.pushType == .ringing && s.ringingUntil != nil
+                && (s.attempt > 0 || inFlight.contains(key) || inheritedDue.contains(key))
             if rung && s.phase == .pending {
                 s.phase = .final
                 s.finalReason = c.reason
@@ -572,6 +585,7 @@ public struct PartitionCore: Sendable {
 
     private mutating func remove(_ key: String) {
         inFlight.remove(key)
+        inheritedDue.remove(key)
         heldForCapacity.remove(key)
         decidedNow[key] = nil
         table.remove(key)

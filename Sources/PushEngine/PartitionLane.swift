@@ -230,7 +230,14 @@ actor PartitionLane<Core: LaneCore> {
                     logger.warning("broker acknowledged the lane's writes again after longer than the session timeout; the lane holds until the group confirms the partition or revokes it", metadata: [
                         "partition": "\(partition)", "stalled": "\(now - began)", "holdsFor": "\(until - now)"])
                 } else {
-                    logger.info("broker acknowledged the lane's writes again; applying held work", metadata: ["partition": "\(partition)"])
+                    // The broker was silent for longer than the stall shows (it began before
+                    // this lane's first unanswered write), maybe past the session timeout: a
+                    // heartbeat round trip first, so a revoke on its way closes the lane before
+                    // it fires what fell due (chaos seed 16: rings sent a second before the
+                    // partition moved, whose calls then got no final push).
+                    suspectUntil = now + ownership.confirmWindow
+                    logger.info("broker acknowledged the lane's writes again; held work is applied after a heartbeat round trip", metadata: [
+                        "partition": "\(partition)", "stalled": "\(now - began)"])
                 }
             }
             return false

@@ -472,7 +472,7 @@ public final class PushWorker: Service, KafkaRebalanceHandler {
         try await KafkaPartitionReader(configuration: kafka.filtered(for: .consumer))
             .read(KafkaTopicPartition(topic: topics.state, partition: partition)) { batch in latest.apply(batch) }
         var core = PartitionCore(partition: partition, policy: policy, timing: timing)
-        reportUnusable(core.restore(latest: latest.values).mapValues(\.description), topic: topics.state, partition: partition)
+        reportUnusable(core.restore(latest: latest.values, now: clock.now()).mapValues(\.description), topic: topics.state, partition: partition)
         reportStale(latest, partition: partition)
         return (core, OwnerEpoch.next(after: latest.highestEpoch, now: clock.now()))
     }

@@ -97,6 +97,30 @@ struct PartitionCoreTests {
         #expect(core.fireDue(now: t0.adding(seconds: 30)).sends.isEmpty, "no ringing after the final push")
     }
 
+    @Test("a ringing schedule restored due but unrecorded counts as rung when the call ends: its former owner may have sent the alert")
+    func restoredDueCountsAsRung() throws {
+        // pushfleet-chaos seed 16: a worker frozen mid-send delivered the first alert when it woke;
+        // its successor had restored the schedule at attempt 0 and sent no final push.
+        var first = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        let record = try #require(first.apply(unanswered("e1", uri: Contacts.iosRemote), now: t0).states.first?.record)
+        #expect(record.attempt == 0 && record.nextAt == t0)
+        let value = RecordEncoder.encode(record)
+
+        var due = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        #expect(due.restore(latest: [record.key: value], now: t0.adding(seconds: 2)).isEmpty)
+        let end = due.apply(ended("e2", reason: .cancelled, at: t0.adding(seconds: 3)), now: t0.adding(seconds: 3))
+        let final = try #require(end.sends.first, "\(end)")
+        #expect(final.request.pushType == .final && final.request.payload.locKey == "Missing call")
+
+        // Restored before its first alert was due: nobody can have sent it, no final push.
+        var early = try makeCore { o, r in o.callRemotePushInterval = 5; r.callForkTimeout = 60 }
+        #expect(early.restore(latest: [record.key: value], now: t0.adding(milliseconds: -500)).isEmpty)
+        let quiet = early.handle(ended("e2", reason: .cancelled, at: t0.adding(milliseconds: -400)).0,
+                                 bytes: ended("e2", reason: .cancelled, at: t0.adding(milliseconds: -400)).1, now: t0.adding(milliseconds: -400))
+        #expect(quiet.sends.isEmpty)
+        #expect(quiet.states.last?.record?.phase == .done)
+    }
+
     @Test("a response or call end read after the branch's pushes ended still leaves a trace (contract §2.6)")
     func lateAnswersAreTraced() throws {
         var core = try makeCore { o, _ in o.retransmissionCount = 0 }

@@ -17,6 +17,10 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The client instance is unusable and must be recreated.
     public var isFatal: Bool
 
+    /// librdkafka's local `_STATE`: the request does not fit the client's current state yet
+    /// (e.g. a seek before the partition's fetcher started); worth a retry shortly.
+    public var isLocalState: Bool { code == RD_KAFKA_RESP_ERR__STATE.rawValue }
+
     public init(code: Int32, name: String, message: String, isRetriable: Bool = false, isFatal: Bool = false) {
         self.code = code
         self.name = name

@@ -79,7 +79,7 @@ struct TailCommand: AsyncParsableCommand {
                 // once we said "following": pin every partition to its end as of now instead.
                 if !fromBeginning {
                     for partition in partitions {
-                        try await consumer.seek(partition, to: consumer.watermarks(partition).high)
+                        try await Self.pinToEnd(consumer, partition)
                     }
                 }
                 if !announced {
@@ -117,6 +117,26 @@ struct TailCommand: AsyncParsableCommand {
     private func topics() throws -> (KafkaConfiguration, outcomes: String, deadLetter: String) {
         let loaded = try target.config.load()
         return (try loaded.kafkaConfiguration(clientId: "pushfleet-tail"), loaded.kafka.outcomesTopic, loaded.kafka.deadLetterTopic)
+    }
+
+    /// Seeks a just-assigned partition to its current end. librdkafka refuses a seek with
+    /// `_STATE` until the partition's fetcher has started (a few milliseconds after the assign;
+    /// one `make test` run hit it), so that answer is retried for up to 5 s.
+    static func pinToEnd(_ consumer: KafkaConsumer, _ partition: KafkaTopicPartition) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            let end = try await consumer.watermarks(partition).high
+            let failure: KafkaError?
+            do {
+                try await consumer.seek(partition, to: end)
+                failure = nil
+            } catch {
+                failure = error
+            }
+            guard let failure else { return }
+            guard failure.isLocalState, ContinuousClock.now < deadline else { throw failure }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     private static func stderr(_ text: String) {
